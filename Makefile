@@ -1,0 +1,44 @@
+# lrmo: the two commands a newcomer needs are `make reproduce` and `make test`.
+# Both install what they need first (`make install`, idempotent).
+
+SYSTEM_PYTHON ?= /usr/bin/python3
+VENV          ?= .venv
+PY            := $(VENV)/bin/python
+STAMP         := $(VENV)/.lrmo-installed
+NP            ?= 2
+
+# Open MPI refuses to run as root without these; harmless otherwise.
+export OMPI_ALLOW_RUN_AS_ROOT := 1
+export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
+export VTK_DEFAULT_OPENGL_WINDOW := vtkEGLRenderWindow
+
+.PHONY: install test test-all reproduce verify demo benchmark clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml tools/install-system-deps tools/constraints-from-system
+	tools/install-system-deps
+	$(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV)
+	$(SYSTEM_PYTHON) tools/constraints-from-system > $(VENV)/constraints.txt
+	$(PY) -m pip install -q --disable-pip-version-check -c $(VENV)/constraints.txt -e '.[test,plots]'
+	$(PY) -m solver version
+	touch $(STAMP)
+
+test: install
+	$(PY) -m pytest -q tests
+
+# Longer checks (finer meshes, more ranks) that are not part of the default run.
+test-all: install
+	$(PY) -m pytest -q --runslow tests
+
+verify: install
+	$(VENV)/bin/lrmo verify
+
+reproduce: install
+	$(VENV)/bin/lrmo reproduce --out results
+
+demo: install
+	$(VENV)/bin/lrmo run cases/demo.yaml --out results/demo
+
+clean:
+	rm -rf results out .pytest_cache

@@ -1,0 +1,128 @@
+"""The one place that knows which DOLFINx is installed.
+
+Supported: 0.5.2 (Debian 12), 0.9 (Debian 13) and the current API (0.10+, conda-forge
+and Docker). Every difference in the API the solver uses is absorbed here, by feature
+detection where possible; nothing else in lrmo may branch on the DOLFINx version.
+See ../shared/dolfinx-versions.md for the table this follows.
+"""
+from __future__ import annotations
+
+import numpy as np
+import dolfinx
+import dolfinx.fem
+import dolfinx.fem.petsc  # noqa: F401  (must be imported explicitly from 0.7 on)
+import dolfinx.geometry
+import dolfinx.io
+import dolfinx.plot
+from petsc4py import PETSc
+
+DOLFINX_VERSION: tuple[int, ...] = tuple(
+    int(p) for p in dolfinx.__version__.split(".")[:3] if p.isdigit()
+)
+
+scalar_type = getattr(dolfinx, "default_scalar_type", PETSc.ScalarType)
+
+try:  # 0.10+
+    from dolfinx.io import gmsh as _gmshio
+except ImportError:  # 0.5 - 0.9
+    from dolfinx.io import gmshio as _gmshio
+
+has_adios2: bool = bool(getattr(dolfinx.common, "has_adios2", False)) and hasattr(
+    dolfinx.io, "VTXWriter"
+)
+
+
+def functionspace(msh, family: str, degree: int, shape: tuple[int, ...] | None = None):
+    """Lagrange-type space; `shape=(gdim,)` gives a vector space."""
+    if hasattr(dolfinx.fem, "functionspace"):
+        element = (family, degree) if shape is None else (family, degree, shape)
+        return dolfinx.fem.functionspace(msh, element)
+    if shape is None:
+        return dolfinx.fem.FunctionSpace(msh, (family, degree))
+    return dolfinx.fem.VectorFunctionSpace(msh, (family, degree), dim=shape[0])
+
+
+def model_to_mesh(model, comm, rank: int, gdim: int):
+    """Gmsh model living on `rank` -> (mesh, cell_tags, facet_tags) on `comm`."""
+    data = _gmshio.model_to_mesh(model, comm, rank, gdim=gdim)
+    if hasattr(data, "mesh"):  # 0.10+: MeshData named tuple
+        return data.mesh, data.cell_tags, data.facet_tags
+    return data
+
+
+def petsc_vec(u):
+    """The PETSc Vec that wraps a Function's degrees of freedom."""
+    x = u.x
+    return x.petsc_vec if hasattr(x, "petsc_vec") else u.vector
+
+
+def interpolation_points(V):
+    pts = V.element.interpolation_points
+    return pts() if callable(pts) else pts
+
+
+def bounding_box_tree(msh):
+    tdim = msh.topology.dim
+    if hasattr(dolfinx.geometry, "bb_tree"):
+        return dolfinx.geometry.bb_tree(msh, tdim)
+    return dolfinx.geometry.BoundingBoxTree(msh, tdim)
+
+
+def cells_containing(msh, tree, points: np.ndarray) -> np.ndarray:
+    """For each point (n, 3) the first local cell that contains it, or -1."""
+    if hasattr(dolfinx.geometry, "compute_collisions_points"):
+        candidates = dolfinx.geometry.compute_collisions_points(tree, points)
+    else:
+        candidates = dolfinx.geometry.compute_collisions(tree, points)
+    colliding = dolfinx.geometry.compute_colliding_cells(msh, candidates, points)
+    cells = np.full(len(points), -1, dtype=np.int32)
+    for i in range(len(points)):
+        links = colliding.links(i)
+        if len(links) > 0:
+            cells[i] = links[0]
+    return cells
+
+
+def write_meshtags(xdmf, tags, msh) -> None:
+    try:
+        xdmf.write_meshtags(tags, msh.geometry)
+    except TypeError:  # 0.5
+        xdmf.write_meshtags(tags)
+
+
+def vtk_mesh(V_or_mesh):
+    """Topology, cell types and points for pyvista.UnstructuredGrid."""
+    if hasattr(dolfinx.plot, "vtk_mesh"):
+        return dolfinx.plot.vtk_mesh(V_or_mesh)
+    return dolfinx.plot.create_vtk_mesh(V_or_mesh)
+
+
+def vtx_writer(comm, path, functions):
+    """An ADIOS2 VTX writer (BP4 so that ParaView < 5.12 reads it), or None."""
+    if not has_adios2:
+        return None
+    try:
+        return dolfinx.io.VTXWriter(comm, str(path), functions, engine="BP4")
+    except TypeError:
+        return dolfinx.io.VTXWriter(comm, str(path), functions)
+
+
+def apply_lifting_and_bc(b, a_form, bcs) -> None:
+    """b <- b - A g on Dirichlet rows, ghost update, then set the Dirichlet values."""
+    dolfinx.fem.petsc.apply_lifting(b, [a_form], bcs=[bcs])
+    b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+    dolfinx.fem.petsc.set_bc(b, bcs)
+
+
+def assemble_vector_into(b, L_form) -> None:
+    """Zero `b`, assemble `L_form` into it and accumulate ghost contributions."""
+    with b.localForm() as b_local:
+        b_local.set(0.0)
+    dolfinx.fem.petsc.assemble_vector(b, L_form)
+    b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+
+
+def assemble_matrix(a_form, bcs=()):
+    A = dolfinx.fem.petsc.assemble_matrix(a_form, bcs=list(bcs))
+    A.assemble()
+    return A
