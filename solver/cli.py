@@ -1,13 +1,123 @@
-"""Command line: `lrmo run|validate|mesh|verify|version` (stub, filled below)."""
+"""`lrmo` command line (also `python -m solver`).
+
+    lrmo run CASE.yaml [--out DIR] [--set key.path=value ...]
+    lrmo validate CASE.yaml [--set ...]
+    lrmo mesh CASE.yaml --out DIR [--set ...]
+    lrmo verify [--only NAME]
+    lrmo version
+
+Exit codes: 0 done, 2 bad input, 3 solver failure. Same behaviour under mpirun; only
+rank 0 prints.
+"""
+from __future__ import annotations
+
+import argparse
 import sys
 
+EXIT_OK, EXIT_BAD_INPUT, EXIT_SOLVER_FAILURE = 0, 2, 3
 
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["version"]:
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's own exit code is 2 as well; keep it, one line
+        from mpi4py import MPI
+
+        if MPI.COMM_WORLD.rank == 0:
+            self.print_usage(sys.stderr)
+            print(f"lrmo: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="lrmo", description="Chemo-mechanics and O2 transport of cathode particles.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def case_command(name, help_text, out_required=False):
+        c = sub.add_parser(name, help=help_text)
+        c.add_argument("case", help="case file (YAML)")
+        c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                       help="override a case value, e.g. --set geometry.radius='200 nm'")
+        if name != "validate":
+            c.add_argument("--out", required=out_required, help="output folder")
+        c.add_argument("--quiet", action="store_true", help="no progress output")
+        return c
+
+    case_command("run", "run a case")
+    case_command("validate", "check a case file and print the resolved case")
+    case_command("mesh", "build the case's mesh only", out_required=True)
+    v = sub.add_parser("verify", help="run the verification cases against closed forms")
+    v.add_argument("--only", default=None, help="run only cases whose name contains this")
+    v.add_argument("--out", default="results/verify", help="output folder")
+    sub.add_parser("version", help="versions of lrmo and what it runs on")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    root = comm.rank == 0
+
+    if args.command == "version":
         from solver.provenance import versions
 
-        for k, v in versions().items():
-            print(f"{k:9s} {v}")
-        return 0
-    return 2
+        if root:
+            for k, v in versions().items():
+                print(f"{k:9s} {v}")
+        return EXIT_OK
+
+    if args.command == "verify":
+        from solver.verify import run_verification
+
+        return run_verification(args.out, only=args.only, comm=comm)
+
+    from solver.case import CaseError, dump_case_yaml, load_case
+
+    try:
+        case = load_case(args.case, args.overrides)
+    except CaseError as exc:
+        if root:
+            print(f"lrmo: invalid case {args.case}:", file=sys.stderr)
+            for line in str(exc).splitlines():
+                print(f"  {line}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    if args.command == "validate":
+        if root:
+            print(dump_case_yaml(case), end="")
+            print(f"# {args.case}: valid", file=sys.stderr)
+        return EXIT_OK
+
+    from solver.log import Log
+
+    log = Log(comm, quiet=args.quiet)
+    if args.command == "mesh":
+        from solver.run import build_domain
+
+        try:
+            domain = build_domain(case, comm, mesh_dir=args.out)
+        except ValueError as exc:
+            log.error(f"mesh: {exc}")
+            return EXIT_BAD_INPUT
+        log.info(f"wrote {args.out}/mesh.msh and info.json: {domain.info.get('elements', '')}")
+        return EXIT_OK
+
+    from solver.run import run_case
+
+    out = args.out or f"results/{case.name}"
+    try:
+        summary = run_case(case, out, comm, log)
+    except ValueError as exc:  # bad geometry/mesh inputs found while building
+        log.error(str(exc))
+        return EXIT_BAD_INPUT
+    if summary["status"] != "completed":
+        return EXIT_SOLVER_FAILURE
+    stress = summary.get("stress")
+    if stress:
+        log.info(
+            f"peak von Mises {stress['peak_von_mises_Pa'] / 1e6:.2f} MPa at t = "
+            f"{stress['peak_time_s']:.4g} s, r = {stress['peak_radius_m'] * 1e9:.2f} nm "
+            f"({stress['peak_region']})"
+        )
+    log.info(f"wrote {out}/ (summary.json, timeseries.csv, profiles.csv, fields/) in {summary['wall_time_s']:.1f} s")
+    return EXIT_OK

@@ -126,3 +126,31 @@ def assemble_matrix(a_form, bcs=()):
     A = dolfinx.fem.petsc.assemble_matrix(a_form, bcs=list(bcs))
     A.assemble()
     return A
+
+
+def set_bc(b, bcs) -> None:
+    dolfinx.fem.petsc.set_bc(b, bcs)
+
+
+def cell_dofs(V) -> np.ndarray:
+    """(num_cells, dofs_per_cell) array of local (block) dof indices."""
+    dofs = V.dofmap.list
+    if hasattr(dofs, "array") and not isinstance(dofs, np.ndarray):  # 0.5: AdjacencyList
+        num_cells = V.mesh.topology.index_map(V.mesh.topology.dim).size_local + \
+            V.mesh.topology.index_map(V.mesh.topology.dim).num_ghosts
+        return dofs.array.reshape(num_cells, -1)
+    return np.asarray(dofs)
+
+
+def closest_cells(msh, tree, points: np.ndarray):
+    """Nearest local cell to each point and the distance to it (inf with no local cells)."""
+    tdim = msh.topology.dim
+    n_local = msh.topology.index_map(tdim).size_local
+    if n_local == 0 or len(points) == 0:
+        return np.full(len(points), -1, dtype=np.int32), np.full(len(points), np.inf)
+    cells = np.arange(n_local, dtype=np.int32)
+    midpoint_tree = dolfinx.geometry.create_midpoint_tree(msh, tdim, cells)
+    closest = dolfinx.geometry.compute_closest_entity(tree, midpoint_tree, msh, points)
+    closest = np.asarray(closest, dtype=np.int32)
+    distance = np.sqrt(np.abs(dolfinx.geometry.squared_distance(msh, tdim, closest, points)))
+    return closest, distance

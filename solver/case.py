@@ -1,0 +1,393 @@
+"""Case files: the schema, loading, `--set` overrides and readable validation errors.
+
+A case file reads like a methods section: geometry, mesh, materials, protocol, time
+stepping, outputs. Every dimensional number is a quantity (`{value, unit, source}` or
+"150 nm"); the solver only ever sees SI values (`.si`).
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from solver.units import Quantity, dump_quantity, quantity
+
+Length = quantity("m", ge=0)
+PositiveLength = quantity("m", gt=0)
+Time = quantity("s", ge=0)
+PositiveTime = quantity("s", gt=0)
+Diffusivity = quantity("m^2/s", gt=0)
+Modulus = quantity("Pa", gt=0)
+PoissonRatio = quantity("", ge=0, lt=0.5)
+MolarVolume = quantity("m^3/mol")  # sign allowed: some cathodes shrink on lithiation
+Concentration = quantity("mol/m^3", ge=0)
+PositiveConcentration = quantity("mol/m^3", gt=0)
+Density = quantity("kg/m^3", gt=0)
+SpecificCurrent = quantity("A/kg", gt=0)
+Temperature = quantity("K", gt=0)
+Fraction = quantity("", ge=0, le=1)
+OpenFraction = quantity("", ge=0, lt=1)
+PositiveNumber = quantity("", gt=0)
+
+PHYSICS = ("lithium", "mechanics", "oxygen")
+
+
+class CaseError(ValueError):
+    """A case file or override that cannot be used; the message names the key path."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class Geometry(Strict):
+    """Spherical primary particle with concentric regions (../shared/physics.md §2)."""
+
+    shape: Literal["radial", "octant", "sphere"] = "octant"
+    radius: PositiveLength
+    layer_thickness: Length = "0 nm"
+    coating_thickness: Length = "0 nm"
+
+    @model_validator(mode="after")
+    def _shells_fit(self):
+        shells = self.layer_thickness.si + self.coating_thickness.si
+        if shells >= self.radius.si:
+            raise ValueError(
+                "geometry.layer_thickness + geometry.coating_thickness must be < "
+                f"geometry.radius; got {self.layer_thickness.short()} + "
+                f"{self.coating_thickness.short()} >= {self.radius.short()}"
+            )
+        return self
+
+
+class MeshSizes(Strict):
+    """Target element sizes; the builder grades from `surface` to `bulk`."""
+
+    surface: PositiveLength
+    bulk: PositiveLength
+    interface: Optional[PositiveLength] = None
+
+    @model_validator(mode="after")
+    def _surface_not_coarser(self):
+        if self.surface.si > self.bulk.si:
+            raise ValueError(
+                f"mesh.surface must be <= mesh.bulk; got {self.surface.short()} > "
+                f"{self.bulk.short()}"
+            )
+        return self
+
+
+class CoreMaterial(Strict):
+    """Bulk LRMO."""
+
+    density: Density
+    lithium_diffusivity: Diffusivity
+    lithium_site_concentration: PositiveConcentration = Field(
+        description="Li sites per volume (c_max); c = c_max * site fraction"
+    )
+    youngs_modulus: Modulus
+    poisson_ratio: PoissonRatio
+    partial_molar_volume: MolarVolume
+
+
+class LayerMaterial(Strict):
+    """Li-deficient surface layer: fewer Li sites, graded over its thickness; any
+    property left out equals the core's."""
+
+    site_deficiency_at_surface: OpenFraction = Field(
+        "0", description="1 - c_max(R)/c_max(core)"
+    )
+    profile: Literal["step", "linear", "erfc"] = "linear"
+    lithium_diffusivity: Optional[Diffusivity] = None
+    youngs_modulus: Optional[Modulus] = None
+    poisson_ratio: Optional[PoissonRatio] = None
+    partial_molar_volume: Optional[MolarVolume] = None
+
+
+class CoatingMaterial(Strict):
+    """RuO2 shell (mechanics only: it holds no Li)."""
+
+    youngs_modulus: Modulus
+    poisson_ratio: PoissonRatio
+
+
+class Materials(Strict):
+    core: CoreMaterial
+    layer: LayerMaterial = LayerMaterial()
+    coating: Optional[CoatingMaterial] = None
+
+
+class Lithium(Strict):
+    """Li site fractions: start at rest, extract down to the floor."""
+
+    initial_site_fraction: Fraction = "1"
+    min_site_fraction: Fraction = "0"
+
+    @model_validator(mode="after")
+    def _floor_below_start(self):
+        if self.min_site_fraction.si >= self.initial_site_fraction.si:
+            raise ValueError(
+                "lithium.min_site_fraction must be < lithium.initial_site_fraction; got "
+                f"{self.min_site_fraction.si:g} >= {self.initial_site_fraction.si:g}"
+            )
+        return self
+
+
+class Mechanics(Strict):
+    stress_assisted_diffusion: bool = False
+    temperature: Temperature = "298.15 K"
+
+
+class Protocol(Strict):
+    """First charge: galvanostatic extraction, then a hold at the composition floor
+    (../shared/physics.md §3). The switch is per particle: the whole surface switches
+    to the hold when its lowest site fraction reaches the floor."""
+
+    kind: Literal["galvanostatic_charge"] = "galvanostatic_charge"
+    c_rate: PositiveNumber
+    current_1C: SpecificCurrent = Field(description="mass-specific current of 1C")
+    end_time: PositiveTime
+    hold_at_floor: bool = True
+
+
+class TimeStepping(Strict):
+    """BDF2 with a backward-Euler start; the step adapts to the change per step."""
+
+    initial_step: PositiveTime = "0.1 s"
+    max_step: PositiveTime = "30 s"
+    min_step: PositiveTime = "1e-6 s"
+    max_change_per_step: quantity("", gt=0, le=1) = Field(
+        "0.01", description="largest site-fraction change allowed in one step"
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if not (self.min_step.si <= self.initial_step.si <= self.max_step.si):
+            raise ValueError(
+                "time_stepping: need min_step <= initial_step <= max_step; got "
+                f"{self.min_step.short()}, {self.initial_step.short()}, "
+                f"{self.max_step.short()}"
+            )
+        return self
+
+
+class OutputTimes(Strict):
+    values: list[float]
+    unit: str = "s"
+
+
+class Output(Strict):
+    times: Optional[OutputTimes] = Field(
+        None, description="output times; default: 11 evenly spaced up to end_time"
+    )
+    count: int = Field(11, ge=2, le=10000)
+    profile_points: int = Field(101, ge=2, le=100000)
+    fields: bool = True
+
+    @model_validator(mode="after")
+    def _times_increasing(self):
+        if self.times is not None:
+            v = self.times.values
+            if not v:
+                raise ValueError("output.times.values must not be empty")
+            if any(b <= a for a, b in zip(v, v[1:])) or v[0] < 0:
+                raise ValueError(
+                    f"output.times.values must be >= 0 and strictly increasing; got {v}"
+                )
+        return self
+
+
+class Case(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    physics: list[Literal["lithium", "mechanics", "oxygen"]] = ["lithium", "mechanics"]
+    geometry: Geometry
+    mesh: MeshSizes
+    materials: Materials
+    lithium: Lithium = Lithium()
+    mechanics: Mechanics = Mechanics()
+    protocol: Protocol
+    time_stepping: TimeStepping = TimeStepping()
+    output: Output = Output()
+    fitted: dict[str, dict] = Field(
+        default_factory=dict,
+        description="fitted parameters: key path -> {target, value, method}",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if "mechanics" in self.physics and "lithium" not in self.physics:
+            raise ValueError("physics: 'mechanics' needs 'lithium' (it is driven by c_Li)")
+        if len(set(self.physics)) != len(self.physics):
+            raise ValueError(f"physics: entries must be unique; got {self.physics}")
+        if self.geometry.coating_thickness.si > 0 and self.materials.coating is None:
+            raise ValueError(
+                "materials.coating is required when geometry.coating_thickness > 0"
+            )
+        if "lithium" in self.physics and self.geometry.coating_thickness.si > 0:
+            raise ValueError(
+                "geometry.coating_thickness must be 0 when physics includes 'lithium' "
+                "(Li transport through a RuO2 shell is not modelled)"
+            )
+        if self.output.times is not None:
+            from solver.units import ureg
+
+            last = ureg.Quantity(self.output.times.values[-1], self.output.times.unit)
+            if last.to("s").magnitude > self.protocol.end_time.si * (1 + 1e-12):
+                raise ValueError(
+                    "output.times.values must not exceed protocol.end_time; got "
+                    f"{last:~} > {self.protocol.end_time.short()}"
+                )
+        return self
+
+    # -- derived values ---------------------------------------------------------------
+    def output_times_s(self) -> list[float]:
+        from solver.units import ureg
+
+        if self.output.times is None:
+            n, end = self.output.count, self.protocol.end_time.si
+            return [end * i / (n - 1) for i in range(n)]
+        unit = self.output.times.unit
+        return [float(ureg.Quantity(v, unit).to("s").magnitude) for v in self.output.times.values]
+
+
+# ---------------------------------------------------------------------------------------
+# Loading, overrides, errors
+# ---------------------------------------------------------------------------------------
+
+
+def _field_names(model_cls, loc: tuple) -> list[str] | None:
+    """Allowed keys of the model at `loc` (for 'unknown key' messages)."""
+    cls = model_cls
+    for part in loc:
+        if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
+            return None
+        field = cls.model_fields.get(part)
+        if field is None:
+            return None
+        ann = field.annotation
+        args = [a for a in getattr(ann, "__args__", ()) if isinstance(a, type)]
+        candidates = [ann] + args
+        cls = next(
+            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+        )
+    if isinstance(cls, type) and issubclass(cls, BaseModel):
+        return [f for f in cls.model_fields if f not in ("si", "si_unit")]
+    return None
+
+
+def format_validation_error(exc: ValidationError, model_cls=None) -> str:
+    """One line per problem: `key.path: what is wrong (allowed ...)`."""
+    model_cls = model_cls or Case
+    lines = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not isinstance(p, str) or not p.startswith("function-"))
+        path = ".".join(str(p) for p in loc) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            allowed = _field_names(model_cls, loc[:-1])
+            msg = "unknown key" + (f"; allowed keys: {', '.join(allowed)}" if allowed else "")
+        elif kind == "missing":
+            msg = "required key is missing"
+        elif kind == "literal_error":
+            msg = f"{msg}; got {err.get('input')!r}"
+        elif kind not in ("value_error",) and "input" in err:
+            msg = f"{msg}; got {err['input']!r}"
+        lines.append(f"{path}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_override(text: str) -> tuple[list[str], object]:
+    """`key.path=value` -> (['key', 'path'], value parsed as YAML)."""
+    if "=" not in text:
+        raise CaseError(f"--set {text!r}: expected key.path=value")
+    key, _, raw = text.partition("=")
+    path = [p for p in key.strip().split(".")]
+    if not key.strip() or any(not p for p in path):
+        raise CaseError(f"--set {text!r}: empty key path")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise CaseError(f"--set {key}: value {raw!r} is not valid YAML ({exc})") from None
+    return path, value
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    data = copy.deepcopy(raw)
+    for text in overrides:
+        path, value = parse_override(text)
+        node = data
+        for i, part in enumerate(path[:-1]):
+            nxt = node.get(part) if isinstance(node, dict) else None
+            if nxt is None:
+                nxt = {}
+                node[part] = nxt
+            elif not isinstance(nxt, dict):
+                if isinstance(nxt, str) and path[i + 1] in ("value", "unit", "source"):
+                    # "150 nm" written as a string: expand so .value / .unit can be set
+                    nxt = dict(Quantity.model_validate(_expand(nxt)).model_dump(include={"value", "unit"}))
+                    node[part] = nxt
+                else:
+                    prefix = ".".join(path[: i + 1])
+                    raise CaseError(f"--set {'.'.join(path)}: {prefix} is not a mapping")
+            node = nxt
+        if not isinstance(node, dict):
+            raise CaseError(f"--set {'.'.join(path)}: cannot set a key inside a value")
+        node[path[-1]] = value
+    return data
+
+
+def _expand(text: str) -> dict:
+    from solver.units import _parse
+
+    return _parse(text)
+
+
+def load_case_data(path: str | Path, overrides: list[str] = ()) -> dict:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise CaseError(f"{path}: no such case file") from None
+    except yaml.YAMLError as exc:
+        raise CaseError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(raw, dict):
+        raise CaseError(f"{path}: a case file must be a mapping of sections")
+    return apply_overrides(raw, list(overrides))
+
+
+def validate_case(data: dict) -> Case:
+    try:
+        return Case.model_validate(data)
+    except ValidationError as exc:
+        raise CaseError(format_validation_error(exc)) from None
+
+
+def load_case(path: str | Path, overrides: list[str] = ()) -> Case:
+    """Read, override and validate a case file; raises CaseError with key paths."""
+    return validate_case(load_case_data(path, overrides))
+
+
+def resolved_case_dict(case: Case) -> dict:
+    """The case with every default filled in, in the same form as the input file."""
+
+    def clean(obj):
+        if isinstance(obj, Quantity):
+            return dump_quantity(obj)
+        if isinstance(obj, BaseModel):
+            return {k: clean(getattr(obj, k)) for k in type(obj).model_fields}
+        if isinstance(obj, dict):
+            return {k: clean(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [clean(v) for v in obj]
+        return obj
+
+    return clean(case)
+
+
+def dump_case_yaml(case: Case) -> str:
+    return yaml.safe_dump(resolved_case_dict(case), sort_keys=False, allow_unicode=True)

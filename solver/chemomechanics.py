@@ -1,0 +1,249 @@
+"""The first-charge simulation: Li+ transport stepped in time, the stress solved after
+every accepted step (one-way coupling unless stress-assisted diffusion is on), the
+charge protocol switched exactly, and the results handed to an observer at the output
+times. No file is written here (see solver/run.py)."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import ufl
+from dolfinx import fem
+from mpi4py import MPI
+
+from solver import compat
+from solver.case import Case
+from solver.domain import Domain
+from solver.linalg import Projector, SolverFailure
+from solver.lithium import LithiumTransport
+from solver.materials import MaterialFields
+from solver.mechanics import Mechanics
+from solver.protocol import ChargeProtocol
+
+SWITCH_TOLERANCE = 1e-7  # site fraction
+STRESS_FIELDS = ("sigma_vm_Pa", "sigma_r_Pa", "sigma_t_Pa", "sigma_h_Pa", "sigma_1_Pa")
+
+
+def bdf_coefficients(dt: float, dt_previous: float | None) -> tuple[float, float, float]:
+    """Variable-step BDF2 (backward Euler when there is no previous step)."""
+    if dt_previous is None:
+        return 1.0, -1.0, 0.0
+    w = dt / dt_previous
+    return (1 + 2 * w) / (1 + w), -(1 + w), w * w / (1 + w)
+
+
+@dataclass
+class Peak:
+    value_Pa: float = 0.0
+    time_s: float = 0.0
+    radius_m: float = 0.0
+    region: str = "none"
+
+    def update(self, candidate: dict, t: float) -> None:
+        if candidate["value_Pa"] > self.value_Pa:
+            self.value_Pa = candidate["value_Pa"]
+            self.radius_m = candidate["radius_m"]
+            self.region = candidate["region"]
+            self.time_s = t
+
+
+@dataclass
+class Stats:
+    steps: int = 0
+    rejected: int = 0
+    lithium_iterations: int = 0
+    elasticity_iterations: int = 0
+    operator_builds: int = 0
+    wall_lithium_s: float = 0.0
+    wall_mechanics_s: float = 0.0
+    switch_time_s: float | None = None
+    history: list = field(default_factory=list)
+
+
+class ChemoMechanics:
+    """Owns the fields and solvers; `run(observer)` steps to the end time."""
+
+    def __init__(self, case: Case, domain: Domain):
+        self.case = case
+        self.domain = domain
+        self.materials = MaterialFields(domain, case)
+        self.protocol = ChargeProtocol.from_case(case)
+        theta0 = case.lithium.initial_site_fraction.si
+        self.with_mechanics = "mechanics" in case.physics
+        two_way = self.with_mechanics and case.mechanics.stress_assisted_diffusion
+        P1 = compat.functionspace(domain.msh, "Lagrange", 1)
+        self.projector = Projector(P1, "output_projection")
+        self.sigma_h_P1 = fem.Function(P1, name="sigma_h_Pa")
+        drift = (self.sigma_h_P1, case.mechanics.temperature.si) if two_way else None
+        self.lithium = LithiumTransport(domain, self.materials, theta0, self.protocol.floor_site_fraction, drift)
+        self.mechanics = Mechanics(domain, self.materials, self.lithium.theta, theta0) if self.with_mechanics else None
+        self.two_way = two_way
+
+        # output fields (P1, for ParaView and the profile ray)
+        self.c_Li = fem.Function(P1, name="c_Li_mol_m3")
+        self._c_expr = self.materials.site_concentration() * self.lithium.theta
+        self.output_fields = {"c_Li_mol_m3": self.c_Li, "theta_Li": self.lithium.theta}
+        if self.mechanics is not None:
+            S1 = compat.functionspace(domain.msh, "DG", 1)
+            self._dg1 = fem.Function(S1)
+            if not np.allclose(S1.tabulate_dof_coordinates(), self.mechanics.S.tabulate_dof_coordinates()):
+                raise RuntimeError("DG1 scalar and Voigt spaces differ in node layout")
+            for name in STRESS_FIELDS:
+                self.output_fields[name] = fem.Function(P1, name=name)
+            self.output_fields["sigma_h_Pa"] = self.sigma_h_P1
+            P1v = compat.functionspace(domain.msh, "Lagrange", 1, domain.displacement_shape)
+            self.displacement_P1 = fem.Function(P1v, name="displacement_m")
+        self.peak = Peak()
+        self.stats = Stats()
+        self._volume = domain.comm.allreduce(
+            fem.assemble_scalar(fem.form(domain.volume_integral(fem.Constant(domain.msh, 1.0)))), op=MPI.SUM
+        )
+        self._mean_theta_form = fem.form(domain.volume_integral(self.lithium.theta))
+        self._lithium_form = fem.form(domain.volume_integral(self._c_expr))
+        if self.mechanics is not None:
+            self._dilatation_form = fem.form(domain.volume_integral(ufl.tr(domain.strain(self.mechanics.u))))
+
+    # -- derived quantities --------------------------------------------------------------
+    def integral(self, form) -> float:
+        return self.domain.comm.allreduce(fem.assemble_scalar(form), op=MPI.SUM)
+
+    def scalars(self, t: float) -> dict:
+        """The timeseries row at time t (collective)."""
+        row = {
+            "t_s": t,
+            "holding": int(self.protocol.holding),
+            "theta_surface_min": self.lithium.surface_min(),
+            "theta_mean": self.integral(self._mean_theta_form) / self._volume,
+            "li_mol": self.integral(self._lithium_form) * self.domain.symmetry_factor,
+        }
+        if self.mechanics is not None:
+            peak = self.mechanics.peak_von_mises()
+            row["sigma_vm_max_Pa"] = peak["value_Pa"]
+            row["sigma_vm_max_radius_m"] = peak["radius_m"]
+            row["volume_change"] = self.integral(self._dilatation_form) / self._volume
+        return row
+
+    def update_output_fields(self) -> None:
+        """Project the stress measures and c_Li onto P1 for ParaView and the ray."""
+        self.projector.project(self._c_expr, self.c_Li, key="c_Li")
+        if self.mechanics is None:
+            return
+        measures = self.mechanics.stress_measures(all_local=True)
+        for name in STRESS_FIELDS:
+            self._dg1.x.array[:] = measures[name]
+            self.projector.project(self._dg1, self.output_fields[name], key="dg1")
+        self.displacement_P1.interpolate(self.mechanics.u)
+
+    # -- stepping ------------------------------------------------------------------------
+    def _max_change(self) -> float:
+        n = self.lithium.V.dofmap.index_map.size_local
+        d = np.abs(self.lithium.theta.x.array[:n] - self.lithium.theta_n.x.array[:n])
+        return self.domain.comm.allreduce(float(d.max()) if n else 0.0, op=MPI.MAX)
+
+    def _solve(self, dt, dt_previous):
+        t0 = time.perf_counter()
+        its = self.lithium.solve_step(dt, bdf_coefficients(dt, dt_previous), self.protocol.flux_mol_m2_s, self.protocol.holding)
+        self.stats.wall_lithium_s += time.perf_counter() - t0
+        self.stats.lithium_iterations += its
+
+    def _land_on_floor(self, dt, dt_previous) -> float:
+        """Shorten the step so that the surface minimum lands on the floor (regula falsi
+        on the step length; the surface minimum decreases monotonically with it)."""
+        floor = self.protocol.floor_site_fraction
+        lo, s_lo = 0.0, self.lithium.surface_min(self.lithium.theta_n)
+        hi, s_hi = dt, self.lithium.surface_min()
+        trial = dt
+        for _ in range(30):
+            trial = lo + (hi - lo) * (s_lo - floor) / (s_lo - s_hi)
+            self._solve(trial, dt_previous)
+            s = self.lithium.surface_min()
+            if abs(s - floor) < SWITCH_TOLERANCE:
+                break
+            if s > floor:
+                lo, s_lo = trial, s
+            else:
+                hi, s_hi = trial, s
+        return trial
+
+    def run(self, observer=None, progress=None) -> dict:
+        """Step from 0 to the end time. `observer(t, sim)` is called at every output
+        time; `progress(t)` after every accepted step."""
+        ts = self.case.time_stepping
+        output_times = self.case.output_times_s()
+        end = self.protocol.end_time_s
+        targets = sorted(set(output_times) | {end})
+        t, dt, dt_previous = 0.0, ts.initial_step.si, None
+        eps = 1e-12 * end
+        self._observe(0.0, observer, output_times)
+        next_index = 1 if targets[0] <= eps else 0
+        while t < end - eps:
+            target = targets[next_index]
+            step = min(dt, target - t)
+            self._solve(step, dt_previous)
+            change = self._max_change()
+            if change > ts.max_change_per_step.si and step > ts.min_step.si:
+                self.lithium.reject()
+                self.stats.rejected += 1
+                dt = max(step / 2, ts.min_step.si)
+                continue
+            if self.protocol.floor_crossed(self.lithium.surface_min()):
+                step = self._land_on_floor(step, dt_previous)
+                self.protocol.holding = True
+                self.stats.switch_time_s = t + step
+            self.lithium.accept()
+            t += step
+            dt_previous = step
+            self.stats.steps += 1
+            if self.mechanics is not None:
+                self._solve_mechanics(t)
+            if abs(t - target) <= eps:
+                t = target
+                next_index += 1
+                self._observe(t, observer, output_times)
+            if change < ts.max_change_per_step.si / 4:
+                dt = min(2 * dt, ts.max_step.si)
+            if progress is not None:
+                progress(t)
+        return self.results()
+
+    def _solve_mechanics(self, t: float) -> None:
+        t0 = time.perf_counter()
+        self.stats.elasticity_iterations += self.mechanics.solve()
+        if self.two_way:
+            measures = self.mechanics.stress_measures(all_local=True)
+            self._dg1.x.array[:] = measures["sigma_h_Pa"]
+            self.projector.project(self._dg1, self.sigma_h_P1, key="dg1")
+        self.stats.wall_mechanics_s += time.perf_counter() - t0
+        self.peak.update(self.mechanics.peak_von_mises(), t)
+
+    def _observe(self, t, observer, output_times) -> None:
+        if observer is None or not any(abs(t - o) <= 1e-9 * max(1.0, o) for o in output_times):
+            return
+        self.update_output_fields()
+        observer(t, self)
+
+    def results(self) -> dict:
+        out = {
+            "lithium": {
+                "flux_mol_m2_s": self.protocol.flux_mol_m2_s,
+                "switch_to_hold_time_s": self.stats.switch_time_s,
+                "steps": self.stats.steps,
+                "rejected_steps": self.stats.rejected,
+                "krylov_iterations": self.stats.lithium_iterations,
+                "wall_s": self.stats.wall_lithium_s,
+            }
+        }
+        if self.mechanics is not None:
+            out["stress"] = {
+                "peak_von_mises_Pa": self.peak.value_Pa,
+                "peak_time_s": self.peak.time_s,
+                "peak_radius_m": self.peak.radius_m,
+                "peak_region": self.peak.region,
+                "krylov_iterations": self.stats.elasticity_iterations,
+                "wall_s": self.stats.wall_mechanics_s,
+            }
+        return out
+
+
+__all__ = ["ChemoMechanics", "SolverFailure", "bdf_coefficients"]

@@ -1,0 +1,182 @@
+"""Diffusion-induced stress: small-strain linear elasticity with the chemical eigenstrain
+(Omega/3) c_max (theta - theta_0) I, traction-free surface (../shared/physics.md §2).
+
+    sigma = lambda tr(eps - eps_ch) I + 2 mu (eps - eps_ch),   div sigma = 0
+
+Displacement in P2, so the stress is piecewise linear (DG1) and consistent with the P1
+concentration. Rigid-body motion: symmetry planes on the octant, u_r(0) = 0 in 1D, and
+for the full sphere the six rigid-body modes as the operator's null space (the eigenstrain
+load is self-equilibrated, so the singular system is consistent) and as GAMG's
+near-null space. The operator never changes: assembled and set up once.
+"""
+from __future__ import annotations
+
+import numpy as np
+import ufl
+from dolfinx import fem, la
+from petsc4py import PETSc
+
+from meshes.markers import CELL_TAGS, FACET_TAGS
+from solver import compat, linalg
+from solver.domain import Domain
+from solver.materials import MaterialFields
+
+# Voigt order of the six stress components stored per DG1 node
+VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
+
+
+def rigid_body_modes(V) -> PETSc.NullSpace:
+    """Three translations and three rotations of a 3D vector P-k space, orthonormalised."""
+    index_map = V.dofmap.index_map
+    bs = V.dofmap.index_map_bs
+    n_local = index_map.size_local
+    vecs = [compat.petsc_vec(fem.Function(V)).copy() for _ in range(6)]
+    x = V.tabulate_dof_coordinates()[:n_local]
+    for i in range(3):
+        with vecs[i].localForm() as vi:
+            vi.array[i:n_local * bs:bs] = 1.0
+    rotations = ((3, 0, 1, 1, 0), (4, 1, 2, 2, 1), (5, 2, 0, 0, 2))
+    for k, a, b, ca, cb in rotations:  # rotation in the (a, b) plane
+        with vecs[k].localForm() as vk:
+            vk.array[a:n_local * bs:bs] = -x[:, cb]
+            vk.array[b:n_local * bs:bs] = x[:, ca]
+    for v in vecs:
+        v.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+    la.orthonormalize(vecs)
+    return PETSc.NullSpace().create(vectors=vecs, comm=V.mesh.comm)
+
+
+class Mechanics:
+    def __init__(self, domain: Domain, materials: MaterialFields, theta, theta_ref: float):
+        msh = domain.msh
+        self.domain = domain
+        self.V = compat.functionspace(msh, "Lagrange", 2, domain.displacement_shape)
+        self.u = fem.Function(self.V, name="displacement")
+        lmbda, mu = materials.lmbda, materials.mu
+        omega = materials.partial_molar_volume
+        eps = domain.strain
+        I = ufl.Identity(3)
+
+        def sigma_elastic(strain):
+            return lmbda * ufl.tr(strain) * I + 2 * mu * strain
+
+        self.chemical_strain = omega / 3 * materials.site_concentration() * (theta - theta_ref)
+        bulk_3K = 3 * lmbda + 2 * mu
+        u, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
+        a = fem.form(domain.volume_integral(ufl.inner(sigma_elastic(eps(u)), eps(v))))
+        self.L = fem.form(domain.volume_integral(bulk_3K * self.chemical_strain * ufl.tr(eps(v))))
+        self.stress = sigma_elastic(eps(self.u, pointwise=True)) - bulk_3K * self.chemical_strain * I
+
+        self.bcs = self._rigid_body_constraints()
+        self.A = compat.assemble_matrix(a, self.bcs)
+        if domain.radial:
+            self.ksp = linalg.make_ksp(domain.comm, "elasticity", linalg.DIRECT)
+        else:
+            self.ksp = linalg.make_ksp(domain.comm, "elasticity", linalg.ELASTICITY_3D)
+            modes = rigid_body_modes(self.V)
+            self.A.setNearNullSpace(modes)
+            if domain.shape == "sphere":
+                self.A.setNullSpace(modes)
+            self._modes = modes
+        self.ksp.setOperators(self.A)
+        self._b = fem.Function(self.V)
+
+        # stress components at the DG1 nodes
+        self.S = compat.functionspace(msh, "DG", 1, (6,))
+        self.stress_components = fem.Function(self.S, name="stress_voigt")
+        self._stress_expr = fem.Expression(
+            ufl.as_vector([self.stress[i, j] for i, j in VOIGT]),
+            compat.interpolation_points(self.S),
+        )
+        n_owned = self.S.dofmap.index_map.size_local
+        self.all_node_points = self.S.tabulate_dof_coordinates()
+        self.node_points = self.all_node_points[:n_owned]
+        self.node_radius_m = domain.point_radii(self.node_points)
+        self.node_region = self._node_regions(n_owned)
+        self.iterations = 0
+
+    def _rigid_body_constraints(self):
+        d = self.domain
+        fdim = d.msh.topology.dim - 1
+        if d.radial:
+            centre = d.facet_tags.find(FACET_TAGS["centre"])
+            dofs = fem.locate_dofs_topological(self.V, fdim, centre)
+            return [fem.dirichletbc(PETSc.ScalarType(0.0), dofs, self.V)]
+        if d.shape == "octant":
+            bcs = []
+            for axis, name in enumerate(("symmetry_x", "symmetry_y", "symmetry_z")):
+                facets = d.facet_tags.find(FACET_TAGS[name])
+                Vi = self.V.sub(axis)
+                dofs = fem.locate_dofs_topological(Vi, fdim, facets)
+                bcs.append(fem.dirichletbc(PETSc.ScalarType(0.0), dofs, Vi))
+            return bcs
+        return []
+
+    def _node_regions(self, n_owned: int) -> np.ndarray:
+        """Region name index (into CELL_TAGS order) of the cell owning each DG1 node."""
+        tdim = self.domain.msh.topology.dim
+        tag_of_cell = np.zeros(self.domain.msh.topology.index_map(tdim).size_local
+                               + self.domain.msh.topology.index_map(tdim).num_ghosts, dtype=np.int32)
+        tag_of_cell[self.domain.cell_tags.indices] = self.domain.cell_tags.values
+        cell_dofs = compat.cell_dofs(self.S)
+        region = np.zeros(cell_dofs.size, dtype=np.int32)
+        region[cell_dofs.ravel()] = np.repeat(tag_of_cell[: cell_dofs.shape[0]], cell_dofs.shape[1])
+        return region[:n_owned]
+
+    def solve(self) -> int:
+        b = compat.petsc_vec(self._b)
+        compat.assemble_vector_into(b, self.L)
+        if self.bcs:  # homogeneous Dirichlet values: no lifting needed
+            compat.set_bc(b, self.bcs)
+        if self.domain.shape == "sphere":
+            self._modes.remove(b)
+        self.iterations = linalg.solve(self.ksp, b, self.u)
+        self.stress_components.interpolate(self._stress_expr)
+        return self.iterations
+
+    # -- stress measures ----------------------------------------------------------------
+    def _tensors(self, count: int) -> np.ndarray:
+        s = self.stress_components.x.array.reshape(-1, 6)[:count]
+        S = np.empty((count, 3, 3))
+        for k, (i, j) in enumerate(VOIGT):
+            S[:, i, j] = s[:, k]
+            S[:, j, i] = s[:, k]
+        return S
+
+    @staticmethod
+    def _von_mises(S: np.ndarray) -> np.ndarray:
+        trace = np.trace(S, axis1=1, axis2=2)
+        dev = S - trace[:, None, None] / 3 * np.eye(3)
+        return np.sqrt(1.5 * np.einsum("nij,nij->n", dev, dev))
+
+    def stress_measures(self, all_local: bool = False) -> dict[str, np.ndarray]:
+        """von Mises, hydrostatic, radial, hoop and largest principal stress (Pa) at the
+        owned DG1 nodes (or all local ones, ghosts included). Hoop = mean of the two
+        tangential normal stresses."""
+        points = self.all_node_points if all_local else self.node_points
+        n_owned = len(points)
+        S = self._tensors(n_owned)
+        trace = np.trace(S, axis1=1, axis2=2)
+        n = self.domain.radial_directions(points)
+        radial = np.einsum("ni,nij,nj->n", n, S, n)
+        return {
+            "sigma_vm_Pa": self._von_mises(S),
+            "sigma_h_Pa": trace / 3,
+            "sigma_r_Pa": radial,
+            "sigma_t_Pa": (trace - radial) / 2,
+            "sigma_1_Pa": np.linalg.eigvalsh(S)[:, -1] if n_owned else np.zeros(0),
+        }
+
+    def peak_von_mises(self) -> dict:
+        """Largest von Mises stress over the particle with its radius and region
+        (collective; the same on every rank)."""
+        vm = self._von_mises(self._tensors(len(self.node_points)))
+        if vm.size:
+            i = int(np.argmax(vm))
+            local = (float(vm[i]), float(self.node_radius_m[i]), int(self.node_region[i]))
+        else:
+            local = (-1.0, 0.0, 0)
+        all_peaks = self.domain.comm.allgather(local)
+        value, radius, tag = max(all_peaks, key=lambda p: (p[0], -p[1]))
+        names = {v: k for k, v in CELL_TAGS.items()}
+        return {"value_Pa": value, "radius_m": radius, "region": names.get(tag, "unknown")}

@@ -1,0 +1,135 @@
+"""`lrmo run`: case -> mesh -> simulation -> output folder (the output contract in
+solver/output.py). The only module that connects physics and files."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from mpi4py import MPI
+
+from solver import compat
+from solver.case import Case, dump_case_yaml
+from solver.chemomechanics import ChemoMechanics
+from solver.domain import Domain
+from solver.fields_io import FieldWriter
+from solver.linalg import SolverFailure
+from solver.log import Log
+from solver.output import OutputFolder
+from solver.probes import RayProbe
+from solver.provenance import versions
+
+PROFILE_COLUMNS = ("c_Li_mol_m3", "sigma_vm_Pa", "sigma_r_Pa", "sigma_t_Pa", "sigma_h_Pa")
+
+
+def mesh_arguments(case: Case) -> dict:
+    g, m = case.geometry, case.mesh
+    return dict(
+        radius_m=g.radius.si,
+        layer_thickness_m=g.layer_thickness.si,
+        coating_thickness_m=g.coating_thickness.si,
+        size_bulk_m=m.bulk.si,
+        size_surface_m=m.surface.si,
+        size_interface_m=None if m.interface is None else m.interface.si,
+    )
+
+
+def build_domain(case: Case, comm: MPI.Comm, mesh_dir: Path | None = None) -> Domain:
+    """Mesh the particle as the case says (1D radial or 3D) and wrap it for the forms."""
+    from meshes.particle import build_and_load
+    from meshes.radial import build_radial
+
+    args = mesh_arguments(case)
+    if case.geometry.shape == "radial":
+        msh, cell_tags, facet_tags, info = build_radial(**args, out_dir=mesh_dir, comm=comm)
+    else:
+        msh, cell_tags, facet_tags, info = build_and_load(
+            **args, shape=case.geometry.shape, out_dir=mesh_dir, comm=comm
+        )
+    return Domain(
+        msh, cell_tags, facet_tags, case.geometry.shape, args["radius_m"],
+        args["layer_thickness_m"], args["coating_thickness_m"], info,
+    )
+
+
+def degrees_of_freedom(sim: ChemoMechanics) -> dict:
+    def global_size(V):
+        return V.dofmap.index_map.size_global * V.dofmap.index_map_bs
+
+    dofs = {"lithium": global_size(sim.lithium.V)}
+    if sim.mechanics is not None:
+        dofs["displacement"] = global_size(sim.mechanics.V)
+    return dofs
+
+
+def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, log: Log | None = None) -> dict:
+    """Run a case into `out_dir`; returns the summary (the same on every rank).
+    Raises nothing for solver failures: the summary says `failed`."""
+    log = log or Log(comm)
+    start = time.perf_counter()
+    out = OutputFolder(out_dir, comm)
+    out.write_text("case.yaml", dump_case_yaml(case))
+    summary = {
+        "status": "running",
+        "case": case.name,
+        "versions": versions(),
+        "n_ranks": comm.size,
+    }
+    timeseries: list[dict] = []
+    profiles: list[list[float]] = []
+    writer = None
+    try:
+        log.info(f"lrmo run {case.name}: meshing ({case.geometry.shape})")
+        domain = build_domain(case, comm, out.path / "mesh")
+        summary["mesh"] = domain.info
+        sim = ChemoMechanics(case, domain)
+        summary["dofs"] = degrees_of_freedom(sim)
+        log.info(f"  dofs: {summary['dofs']}, ranks: {comm.size}, flux {sim.protocol.flux_mol_m2_s:.4g} mol/m2/s")
+        probe = RayProbe(domain, case.output.profile_points)
+        if case.output.fields:
+            writer = FieldWriter(out.partial_fields_dir, domain, sim.output_fields)
+        columns = [c for c in PROFILE_COLUMNS if c in sim.output_fields]
+
+        def observe(t: float, s: ChemoMechanics) -> None:
+            timeseries.append(s.scalars(t))
+            values = probe.sample([s.output_fields[c] for c in columns])
+            if values is not None:
+                profiles.extend([[t, r, *v] for r, v in zip(probe.radii_m, values)])
+            if writer is not None:
+                writer.write(t)
+            st = s.stats
+            its = st.lithium_iterations / max(st.steps, 1)
+            log.progress_note(
+                f"  t = {t:9.4g} s  steps {st.steps:5d} (rejected {st.rejected})  "
+                f"Krylov/step: Li {its:.1f}, elasticity "
+                f"{st.elasticity_iterations / max(st.steps, 1):.1f}  "
+                f"ms/step {1e3 * (st.wall_lithium_s + st.wall_mechanics_s) / max(st.steps, 1):.1f}"
+            )
+
+        with log.progress_bar(case.protocol.end_time.si, "simulated s") as advance:
+            results = sim.run(observe, advance)
+        summary.update(results)
+        summary["status"] = "completed"
+    except SolverFailure as exc:
+        t_fail = timeseries[-1]["t_s"] if timeseries else 0.0
+        summary["status"] = "failed"
+        summary["message"] = f"{exc} (after the last good output at t = {t_fail:g} s)"
+        log.error(f"solver failure: {summary['message']}")
+    finally:
+        if writer is not None:
+            writer.close()
+        out.finish_fields()
+        summary["wall_time_s"] = comm.allreduce(time.perf_counter() - start, op=MPI.MAX)
+        if timeseries:
+            header = list(timeseries[0])
+            out.write_csv("timeseries.csv", header, [[row[k] for k in header] for row in timeseries])
+        if profiles:
+            out.write_csv("profiles.csv", ["t_s", "r_m", *columns], profiles)
+        if summary["status"] == "running":  # an unexpected exception is on its way up
+            summary["status"] = "failed"
+            summary["message"] = "aborted by an unexpected error (see the log)"
+        out.write_json("summary.json", summary)
+    return summary
+
+
+__all__ = ["run_case", "build_domain", "np", "compat"]
