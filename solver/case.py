@@ -139,6 +139,11 @@ class Lithium(Strict):
 class Mechanics(Strict):
     stress_assisted_diffusion: bool = False
     temperature: Temperature = "298.15 K"
+    stress_every_steps: int = Field(
+        1, ge=1, le=100000,
+        description="solve the stress every N accepted steps (always at output times and "
+        "at the switch to the hold); the peak is tracked over the solved steps",
+    )
 
 
 class Protocol(Strict):

@@ -79,6 +79,7 @@ class ChemoMechanics:
         self.lithium = LithiumTransport(domain, self.materials, theta0, self.protocol.floor_site_fraction, drift)
         self.mechanics = Mechanics(domain, self.materials, self.lithium.theta, theta0) if self.with_mechanics else None
         self.two_way = two_way
+        self.stress_every = 1 if two_way else case.mechanics.stress_every_steps
 
         # output fields (P1, for ParaView and the profile ray)
         self.c_Li = fem.Function(P1, name="c_Li_mol_m3")
@@ -187,7 +188,8 @@ class ChemoMechanics:
                 self.stats.rejected += 1
                 dt = max(step / 2, ts.min_step.si)
                 continue
-            if self.protocol.floor_crossed(self.lithium.surface_min()):
+            switched = self.protocol.floor_crossed(self.lithium.surface_min())
+            if switched:
                 step = self._land_on_floor(step, dt_previous)
                 self.protocol.holding = True
                 self.stats.switch_time_s = t + step
@@ -195,9 +197,12 @@ class ChemoMechanics:
             t += step
             dt_previous = step
             self.stats.steps += 1
-            if self.mechanics is not None:
+            at_output = abs(t - target) <= eps
+            if self.mechanics is not None and (
+                at_output or switched or self.stats.steps % self.stress_every == 0
+            ):
                 self._solve_mechanics(t)
-            if abs(t - target) <= eps:
+            if at_output:
                 t = target
                 next_index += 1
                 self._observe(t, observer, output_times)

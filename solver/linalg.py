@@ -33,7 +33,7 @@ ELASTICITY_3D = {
     "pc_gamg_type": "agg",
     "mg_levels_ksp_type": "chebyshev",
     "mg_levels_pc_type": "jacobi",
-    "ksp_rtol": 1e-10,
+    "ksp_rtol": 1e-9,
     "ksp_atol": 1e-30,
 }
 MASS = {"ksp_type": "cg", "pc_type": "jacobi", "ksp_rtol": 1e-12, "ksp_atol": 1e-30}

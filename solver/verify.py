@@ -1,0 +1,121 @@
+"""`lrmo verify`: run the built-in verification cases (cases/verify_*.yaml) and compare
+with closed forms. Prints case, quantity, computed, closed form, relative error,
+tolerance and pass/fail; the exit code is 1 when any comparison fails."""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from mpi4py import MPI
+
+from solver import analytic
+from solver.case import Case, load_case
+from solver.log import Log
+from solver.protocol import ChargeProtocol
+from solver.run import run_case
+
+CASES_DIR = Path(__file__).resolve().parent.parent / "cases"
+
+# relative tolerances by geometry: 1D radial is exact up to discretisation, the 3D
+# octant adds the faceted surface (issue 3: 0.1 % and 1 % on the peak von Mises).
+# Profiles in 3D are limited by the coarse P1 core at the default size (the early-time
+# boundary layer is ~5 cells thick): 8 %, see README "Verification".
+PEAK_TOLERANCE = {"radial": 1e-3, "octant": 1e-2, "sphere": 1e-2}
+PROFILE_TOLERANCE = {"radial": 5e-3, "octant": 8e-2, "sphere": 8e-2}
+
+
+@dataclass
+class Check:
+    case: str
+    quantity: str
+    computed: float
+    expected: float
+    tolerance: float
+
+    @property
+    def error(self) -> float:
+        return abs(self.computed - self.expected) / abs(self.expected)
+
+    @property
+    def passed(self) -> bool:
+        return self.error <= self.tolerance
+
+
+def read_profiles(path: Path) -> dict[float, dict[str, np.ndarray]]:
+    rows = list(csv.DictReader(path.open()))
+    by_time: dict[float, dict[str, list]] = {}
+    for row in rows:
+        t = float(row["t_s"])
+        entry = by_time.setdefault(t, {k: [] for k in row if k != "t_s"})
+        for k, v in row.items():
+            if k != "t_s":
+                entry[k].append(float(v))
+    return {t: {k: np.array(v) for k, v in cols.items()} for t, cols in by_time.items()}
+
+
+def galvanostatic_checks(case: Case, summary: dict, profiles) -> list[Check]:
+    """Homogeneous sphere, constant extraction: peak von Mises (at the surface, at the
+    end), and the c_Li and hoop-stress profiles at every output time, as the largest
+    error relative to the profile's range."""
+    core = case.materials.core
+    R, D = case.geometry.radius.si, core.lithium_diffusivity.si
+    params = dict(radius=R, diffusivity=D, omega=core.partial_molar_volume.si,
+                  E=core.youngs_modulus.si, nu=core.poisson_ratio.si)
+    flux = ChargeProtocol.from_case(case).flux_mol_m2_s
+    shape = case.geometry.shape
+    stress = summary["stress"]
+    exact_peak = analytic.galvanostatic_sphere([R], stress["peak_time_s"], flux, **params)["sigma_vm_Pa"][0]
+    checks = [Check(case.name, "peak von Mises [Pa]", stress["peak_von_mises_Pa"], exact_peak,
+                    PEAK_TOLERANCE[shape])]
+    c0 = core.lithium_site_concentration.si * case.lithium.initial_site_fraction.si
+    for t, cols in sorted(profiles.items()):
+        if t <= 0:
+            continue
+        exact = analytic.galvanostatic_sphere(cols["r_m"], t, flux, **params)
+        for name, computed, expected in (
+            ("c_Li - c_0", cols["c_Li_mol_m3"] - c0, exact["dc_mol_m3"]),
+            ("hoop stress", cols["sigma_t_Pa"], exact["sigma_t_Pa"]),
+        ):
+            scale = np.max(np.abs(expected))
+            err = np.max(np.abs(computed - expected)) / scale
+            checks.append(Check(case.name, f"{name} profile, t = {t:g} s (max err / range)",
+                                err * scale + scale, scale, PROFILE_TOLERANCE[shape]))
+    return checks
+
+
+def format_table(checks: list[Check]) -> str:
+    head = f"{'case':32s} {'quantity':46s} {'computed':>13s} {'closed form':>13s} {'rel. error':>10s} {'tol.':>7s}  result"
+    lines = [head, "-" * len(head)]
+    for c in checks:
+        lines.append(
+            f"{c.case:32s} {c.quantity:46s} {c.computed:13.6g} {c.expected:13.6g} "
+            f"{c.error:10.2e} {c.tolerance:7.0e}  {'pass' if c.passed else 'FAIL'}"
+        )
+    return "\n".join(lines)
+
+
+def verification_cases(only: str | None = None) -> list[Path]:
+    paths = sorted(CASES_DIR.glob("verify_*.yaml"))
+    return [p for p in paths if only is None or only in p.stem]
+
+
+def run_verification(out_dir="results/verify", only=None, comm=MPI.COMM_WORLD) -> int:
+    log = Log(comm)
+    checks: list[Check] = []
+    for path in verification_cases(only):
+        case = load_case(path)
+        log.info(f"verify: {case.name}")
+        summary = run_case(case, Path(out_dir) / case.name, comm, Log(comm, quiet=True))
+        if summary["status"] != "completed":
+            log.error(f"{case.name}: {summary.get('message')}")
+            checks.append(Check(case.name, "run completed", 0.0, 1.0, 0.0))
+            continue
+        profiles = read_profiles(Path(out_dir) / case.name / "profiles.csv") if comm.rank == 0 else None
+        profiles = comm.bcast(profiles, root=0)
+        checks.extend(galvanostatic_checks(case, summary, profiles))
+    log.info(format_table(checks))
+    failed = sum(not c.passed for c in checks)
+    log.info(f"{len(checks) - failed} of {len(checks)} checks passed")
+    return 0 if failed == 0 and checks else 1
