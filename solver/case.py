@@ -167,6 +167,7 @@ class TimeStepping(Strict):
     max_change_per_step: quantity("", gt=0, le=1) = Field(
         "0.01", description="largest site-fraction change allowed in one step"
     )
+    max_steps: int = Field(100000, ge=1, description="a run needing more steps fails")
 
     @model_validator(mode="after")
     def _ordered(self):
@@ -177,6 +178,13 @@ class TimeStepping(Strict):
                 f"{self.max_step.short()}"
             )
         return self
+
+
+class Solvers(Strict):
+    """Extra PETSc options applied to the iterative solvers (3D), e.g.
+    {ksp_max_it: 500, ksp_monitor: ""}; the built-in choices are in solver/linalg.py."""
+
+    petsc_options: dict[str, str | int | float] = {}
 
 
 class OutputTimes(Strict):
@@ -216,6 +224,7 @@ class Case(Strict):
     mechanics: Mechanics = Mechanics()
     protocol: Protocol
     time_stepping: TimeStepping = TimeStepping()
+    solvers: Solvers = Solvers()
     output: Output = Output()
     fitted: dict[str, dict] = Field(
         default_factory=dict,

@@ -76,8 +76,11 @@ class ChemoMechanics:
         self.projector = Projector(P1, "output_projection")
         self.sigma_h_P1 = fem.Function(P1, name="sigma_h_Pa")
         drift = (self.sigma_h_P1, case.mechanics.temperature.si) if two_way else None
-        self.lithium = LithiumTransport(domain, self.materials, theta0, self.protocol.floor_site_fraction, drift)
-        self.mechanics = Mechanics(domain, self.materials, self.lithium.theta, theta0) if self.with_mechanics else None
+        extra = case.solvers.petsc_options
+        self.lithium = LithiumTransport(domain, self.materials, theta0, self.protocol.floor_site_fraction, drift, extra)
+        self.mechanics = (
+            Mechanics(domain, self.materials, self.lithium.theta, theta0, extra) if self.with_mechanics else None
+        )
         self.two_way = two_way
         self.stress_every = 1 if two_way else case.mechanics.stress_every_steps
 
@@ -179,6 +182,11 @@ class ChemoMechanics:
         self._observe(0.0, observer, output_times)
         next_index = 1 if targets[0] <= eps else 0
         while t < end - eps:
+            if self.stats.steps + self.stats.rejected >= ts.max_steps:
+                raise SolverFailure(
+                    f"time_stepping.max_steps = {ts.max_steps} reached at t = {t:.6g} s "
+                    f"(step {dt:.3g} s): the step size collapsed"
+                )
             target = targets[next_index]
             step = min(dt, target - t)
             self._solve(step, dt_previous)

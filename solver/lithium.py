@@ -33,6 +33,7 @@ class LithiumTransport:
         initial_site_fraction: float,
         floor_site_fraction: float,
         stress_drift: tuple | None = None,
+        petsc_options: dict | None = None,
     ):
         """`stress_drift = (sigma_h, temperature_K)` switches on two-way coupling;
         sigma_h is a P1 Function kept up to date by the caller."""
@@ -72,7 +73,7 @@ class LithiumTransport:
         self.floor = fem.Constant(msh, PETSc.ScalarType(floor_site_fraction))
         self.hold_bcs = [fem.dirichletbc(self.floor, self.surface_dofs, self.V)]
 
-        options = linalg.DIRECT if domain.radial else linalg.HYPRE_3D
+        options = linalg.DIRECT if domain.radial else {**linalg.HYPRE_3D, **(petsc_options or {})}
         self.ksp = linalg.make_ksp(domain.comm, "lithium", options)
         self._operator_key = None
         self.A = None

@@ -47,7 +47,8 @@ def rigid_body_modes(V) -> PETSc.NullSpace:
 
 
 class Mechanics:
-    def __init__(self, domain: Domain, materials: MaterialFields, theta, theta_ref: float):
+    def __init__(self, domain: Domain, materials: MaterialFields, theta, theta_ref: float,
+                 petsc_options: dict | None = None):
         msh = domain.msh
         self.domain = domain
         self.V = compat.functionspace(msh, "Lagrange", 2, domain.displacement_shape)
@@ -72,7 +73,8 @@ class Mechanics:
         if domain.radial:
             self.ksp = linalg.make_ksp(domain.comm, "elasticity", linalg.DIRECT)
         else:
-            self.ksp = linalg.make_ksp(domain.comm, "elasticity", linalg.ELASTICITY_3D)
+            options = {**linalg.ELASTICITY_3D, **(petsc_options or {})}
+            self.ksp = linalg.make_ksp(domain.comm, "elasticity", options)
             modes = rigid_body_modes(self.V)
             self.A.setNearNullSpace(modes)
             if domain.shape == "sphere":

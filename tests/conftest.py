@@ -1,0 +1,49 @@
+"""Shared helpers: running lrmo in-process and under mpirun."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = ROOT / "cases"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", help="also run the slow tests")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--runslow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --runslow (make test-all)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+def mpi_env() -> dict:
+    """Environment for mpirun as root, with the shared-memory transport of this Open MPI."""
+    env = dict(os.environ)
+    env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
+    env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+    try:
+        version = subprocess.run(["mpirun", "--version"], capture_output=True, text=True).stdout
+    except FileNotFoundError:
+        version = ""
+    env.setdefault("OMPI_MCA_btl", "self,vader" if "4." in version.split("\n")[0] else "self,sm")
+    return env
+
+
+def run_lrmo(args: list[str], n_ranks: int = 1, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run `python -m solver ARGS` (under `mpirun -n N` when N > 1)."""
+    cmd = [sys.executable, "-m", "solver", *args]
+    if n_ranks > 1:
+        if shutil.which("mpirun") is None:
+            pytest.skip("mpirun not found")
+        cmd = ["mpirun", "-n", str(n_ranks), "--oversubscribe", *cmd]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=mpi_env())
