@@ -55,7 +55,23 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
     from mpi4py import MPI
 
-    comm = MPI.COMM_WORLD
+    try:
+        return _dispatch(args, MPI.COMM_WORLD)
+    except Exception:
+        if MPI.COMM_WORLD.size == 1:
+            raise
+        # an error on one rank would leave the others waiting in a collective forever
+        import traceback
+
+        traceback.print_exc()
+        sys.stderr.flush()
+        MPI.COMM_WORLD.Abort(1)
+        return 1
+
+
+def _dispatch(args, comm) -> int:
+    from mpi4py import MPI
+
     root = comm.rank == 0
 
     if args.command == "version":

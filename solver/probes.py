@@ -20,8 +20,9 @@ class RayProbe:
         msh = domain.msh
         tree = compat.bounding_box_tree(msh)
         cells = compat.cells_containing(msh, tree, self.points)
-        found = np.where(cells >= 0, domain.comm.rank, domain.comm.size)
-        owner = domain.comm.allreduce(found, op=MPI.MIN)
+        found = np.where(cells >= 0, domain.comm.rank, domain.comm.size).astype(np.int32)
+        owner = np.empty_like(found)
+        domain.comm.Allreduce(found, owner, op=MPI.MIN)
         missing = owner == domain.comm.size
         if missing.any():
             near_cells, distance = compat.closest_cells(msh, tree, self.points[missing])

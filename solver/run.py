@@ -75,7 +75,9 @@ def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, l
         "versions": versions(),
         "n_ranks": comm.size,
     }
+    out.write_json("summary.json", summary)  # replaced when the run ends
     timeseries: list[dict] = []
+    columns: list[str] = []
     profiles: list[list[float]] = []
     writer = None
     try:
@@ -110,25 +112,29 @@ def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, l
             results = sim.run(observe, advance)
         summary.update(results)
         summary["status"] = "completed"
-    except SolverFailure as exc:
+    except SolverFailure as exc:  # raised on every rank alike (PETSc reasons are global)
         t_fail = timeseries[-1]["t_s"] if timeseries else 0.0
         summary["status"] = "failed"
         summary["message"] = f"{exc} (after the last good output at t = {t_fail:g} s)"
         log.error(f"solver failure: {summary['message']}")
-    finally:
-        if writer is not None:
-            writer.close()
-        out.finish_fields()
-        summary["wall_time_s"] = comm.allreduce(time.perf_counter() - start, op=MPI.MAX)
-        if timeseries:
-            header = list(timeseries[0])
-            out.write_csv("timeseries.csv", header, [[row[k] for k in header] for row in timeseries])
-        if profiles:
-            out.write_csv("profiles.csv", ["t_s", "r_m", *columns], profiles)
-        if summary["status"] == "running":  # an unexpected exception is on its way up
-            summary["status"] = "failed"
-            summary["message"] = "aborted by an unexpected error (see the log)"
-        out.write_json("summary.json", summary)
+    except BaseException as exc:
+        # possibly on this rank only: no collective call from here on, the caller aborts
+        summary["status"] = "failed"
+        summary["message"] = f"aborted by an unexpected error: {exc!r}"
+        if comm.size == 1:
+            out.write_json("summary.json", summary)
+        raise
+    # completed or failed in the solver: every rank is here, collectives are safe
+    if writer is not None:
+        writer.close()
+    out.finish_fields()
+    summary["wall_time_s"] = comm.allreduce(time.perf_counter() - start, op=MPI.MAX)
+    if timeseries:
+        header = list(timeseries[0])
+        out.write_csv("timeseries.csv", header, [[row[k] for k in header] for row in timeseries])
+    if profiles:
+        out.write_csv("profiles.csv", ["t_s", "r_m", *columns], profiles)
+    out.write_json("summary.json", summary)
     return summary
 
 
