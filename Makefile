@@ -34,8 +34,12 @@ test-all: install
 verify: install
 	$(VENV)/bin/lrmo verify
 
+# The main job. Prints the time it took.
 reproduce: install
-	$(VENV)/bin/lrmo reproduce --out results
+	@start=$$(date +%s); \
+	$(VENV)/bin/lrmo run cases/demo.yaml --out results/demo && \
+	$(VENV)/bin/lrmo verify --out results/verify; status=$$?; \
+	echo "make reproduce: $$(( $$(date +%s) - start )) s"; exit $$status
 
 demo: install
 	$(VENV)/bin/lrmo run cases/demo.yaml --out results/demo
