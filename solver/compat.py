@@ -154,3 +154,13 @@ def closest_cells(msh, tree, points: np.ndarray):
     closest = np.asarray(closest, dtype=np.int32)
     distance = np.sqrt(np.abs(dolfinx.geometry.squared_distance(msh, tdim, closest, points)))
     return closest, distance
+
+
+def orthonormalize(functions) -> None:
+    """Orthonormalise the dof vectors of `functions` in place."""
+    import dolfinx.la
+
+    try:  # 0.8+: DOLFINx vectors
+        dolfinx.la.orthonormalize([f.x for f in functions])
+    except (AttributeError, TypeError):  # 0.5: PETSc vectors
+        dolfinx.la.orthonormalize([petsc_vec(f) for f in functions])

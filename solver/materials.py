@@ -19,8 +19,7 @@ def region_function(domain: Domain, values: dict[str, float], name: str):
     f.x.array[:] = 0.0
     for region, value in values.items():
         cells = domain.cell_tags.find(CELL_TAGS[region])
-        dofs = fem.locate_dofs_topological(V0, domain.msh.topology.dim, cells)
-        f.x.array[dofs] = value
+        f.x.array[compat.cell_dofs(V0)[cells, 0]] = value
     f.x.scatter_forward()
     return f
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import ufl
-from dolfinx import fem, la
+from dolfinx import fem
 from petsc4py import PETSc
 
 from meshes.markers import CELL_TAGS, FACET_TAGS
@@ -25,25 +25,24 @@ from solver.materials import MaterialFields
 VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
 
 
-def rigid_body_modes(V) -> PETSc.NullSpace:
-    """Three translations and three rotations of a 3D vector P-k space, orthonormalised."""
+def rigid_body_modes(V) -> tuple[PETSc.NullSpace, list]:
+    """Three translations and three rotations of a 3D vector P-k space, orthonormalised.
+    Returns the null space and the Functions whose memory its vectors wrap (keep them)."""
     index_map = V.dofmap.index_map
     bs = V.dofmap.index_map_bs
     n_local = index_map.size_local
-    vecs = [compat.petsc_vec(fem.Function(V)).copy() for _ in range(6)]
+    owners = [fem.Function(V) for _ in range(6)]
     x = V.tabulate_dof_coordinates()[:n_local]
-    for i in range(3):
-        with vecs[i].localForm() as vi:
-            vi.array[i:n_local * bs:bs] = 1.0
-    rotations = ((3, 0, 1, 1, 0), (4, 1, 2, 2, 1), (5, 2, 0, 0, 2))
-    for k, a, b, ca, cb in rotations:  # rotation in the (a, b) plane
-        with vecs[k].localForm() as vk:
-            vk.array[a:n_local * bs:bs] = -x[:, cb]
-            vk.array[b:n_local * bs:bs] = x[:, ca]
-    for v in vecs:
-        v.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
-    la.orthonormalize(vecs)
-    return PETSc.NullSpace().create(vectors=vecs, comm=V.mesh.comm)
+    for i in range(3):  # translations
+        owners[i].x.array[i:n_local * bs:bs] = 1.0
+    for k, a, b in ((3, 0, 1), (4, 1, 2), (5, 2, 0)):  # rotation in the (a, b) plane
+        owners[k].x.array[a:n_local * bs:bs] = -x[:, b]
+        owners[k].x.array[b:n_local * bs:bs] = x[:, a]
+    for f in owners:
+        f.x.scatter_forward()
+    compat.orthonormalize(owners)
+    vecs = [compat.petsc_vec(f) for f in owners]
+    return PETSc.NullSpace().create(vectors=vecs, comm=V.mesh.comm), owners
 
 
 class Mechanics:
@@ -75,7 +74,7 @@ class Mechanics:
         else:
             options = {**linalg.ELASTICITY_3D, **(petsc_options or {})}
             self.ksp = linalg.make_ksp(domain.comm, "elasticity", options)
-            modes = rigid_body_modes(self.V)
+            modes, self._mode_functions = rigid_body_modes(self.V)
             self.A.setNearNullSpace(modes)
             if domain.shape == "sphere":
                 self.A.setNullSpace(modes)
