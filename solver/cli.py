@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="run the verification cases against closed forms")
     v.add_argument("--only", default=None, help="run only cases whose name contains this")
     v.add_argument("--out", default="results/verify", help="output folder")
+    f = sub.add_parser("fit", help="re-fit the parameters declared in a case's fitted: block")
+    f.add_argument("case", help="case file (YAML)")
     sub.add_parser("version", help="versions of lrmo and what it runs on")
     return p
 
@@ -80,6 +82,12 @@ def _dispatch(args, comm) -> int:
         if root:
             for k, v in versions().items():
                 print(f"{k:9s} {v}")
+        return EXIT_OK
+
+    if args.command == "fit":
+        from solver.fitting import fit_case
+
+        fit_case(args.case, comm, log=print if root else (lambda *a: None))
         return EXIT_OK
 
     if args.command == "verify":
