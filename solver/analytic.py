@@ -132,3 +132,9 @@ def robin_fraction_lost(t, radius, diffusivity, rate_m_s, terms=200):
     L = radius * rate_m_s / diffusivity
     b = robin_roots(L, terms)
     return 1 - np.sum(6 * L**2 * np.exp(-(b**2) * diffusivity * t / radius**2) / (b**2 * (b**2 + L * (L - 1))))
+
+
+def sink_fraction_lost(t, radius, diffusivity, terms=200):
+    """Perfect sink: M_t / M_inf = 1 - (6/pi^2) sum exp(-D n^2 pi^2 t/a^2) / n^2 (Crank 6.20)."""
+    n = np.arange(1, terms + 1)
+    return 1 - 6 / np.pi**2 * np.sum(np.exp(-diffusivity * n**2 * np.pi**2 * t / radius**2) / n**2)

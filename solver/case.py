@@ -13,6 +13,8 @@ from typing import Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from solver.oxygen_case import Oxygen
+from solver.fitting import FittedParameter
 from solver.units import Quantity, dump_quantity, quantity
 
 Length = quantity("m", ge=0)
@@ -219,16 +221,17 @@ class Case(Strict):
     physics: list[Literal["lithium", "mechanics", "oxygen"]] = ["lithium", "mechanics"]
     geometry: Geometry
     mesh: MeshSizes
-    materials: Materials
+    materials: Optional[Materials] = Field(None, description="required when physics includes 'lithium'")
     lithium: Lithium = Lithium()
     mechanics: Mechanics = Mechanics()
-    protocol: Protocol
+    protocol: Optional[Protocol] = Field(None, description="required when physics includes 'lithium'")
+    oxygen: Optional[Oxygen] = Field(None, description="required when physics includes 'oxygen'")
     time_stepping: TimeStepping = TimeStepping()
     solvers: Solvers = Solvers()
     output: Output = Output()
-    fitted: dict[str, dict] = Field(
+    fitted: dict[str, FittedParameter] = Field(
         default_factory=dict,
-        description="fitted parameters: key path -> {target, value, method}",
+        description="fitted parameters: case key path -> target, bracket, fitted value",
     )
 
     @model_validator(mode="after")
@@ -237,7 +240,12 @@ class Case(Strict):
             raise ValueError("physics: 'mechanics' needs 'lithium' (it is driven by c_Li)")
         if len(set(self.physics)) != len(self.physics):
             raise ValueError(f"physics: entries must be unique; got {self.physics}")
-        if self.geometry.coating_thickness.si > 0 and self.materials.coating is None:
+        for section in ("materials", "protocol"):
+            if "lithium" in self.physics and getattr(self, section) is None:
+                raise ValueError(f"{section}: required key is missing (physics includes 'lithium')")
+        self._check_oxygen()
+        if (self.geometry.coating_thickness.si > 0 and self.materials is not None
+                and self.materials.coating is None):
             raise ValueError(
                 "materials.coating is required when geometry.coating_thickness > 0"
             )
@@ -250,19 +258,40 @@ class Case(Strict):
             from solver.units import ureg
 
             last = ureg.Quantity(self.output.times.values[-1], self.output.times.unit)
-            if last.to("s").magnitude > self.protocol.end_time.si * (1 + 1e-12):
+            end_key = "protocol.end_time" if self.protocol is not None else "oxygen.end_time"
+            if last.to("s").magnitude > self.end_time_s() * (1 + 1e-12):
                 raise ValueError(
-                    "output.times.values must not exceed protocol.end_time; got "
-                    f"{last:~} > {self.protocol.end_time.short()}"
+                    f"output.times.values must not exceed {end_key}; got "
+                    f"{last:~} > {self.end_time_s():g} s"
                 )
         return self
 
+    def _check_oxygen(self) -> None:
+        """The oxygen section's checks that need the rest of the case."""
+        if ("oxygen" in self.physics) != (self.oxygen is not None):
+            raise ValueError("oxygen: required when physics includes 'oxygen', and only then")
+        if self.oxygen is None:
+            return
+        if self.geometry.coating_thickness.si > 0:
+            raise ValueError(
+                "geometry.coating_thickness must be 0 when physics includes 'oxygen' "
+                "(RuO2 is a capture condition on the surface: oxygen.surfaces)"
+            )
+        if self.oxygen.islands is not None and self.geometry.shape == "radial":
+            raise ValueError("oxygen.islands: needs a 3D geometry.shape (octant or sphere), not radial")
+
     # -- derived values ---------------------------------------------------------------
+    def end_time_s(self) -> float:
+        """The last simulated time: protocol.end_time, or oxygen.end_time (the later of
+        the two when both physics run)."""
+        ends = [s.end_time.si for s in (self.protocol, self.oxygen) if s is not None]
+        return max(ends)
+
     def output_times_s(self) -> list[float]:
         from solver.units import ureg
 
         if self.output.times is None:
-            n, end = self.output.count, self.protocol.end_time.si
+            n, end = self.output.count, self.end_time_s()
             return [end * i / (n - 1) for i in range(n)]
         unit = self.output.times.unit
         return [float(ureg.Quantity(v, unit).to("s").magnitude) for v in self.output.times.values]

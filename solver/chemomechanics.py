@@ -39,12 +39,16 @@ class Peak:
     time_s: float = 0.0
     radius_m: float = 0.0
     region: str = "none"
+    location: str = "none"
+    history: list = field(default_factory=list)  # (t_s, largest von Mises) per stress solve
 
     def update(self, candidate: dict, t: float) -> None:
+        self.history.append((t, candidate["value_Pa"]))
         if candidate["value_Pa"] > self.value_Pa:
             self.value_Pa = candidate["value_Pa"]
             self.radius_m = candidate["radius_m"]
             self.region = candidate["region"]
+            self.location = candidate["location"]
             self.time_s = t
 
 
@@ -253,6 +257,8 @@ class ChemoMechanics:
                 "peak_time_s": self.peak.time_s,
                 "peak_radius_m": self.peak.radius_m,
                 "peak_region": self.peak.region,
+                "peak_location": self.peak.location,
+                "peak_depth_m": self.domain.radius_m - self.peak.radius_m,
                 "krylov_iterations": self.stats.elasticity_iterations,
                 "wall_s": self.stats.wall_mechanics_s,
             }

@@ -47,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="run the verification cases against closed forms")
     v.add_argument("--only", default=None, help="run only cases whose name contains this")
     v.add_argument("--out", default="results/verify", help="output folder")
+    w = sub.add_parser("sweep", help="run a series of cases (members in parallel under mpirun)")
+    w.add_argument("series", help="series file (YAML)")
+    w.add_argument("--out", default=None, help="output folder (default results/<series name>)")
+    r = sub.add_parser("reproduce", help="the paper's headline cases and results/report.md")
+    r.add_argument("--out", default="results", help="output folder")
     f = sub.add_parser("fit", help="re-fit the parameters declared in a case's fitted: block")
     f.add_argument("case", help="case file (YAML)")
     sub.add_parser("version", help="versions of lrmo and what it runs on")
@@ -83,6 +88,30 @@ def _dispatch(args, comm) -> int:
             for k, v in versions().items():
                 print(f"{k:9s} {v}")
         return EXIT_OK
+
+    if args.command == "sweep":
+        from solver.case import CaseError
+        from solver.sweep import load_series, run_series
+
+        try:
+            series, _ = load_series(args.series)
+            results = run_series(args.series, args.out or f"results/{series.name}", comm)
+        except CaseError as exc:
+            if root:
+                print(f"lrmo: invalid series {args.series}:\n  {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if root:
+            for m in results:
+                st = m["summary"].get("stress", {})
+                print(f"  {m['name']:10s} {m['summary']['status']:9s} peak von Mises "
+                      f"{st.get('peak_von_mises_Pa', float('nan')) / 1e6:8.1f} MPa ({st.get('peak_location', '')})")
+        failed = any(m["summary"]["status"] != "completed" for m in results)
+        return EXIT_SOLVER_FAILURE if failed else EXIT_OK
+
+    if args.command == "reproduce":
+        from solver.reproduce import reproduce
+
+        return reproduce(args.out, comm)
 
     if args.command == "fit":
         from solver.fitting import fit_case

@@ -47,9 +47,10 @@ class Domain:
         dx = self.dx if region is None else self.dx(CELL_TAGS[region])
         return expr * self.weight * dx
 
-    def surface_integral(self, expr):
-        """Integrand `expr` over the outer surface (weight 4 pi R^2 in 1D)."""
-        return expr * self.weight * self.ds(FACET_TAGS["outer_surface"])
+    def surface_integral(self, expr, surface: str = "outer_surface"):
+        """Integrand `expr` over a tagged surface, by default the outer surface (weight
+        4 pi R^2 in 1D)."""
+        return expr * self.weight * self.ds(FACET_TAGS[surface])
 
     def regions_present(self) -> list[str]:
         local = set(np.unique(self.cell_tags.values).tolist())
@@ -63,6 +64,20 @@ class Domain:
     @property
     def layer_inner_radius_m(self) -> float:
         return self.oxide_radius_m - self.layer_thickness_m
+
+    def describe_radius(self, r: float) -> str:
+        """'surface', 'core_layer_interface', 'layer_coating_interface' or 'inside <region>'
+        (interfaces and surface within 1e-4 R)."""
+        tol = 1e-4 * self.radius_m
+        if r >= self.radius_m - tol:
+            return "surface"
+        if self.layer_thickness_m > 0 and abs(r - self.layer_inner_radius_m) <= tol:
+            return "core_layer_interface"
+        if self.coating_thickness_m > 0 and abs(r - self.oxide_radius_m) <= tol:
+            return "oxide_coating_interface"
+        if r < self.layer_inner_radius_m:
+            return "inside core"
+        return "inside layer" if r < self.oxide_radius_m else "inside coating"
 
     # -- operators ------------------------------------------------------------------
     def grad(self, f):

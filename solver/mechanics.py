@@ -180,4 +180,5 @@ class Mechanics:
         all_peaks = self.domain.comm.allgather(local)
         value, radius, tag = max(all_peaks, key=lambda p: (p[0], -p[1]))
         names = {v: k for k, v in CELL_TAGS.items()}
-        return {"value_Pa": value, "radius_m": radius, "region": names.get(tag, "unknown")}
+        return {"value_Pa": value, "radius_m": radius, "region": names.get(tag, "unknown"),
+                "location": self.domain.describe_radius(radius)}

@@ -41,10 +41,16 @@ def csv_text(header: list[str], rows: list[list[float]]) -> str:
 class OutputFolder:
     """A run's output folder; all methods are collective-safe (rank 0 writes)."""
 
-    def __init__(self, path: str | Path, comm: MPI.Comm = MPI.COMM_WORLD):
+    def __init__(self, path: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, fields: bool = True):
+        """`fields=False`: a folder of summaries only (nothing is cleared)."""
         self.path = Path(path)
         self.comm = comm
         self.is_root = comm.rank == 0
+        if not fields:
+            if self.is_root:
+                self.path.mkdir(parents=True, exist_ok=True)
+            comm.barrier()
+            return
         if self.is_root:
             self.path.mkdir(parents=True, exist_ok=True)
             for stale in ("summary.json", "timeseries.csv", "profiles.csv"):

@@ -13,9 +13,10 @@ class RayProbe:
     evaluated on the lowest rank that holds a cell containing it; points that lie just
     outside the faceted surface use the nearest cell (P1 extrapolation over < h^2/R)."""
 
-    def __init__(self, domain: Domain, count: int):
+    def __init__(self, domain: Domain, count: int, points: np.ndarray | None = None):
+        """`points` (n, 3) replaces the ray (e.g. a slice through the centre)."""
         self.domain = domain
-        self.points = domain.ray_points(count)
+        self.points = domain.ray_points(count) if points is None else np.asarray(points, dtype=float)
         self.radii_m = domain.point_radii(self.points)
         msh = domain.msh
         tree = compat.bounding_box_tree(msh)

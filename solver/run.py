@@ -66,6 +66,10 @@ def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, l
     """Run a case into `out_dir`; returns the summary (the same on every rank).
     Raises nothing for solver failures: the summary says `failed`."""
     log = log or Log(comm)
+    if "lithium" not in case.physics:  # oxygen only
+        from solver.run_oxygen import run_oxygen_case
+
+        return run_oxygen_case(case, out_dir, comm, log)
     start = time.perf_counter()
     out = OutputFolder(out_dir, comm)
     out.write_text("case.yaml", dump_case_yaml(case))
@@ -128,6 +132,12 @@ def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, l
     if writer is not None:
         writer.close()
     out.finish_fields()
+    if "oxygen" in case.physics and summary["status"] == "completed":
+        # both physics: O2 runs after Li on the same mesh, into <out>/oxygen/ (no coupling)
+        from solver.run_oxygen import run_oxygen_case
+
+        o2 = run_oxygen_case(case, out.path / "oxygen", comm, log, domain=domain)
+        summary["oxygen"] = o2.get("oxygen", {"status": o2["status"], "message": o2.get("message")})
     summary["wall_time_s"] = comm.allreduce(time.perf_counter() - start, op=MPI.MAX)
     if timeseries:
         header = list(timeseries[0])

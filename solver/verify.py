@@ -112,6 +112,11 @@ def run_verification(out_dir="results/verify", only=None, comm=MPI.COMM_WORLD) -
             log.error(f"{case.name}: {summary.get('message')}")
             checks.append(Check(case.name, "run completed", 0.0, 1.0, 0.0))
             continue
+        if "lithium" not in case.physics:  # O2 cases (cases/verify_o2_*.yaml)
+            from solver.verify_oxygen import oxygen_checks
+
+            checks.extend(oxygen_checks(case, summary, Path(out_dir) / case.name, comm))
+            continue
         profiles = read_profiles(Path(out_dir) / case.name / "profiles.csv") if comm.rank == 0 else None
         profiles = comm.bcast(profiles, root=0)
         checks.extend(galvanostatic_checks(case, summary, profiles))

@@ -232,7 +232,9 @@ def test_info_json_records_inputs_counts_and_quality(octant_files):
     assert info["num_nodes"] > 0
     assert 0 < info["min_quality_minSICN"] <= 1
     assert info["cell_tags"] == CELL_TAGS
-    assert info["facet_tags"] == {n: t for n, t in FACET_TAGS.items() if n != "centre"}
+    # ruo2_islands is tagged after meshing, in DOLFINx (solver/islands.py)
+    assert info["facet_tags"] == {n: t for n, t in FACET_TAGS.items()
+                                  if n not in ("centre", "ruo2_islands")}
 
 
 def test_mesh_file_holds_every_cell_counted_in_info(octant, octant_files):

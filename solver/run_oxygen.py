@@ -1,0 +1,131 @@
+"""`lrmo run` for the O2 physics: case -> mesh (+ RuO2 islands) -> OxygenSimulation ->
+output folder (solver/output.py contract), with the O2 results under "oxygen" in
+summary.json and, in addition, `slices.csv` (c on the plane z = 0 through the centre,
+3D only) for the maps of solver/o2_maps.py."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from mpi4py import MPI
+
+from solver.case import Case, dump_case_yaml
+from solver.domain import Domain
+from solver.fields_io import FieldWriter
+from solver.linalg import SolverFailure
+from solver.log import Log
+from solver.output import OutputFolder
+from solver.oxygen_simulation import OxygenSimulation
+from solver.probes import RayProbe
+from solver.provenance import versions
+
+PROFILE_COLUMNS = ("c_O2_mol_m3",)
+SLICE_RADII, SLICE_ANGLES = 31, 49
+
+
+def oxygen_domain(case: Case, domain: Domain) -> tuple[Domain, float]:
+    """The domain with the RuO2 islands tagged (if any) and the RuO2-covered fraction
+    of the surface that the capture capacity is spread over."""
+    from solver.islands import covered_fraction, island_centres, tag_islands
+
+    ox = case.oxygen
+    if ox.islands is None:
+        capture = [n for n, s in ox.surfaces.items() if s.kind == "ruo2_capture"]
+        return domain, 1.0 if capture else 0.0
+    isl = ox.islands
+    centres = island_centres(isl.count, isl.placement, isl.seed, domain.shape)
+    domain = tag_islands(domain, centres, isl.angular_radius_rad())
+    coverage = covered_fraction(domain)
+    if coverage <= 0:
+        raise ValueError("oxygen.islands: no surface facet lies inside an island; "
+                         "use larger islands or a finer mesh.surface")
+    return domain, coverage
+
+
+def slice_points(domain: Domain) -> np.ndarray:
+    """Polar grid on the plane z = 0 (a quarter disc for an octant), just inside z >= 0."""
+    R = domain.radius_m
+    span = np.pi / 2 if domain.shape == "octant" else 2 * np.pi
+    r = np.linspace(0, R, SLICE_RADII)
+    phi = np.linspace(0, span, SLICE_ANGLES)
+    rr, pp = np.meshgrid(r, phi)
+    pts = np.column_stack([(rr * np.cos(pp)).ravel(), (rr * np.sin(pp)).ravel(),
+                           np.full(rr.size, 1e-9 * R)])
+    return pts[np.unique(np.round(pts / R, 12), axis=0, return_index=True)[1]]
+
+
+def run_oxygen_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD,
+                    log: Log | None = None, domain: Domain | None = None) -> dict:
+    """Run the oxygen physics of `case` into `out_dir`; returns the summary. Solver
+    failures end in a summary with status `failed`, as `run_case`."""
+    from solver.run import build_domain
+
+    log = log or Log(comm)
+    start = time.perf_counter()
+    out = OutputFolder(out_dir, comm)
+    out.write_text("case.yaml", dump_case_yaml(case))
+    summary = {"status": "running", "case": case.name, "versions": versions(), "n_ranks": comm.size}
+    out.write_json("summary.json", summary)
+    timeseries, profiles, slices = [], [], []
+    writer = None
+    try:
+        if domain is None:
+            log.info(f"lrmo run {case.name} (oxygen): meshing ({case.geometry.shape})")
+            domain = build_domain(case, comm, out.path / "mesh")
+        domain, coverage = oxygen_domain(case, domain)
+        summary["mesh"] = domain.info
+        sim = OxygenSimulation(case, domain, coverage)
+        summary["dofs"] = {"oxygen": sim.transport.V.dofmap.index_map.size_global}
+        log.info(f"  dofs: {summary['dofs']}, ranks: {comm.size}, RuO2-covered fraction {coverage:.3f}")
+        probe = RayProbe(domain, case.output.profile_points)
+        plane = None if domain.radial else RayProbe(domain, 0, slice_points(domain))
+        if case.output.fields:
+            writer = FieldWriter(out.partial_fields_dir, domain, sim.output_fields)
+
+        def observe(t: float, s: OxygenSimulation) -> None:
+            timeseries.append(s.scalars(t))
+            values = probe.sample([s.output_fields[c] for c in PROFILE_COLUMNS])
+            if values is not None:
+                profiles.extend([[t, r, *v] for r, v in zip(probe.radii_m, values)])
+            if plane is not None:
+                values = plane.sample([s.transport.c])
+                if values is not None:
+                    slices.extend([[t, p[0], p[1], v[0]] for p, v in zip(plane.points, values)])
+            if writer is not None:
+                writer.write(t)
+            row = timeseries[-1]
+            log.progress_note(f"  t = {t:9.4g} s  retained {row['retained_fraction']:.4f}  "
+                              f"uniformity {row['uniformity']:.4f}  steps {s.steps}")
+
+        with log.progress_bar(case.oxygen.end_time.si, "simulated s") as advance:
+            summary.update(sim.run(observe, advance))
+        summary["status"] = "completed"
+    except SolverFailure as exc:
+        summary["status"] = "failed"
+        summary["message"] = str(exc)
+        log.error(f"solver failure: {exc}")
+    except BaseException as exc:
+        summary["status"] = "failed"
+        summary["message"] = f"aborted by an unexpected error: {exc!r}"
+        if comm.size == 1:
+            out.write_json("summary.json", summary)
+        raise
+    if writer is not None:
+        writer.close()
+    out.finish_fields()
+    summary["wall_time_s"] = comm.allreduce(time.perf_counter() - start, op=MPI.MAX)
+    if timeseries:
+        header = list(timeseries[0])
+        out.write_csv("timeseries.csv", header, [[row[k] for k in header] for row in timeseries])
+    if profiles:
+        out.write_csv("profiles.csv", ["t_s", "r_m", *PROFILE_COLUMNS], profiles)
+    if slices:
+        out.write_csv("slices.csv", ["t_s", "x_m", "y_m", "c_O2_mol_m3"], slices)
+    out.write_json("summary.json", summary)
+    if summary["status"] == "completed":
+        o = summary["oxygen"]
+        log.info(f"O2 after {case.oxygen.end_time.short()}: retained {o['retained_fraction']:.4f} "
+                 f"(mobile {o['mobile_fraction']:.4f}), uniformity {o['uniformity']:.4f}, "
+                 f"ledger closure {o['ledger_closure_error_relative']:.2e}")
+    return summary
