@@ -77,7 +77,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args, comm) -> int:
-    from mpi4py import MPI
 
     root = comm.rank == 0
 

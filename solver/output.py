@@ -11,11 +11,13 @@ Field files are written into `fields.partial/`, which becomes `fields/` when clo
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 from mpi4py import MPI
@@ -80,3 +82,67 @@ class OutputFolder:
         if self.is_root and self.partial_fields_dir.exists():
             os.replace(self.partial_fields_dir, self.path / "fields")
         self.comm.barrier()
+
+
+class RunRecord:
+    """One run's folder from start to finish: case.yaml and a `running` summary at once,
+    rows collected at the output times, and the closing write (fields published, CSV
+    tables, final summary). Shared by every physics' `run_*` function."""
+
+    def __init__(self, out_dir: str | Path, case_yaml: str, case_name: str, comm: MPI.Comm):
+        from solver.provenance import versions
+
+        self.comm = comm
+        self.folder = OutputFolder(out_dir, comm)
+        self.folder.write_text("case.yaml", case_yaml)
+        self.summary: dict = {"status": "running", "case": case_name, "versions": versions(),
+                              "n_ranks": comm.size}
+        self.folder.write_json("summary.json", self.summary)  # replaced when the run ends
+        self.timeseries: list[dict] = []
+        self._tables: dict[str, tuple[list[str], list[list]]] = {}
+        self.writer = None  # a FieldWriter, closed before fields/ is published
+        self._start = time.perf_counter()
+
+    def table(self, name: str, header: list[str]) -> list[list]:
+        """Rows (filled by the caller on rank 0) of the CSV file `name`."""
+        self._tables[name] = (list(header), [])
+        return self._tables[name][1]
+
+    @contextlib.contextmanager
+    def guard(self, log):
+        """Run the body. A SolverFailure (raised alike on every rank: PETSc's reasons are
+        global) marks the run failed and lets `close` keep what is good. Any other error
+        may be on this rank only: it is recorded in serial and re-raised without any
+        collective call, for the caller to abort every rank."""
+        from solver.linalg import SolverFailure
+
+        try:
+            yield
+            self.summary["status"] = "completed"
+        except SolverFailure as exc:
+            t_last = self.timeseries[-1]["t_s"] if self.timeseries else 0.0
+            self.summary["status"] = "failed"
+            self.summary["message"] = f"{exc} (after the last good output at t = {t_last:g} s)"
+            log.error(f"solver failure: {self.summary['message']}")
+        except BaseException as exc:
+            self.summary["status"] = "failed"
+            self.summary["message"] = f"aborted by an unexpected error: {exc!r}"
+            if self.comm.size == 1:
+                self.folder.write_json("summary.json", self.summary)
+            raise
+
+    def close(self) -> dict:
+        """Collective: close the field writer, publish fields/, write the tables and the
+        final summary. Returns the summary."""
+        if self.writer is not None:
+            self.writer.close()
+        self.folder.finish_fields()
+        self.summary["wall_time_s"] = self.comm.allreduce(time.perf_counter() - self._start, op=MPI.MAX)
+        if self.timeseries:
+            header = list(self.timeseries[0])
+            self.folder.write_csv("timeseries.csv", header, [[r[k] for k in header] for r in self.timeseries])
+        for name, (header, rows) in self._tables.items():
+            if rows:
+                self.folder.write_csv(name, header, rows)
+        self.folder.write_json("summary.json", self.summary)
+        return self.summary

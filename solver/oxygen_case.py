@@ -24,18 +24,21 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from solver.units import BOLTZMANN_EV_K, quantity
+from solver.units import (
+    BOLTZMANN_EV_K,
+    Diffusivity,
+    Concentration,
+    Time,
+    PositiveTime,
+    Temperature,
+    Density,
+    quantity,
+)
 
-Diffusivity = quantity("m^2/s", gt=0)
-Concentration = quantity("mol/m^3", ge=0)
 SourceRate = quantity("mol/m^3/s", ge=0)
-Time = quantity("s", ge=0)
-PositiveTime = quantity("s", gt=0)
 RateVelocity = quantity("m/s", ge=0)
 Frequency = quantity("1/s", ge=0)
 PositiveFrequency = quantity("1/s", gt=0)
-Temperature = quantity("K", gt=0)
-Density = quantity("kg/m^3", gt=0)
 MolarMass = quantity("kg/mol", gt=0)
 SiteDensity = quantity("mol/m^2", ge=0)
 AdsorptionEnergy = quantity("eV", lt=0)  # adsorption is exothermic

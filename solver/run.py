@@ -2,22 +2,17 @@
 solver/output.py). The only module that connects physics and files."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-import numpy as np
 from mpi4py import MPI
 
-from solver import compat
 from solver.case import Case, dump_case_yaml
 from solver.chemomechanics import ChemoMechanics
 from solver.domain import Domain
 from solver.fields_io import FieldWriter
-from solver.linalg import SolverFailure
 from solver.log import Log
-from solver.output import OutputFolder
+from solver.output import RunRecord
 from solver.probes import RayProbe
-from solver.provenance import versions
 
 PROFILE_COLUMNS = ("c_Li_mol_m3", "sigma_vm_Pa", "sigma_r_Pa", "sigma_t_Pa", "sigma_h_Pa")
 
@@ -70,82 +65,45 @@ def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, l
         from solver.run_oxygen import run_oxygen_case
 
         return run_oxygen_case(case, out_dir, comm, log)
-    start = time.perf_counter()
-    out = OutputFolder(out_dir, comm)
-    out.write_text("case.yaml", dump_case_yaml(case))
-    summary = {
-        "status": "running",
-        "case": case.name,
-        "versions": versions(),
-        "n_ranks": comm.size,
-    }
-    out.write_json("summary.json", summary)  # replaced when the run ends
-    timeseries: list[dict] = []
-    columns: list[str] = []
-    profiles: list[list[float]] = []
-    writer = None
-    try:
+    record = RunRecord(out_dir, dump_case_yaml(case), case.name, comm)
+    summary = record.summary
+    with record.guard(log):
         log.info(f"lrmo run {case.name}: meshing ({case.geometry.shape})")
-        domain = build_domain(case, comm, out.path / "mesh")
+        domain = build_domain(case, comm, record.folder.path / "mesh")
         summary["mesh"] = domain.info
         sim = ChemoMechanics(case, domain)
         summary["dofs"] = degrees_of_freedom(sim)
         log.info(f"  dofs: {summary['dofs']}, ranks: {comm.size}, flux {sim.protocol.flux_mol_m2_s:.4g} mol/m2/s")
         probe = RayProbe(domain, case.output.profile_points)
         if case.output.fields:
-            writer = FieldWriter(out.partial_fields_dir, domain, sim.output_fields)
+            record.writer = FieldWriter(record.folder.partial_fields_dir, domain, sim.output_fields)
         columns = [c for c in PROFILE_COLUMNS if c in sim.output_fields]
+        profiles = record.table("profiles.csv", ["t_s", "r_m", *columns])
 
         def observe(t: float, s: ChemoMechanics) -> None:
-            timeseries.append(s.scalars(t))
+            record.timeseries.append(s.scalars(t))
             values = probe.sample([s.output_fields[c] for c in columns])
             if values is not None:
                 profiles.extend([[t, r, *v] for r, v in zip(probe.radii_m, values)])
-            if writer is not None:
-                writer.write(t)
+            if record.writer is not None:
+                record.writer.write(t)
             st = s.stats
-            its = st.lithium_iterations / max(st.steps, 1)
             log.progress_note(
                 f"  t = {t:9.4g} s  steps {st.steps:5d} (rejected {st.rejected})  "
-                f"Krylov/step: Li {its:.1f}, elasticity "
+                f"Krylov/step: Li {st.lithium_iterations / max(st.steps, 1):.1f}, elasticity "
                 f"{st.elasticity_iterations / max(st.steps, 1):.1f}  "
                 f"ms/step {1e3 * (st.wall_lithium_s + st.wall_mechanics_s) / max(st.steps, 1):.1f}"
             )
 
         with log.progress_bar(case.protocol.end_time.si, "simulated s") as advance:
-            results = sim.run(observe, advance)
-        summary.update(results)
-        summary["status"] = "completed"
-    except SolverFailure as exc:  # raised on every rank alike (PETSc reasons are global)
-        t_fail = timeseries[-1]["t_s"] if timeseries else 0.0
-        summary["status"] = "failed"
-        summary["message"] = f"{exc} (after the last good output at t = {t_fail:g} s)"
-        log.error(f"solver failure: {summary['message']}")
-    except BaseException as exc:
-        # possibly on this rank only: no collective call from here on, the caller aborts
-        summary["status"] = "failed"
-        summary["message"] = f"aborted by an unexpected error: {exc!r}"
-        if comm.size == 1:
-            out.write_json("summary.json", summary)
-        raise
-    # completed or failed in the solver: every rank is here, collectives are safe
-    if writer is not None:
-        writer.close()
-    out.finish_fields()
+            summary.update(sim.run(observe, advance))
     if "oxygen" in case.physics and summary["status"] == "completed":
         # both physics: O2 runs after Li on the same mesh, into <out>/oxygen/ (no coupling)
         from solver.run_oxygen import run_oxygen_case
 
-        o2 = run_oxygen_case(case, out.path / "oxygen", comm, log, domain=domain)
+        o2 = run_oxygen_case(case, record.folder.path / "oxygen", comm, log, domain=domain)
         summary["oxygen"] = o2.get("oxygen", {"status": o2["status"], "message": o2.get("message")})
-    summary["wall_time_s"] = comm.allreduce(time.perf_counter() - start, op=MPI.MAX)
-    if timeseries:
-        header = list(timeseries[0])
-        out.write_csv("timeseries.csv", header, [[row[k] for k in header] for row in timeseries])
-    if profiles:
-        out.write_csv("profiles.csv", ["t_s", "r_m", *columns], profiles)
-    out.write_json("summary.json", summary)
-    return summary
+    return record.close()
 
 
-__all__ = ["run_case", "build_domain", "np", "compat"]
+__all__ = ["run_case", "build_domain"]

@@ -4,7 +4,6 @@ summary.json and, in addition, `slices.csv` (c on the plane z = 0 through the ce
 3D only) for the maps of solver/o2_maps.py."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +12,10 @@ from mpi4py import MPI
 from solver.case import Case, dump_case_yaml
 from solver.domain import Domain
 from solver.fields_io import FieldWriter
-from solver.linalg import SolverFailure
 from solver.log import Log
-from solver.output import OutputFolder
+from solver.output import RunRecord
 from solver.oxygen_simulation import OxygenSimulation
 from solver.probes import RayProbe
-from solver.provenance import versions
 
 PROFILE_COLUMNS = ("c_O2_mol_m3",)
 SLICE_RADII, SLICE_ANGLES = 31, 49
@@ -62,17 +59,12 @@ def run_oxygen_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_W
     from solver.run import build_domain
 
     log = log or Log(comm)
-    start = time.perf_counter()
-    out = OutputFolder(out_dir, comm)
-    out.write_text("case.yaml", dump_case_yaml(case))
-    summary = {"status": "running", "case": case.name, "versions": versions(), "n_ranks": comm.size}
-    out.write_json("summary.json", summary)
-    timeseries, profiles, slices = [], [], []
-    writer = None
-    try:
+    record = RunRecord(out_dir, dump_case_yaml(case), case.name, comm)
+    summary = record.summary
+    with record.guard(log):
         if domain is None:
             log.info(f"lrmo run {case.name} (oxygen): meshing ({case.geometry.shape})")
-            domain = build_domain(case, comm, out.path / "mesh")
+            domain = build_domain(case, comm, record.folder.path / "mesh")
         domain, coverage = oxygen_domain(case, domain)
         summary["mesh"] = domain.info
         sim = OxygenSimulation(case, domain, coverage)
@@ -81,10 +73,12 @@ def run_oxygen_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_W
         probe = RayProbe(domain, case.output.profile_points)
         plane = None if domain.radial else RayProbe(domain, 0, slice_points(domain))
         if case.output.fields:
-            writer = FieldWriter(out.partial_fields_dir, domain, sim.output_fields)
+            record.writer = FieldWriter(record.folder.partial_fields_dir, domain, sim.output_fields)
+        profiles = record.table("profiles.csv", ["t_s", "r_m", *PROFILE_COLUMNS])
+        slices = record.table("slices.csv", ["t_s", "x_m", "y_m", "c_O2_mol_m3"])
 
         def observe(t: float, s: OxygenSimulation) -> None:
-            timeseries.append(s.scalars(t))
+            record.timeseries.append(s.scalars(t))
             values = probe.sample([s.output_fields[c] for c in PROFILE_COLUMNS])
             if values is not None:
                 profiles.extend([[t, r, *v] for r, v in zip(probe.radii_m, values)])
@@ -92,37 +86,15 @@ def run_oxygen_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_W
                 values = plane.sample([s.transport.c])
                 if values is not None:
                     slices.extend([[t, p[0], p[1], v[0]] for p, v in zip(plane.points, values)])
-            if writer is not None:
-                writer.write(t)
-            row = timeseries[-1]
+            if record.writer is not None:
+                record.writer.write(t)
+            row = record.timeseries[-1]
             log.progress_note(f"  t = {t:9.4g} s  retained {row['retained_fraction']:.4f}  "
                               f"uniformity {row['uniformity']:.4f}  steps {s.steps}")
 
         with log.progress_bar(case.oxygen.end_time.si, "simulated s") as advance:
             summary.update(sim.run(observe, advance))
-        summary["status"] = "completed"
-    except SolverFailure as exc:
-        summary["status"] = "failed"
-        summary["message"] = str(exc)
-        log.error(f"solver failure: {exc}")
-    except BaseException as exc:
-        summary["status"] = "failed"
-        summary["message"] = f"aborted by an unexpected error: {exc!r}"
-        if comm.size == 1:
-            out.write_json("summary.json", summary)
-        raise
-    if writer is not None:
-        writer.close()
-    out.finish_fields()
-    summary["wall_time_s"] = comm.allreduce(time.perf_counter() - start, op=MPI.MAX)
-    if timeseries:
-        header = list(timeseries[0])
-        out.write_csv("timeseries.csv", header, [[row[k] for k in header] for row in timeseries])
-    if profiles:
-        out.write_csv("profiles.csv", ["t_s", "r_m", *PROFILE_COLUMNS], profiles)
-    if slices:
-        out.write_csv("slices.csv", ["t_s", "x_m", "y_m", "c_O2_mol_m3"], slices)
-    out.write_json("summary.json", summary)
+    record.close()
     if summary["status"] == "completed":
         o = summary["oxygen"]
         log.info(f"O2 after {case.oxygen.end_time.short()}: retained {o['retained_fraction']:.4f} "
