@@ -104,6 +104,7 @@ class ChemoMechanics:
             self.displacement_P1 = fem.Function(P1v, name="displacement_m")
         self.peak = Peak()
         self.stats = Stats()
+        self.t = 0.0
         self._volume = domain.comm.allreduce(
             fem.assemble_scalar(fem.form(domain.volume_integral(fem.Constant(domain.msh, 1.0)))), op=MPI.SUM
         )
@@ -151,7 +152,12 @@ class ChemoMechanics:
 
     def _solve(self, dt, dt_previous):
         t0 = time.perf_counter()
-        its = self.lithium.solve_step(dt, bdf_coefficients(dt, dt_previous), self.protocol.flux_mol_m2_s, self.protocol.holding)
+        try:
+            its = self.lithium.solve_step(dt, bdf_coefficients(dt, dt_previous),
+                                          self.protocol.flux_mol_m2_s, self.protocol.holding)
+        except SolverFailure as exc:
+            raise SolverFailure(f"{exc} in step {self.stats.steps + 1} from t = {self.t:.6g} s "
+                                f"(dt = {dt:.3g} s)") from None
         self.stats.wall_lithium_s += time.perf_counter() - t0
         self.stats.lithium_iterations += its
 
@@ -182,6 +188,7 @@ class ChemoMechanics:
         end = self.protocol.end_time_s
         targets = sorted(set(output_times) | {end})
         t, dt, dt_previous = 0.0, ts.initial_step.si, None
+        self.t = t
         eps = 1e-12 * end
         self._observe(0.0, observer, output_times)
         next_index = 1 if targets[0] <= eps else 0
@@ -207,6 +214,7 @@ class ChemoMechanics:
                 self.stats.switch_time_s = t + step
             self.lithium.accept()
             t += step
+            self.t = t
             dt_previous = step
             self.stats.steps += 1
             at_output = abs(t - target) <= eps

@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args, comm) -> int:
+    from solver.log import quiet_library_logging
+
+    quiet_library_logging()
 
     root = comm.rank == 0
 

@@ -7,6 +7,17 @@ import sys
 from mpi4py import MPI
 
 
+def quiet_library_logging() -> None:
+    """FFCx installs a root log handler at import, and the JIT compiler's build step
+    raises the root level to INFO: show only warnings and errors from libraries."""
+    import logging
+
+    import dolfinx  # noqa: F401  (imports FFCx, which adds the handler)
+
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(logging.WARNING)
+
+
 class Log:
     def __init__(self, comm: MPI.Comm = MPI.COMM_WORLD, quiet: bool = False):
         self.root = comm.rank == 0

@@ -56,7 +56,7 @@ def test_solver_failure_exits_3_and_says_failed(tmp_path):
     assert proc.returncode == 3, proc.stderr
     summary = summary_of(out)
     assert summary["status"] == "failed"
-    assert "lithium" in summary["message"] and "t = " in summary["message"]
+    assert "lithium" in summary["message"] and "in step 1 from t = 0 s" in summary["message"]
     assert (out / "fields" / "fields.xdmf").exists()  # the last good fields are kept
 
 
@@ -88,3 +88,17 @@ def test_only_rank_0_prints(tmp_path):
     proc = run_lrmo(["run", DEMO, "--out", str(tmp_path / "p")], n_ranks=2)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("peak von Mises") == 1
+
+
+def test_mesh_command_writes_mesh_and_info(tmp_path):
+    proc = run_lrmo(["mesh", OCTANT, "--out", str(tmp_path / "m"), "--set", "mesh.surface=10 nm",
+                     "--set", "mesh.bulk=30 nm"])
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads((tmp_path / "m" / "info.json").read_text())
+    assert info["num_cells"] > 0 and info["min_quality_minSICN"] > 0
+
+
+def test_layer_thinner_than_the_elements_is_refused_with_exit_2(tmp_path):
+    proc = run_lrmo(["mesh", OCTANT, "--out", str(tmp_path / "m"), "--set", "geometry.layer_thickness=2 nm"])
+    assert proc.returncode == 2
+    assert "layer" in proc.stderr and "Traceback" not in proc.stderr
