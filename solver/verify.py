@@ -18,24 +18,34 @@ from solver.run import run_case
 
 CASES_DIR = Path(__file__).resolve().parent.parent / "cases"
 
-# relative tolerances by geometry: 1D radial is exact up to discretisation, the 3D
-# octant adds the faceted surface (issue 3: 0.1 % and 1 % on the peak von Mises).
-# Profiles in 3D are limited by the coarse P1 core at the default size (the early-time
-# boundary layer is ~5 cells thick): 8 %, see README "Verification".
+# tolerances by geometry: 1D radial is exact up to discretisation, the 3D octant adds the
+# faceted surface (issue 3: 0.1 % and 1 % on the peak von Mises). Profiles in 3D are
+# limited by P1 over the early diffusion front (sqrt(D t) = 24 nm at 60 s against 4-6 nm
+# cells: 2-3 % of the range; the 1D mesh has 0.5 nm cells): 4 %.
 PEAK_TOLERANCE = {"radial": 1e-3, "octant": 1e-2, "sphere": 1e-2}
-PROFILE_TOLERANCE = {"radial": 5e-3, "octant": 8e-2, "sphere": 8e-2}
+PROFILE_TOLERANCE = {"radial": 5e-3, "octant": 4e-2, "sphere": 4e-2}
 
 
 @dataclass
 class Check:
+    """One comparison. `error_kind`: "relative" |computed - expected| / |expected|;
+    "absolute" |computed - expected| (fractions of an initial amount, where a relative
+    error near 0 would only measure a decay rate); "scaled": `computed` is already an
+    error measure (e.g. the largest profile error) and `expected` its scale."""
+
     case: str
     quantity: str
     computed: float
     expected: float
     tolerance: float
+    error_kind: str = "relative"
 
     @property
     def error(self) -> float:
+        if self.error_kind == "absolute":
+            return abs(self.computed - self.expected)
+        if self.error_kind == "scaled":
+            return abs(self.computed) / abs(self.expected)
         return abs(self.computed - self.expected) / abs(self.expected)
 
     @property
@@ -78,20 +88,20 @@ def galvanostatic_checks(case: Case, summary: dict, profiles) -> list[Check]:
             ("c_Li - c_0", cols["c_Li_mol_m3"] - c0, exact["dc_mol_m3"]),
             ("hoop stress", cols["sigma_t_Pa"], exact["sigma_t_Pa"]),
         ):
-            scale = np.max(np.abs(expected))
-            err = np.max(np.abs(computed - expected)) / scale
-            checks.append(Check(case.name, f"{name} profile, t = {t:g} s (max err / range)",
-                                err * scale + scale, scale, PROFILE_TOLERANCE[shape]))
+            checks.append(Check(case.name, f"{name} profile, t = {t:g} s: max |error|, range",
+                                float(np.max(np.abs(computed - expected))), float(np.max(np.abs(expected))),
+                                PROFILE_TOLERANCE[shape], "scaled"))
     return checks
 
 
 def format_table(checks: list[Check]) -> str:
-    head = f"{'case':32s} {'quantity':46s} {'computed':>13s} {'closed form':>13s} {'rel. error':>10s} {'tol.':>7s}  result"
+    head = (f"{'case':40s} {'quantity':52s} {'computed':>13s} {'closed form':>13s} "
+            f"{'error':>9s} {'kind':8s} {'tol.':>7s}  result")
     lines = [head, "-" * len(head)]
     for c in checks:
         lines.append(
-            f"{c.case:32s} {c.quantity:46s} {c.computed:13.6g} {c.expected:13.6g} "
-            f"{c.error:10.2e} {c.tolerance:7.0e}  {'pass' if c.passed else 'FAIL'}"
+            f"{c.case:40s} {c.quantity:52s} {c.computed:13.6g} {c.expected:13.6g} "
+            f"{c.error:9.2e} {c.error_kind:8s} {c.tolerance:7.0e}  {'pass' if c.passed else 'FAIL'}"
         )
     return "\n".join(lines)
 
