@@ -231,7 +231,8 @@ def render_report(summaries, study, series, o2, files, wall) -> str:
         for label, s in o2.items():
             ox = s.get("oxygen", {})
             lines.append(f"| O2 after 40 min, {label} | {'escapes, gradient' if label == 'pristine' else 'higher, more uniform'} | "
-                         f"retained {ox.get('retained_fraction', float('nan')):.3f}, uniformity "
+                         f"retained (mobile + captured) {ox.get('retained_fraction', float('nan')):.3f}, "
+                         f"mobile {ox.get('mobile_fraction', float('nan')):.3f}, uniformity "
                          f"(max-min)/mean {ox.get('uniformity', float('nan')):.3f} | | |")
     lines += ["", "Ru-1 peak sits at the inner edge of the Li-deficient layer (the core|layer interface), "
               "20 nm below the surface: inside the buffer layer's closure, not at the surface. Its volume change "
