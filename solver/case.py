@@ -37,9 +37,6 @@ from solver.units import (  # noqa: F401  (the quantity kinds of case files)
     PositiveNumber,
 )
 
-PHYSICS = ("lithium", "mechanics", "oxygen")
-
-
 class CaseError(ValueError):
     """A case file or override that cannot be used; the message names the key path."""
 

@@ -5,7 +5,7 @@ times. No file is written here (see solver/run.py)."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import ufl
@@ -40,10 +40,8 @@ class Peak:
     radius_m: float = 0.0
     region: str = "none"
     location: str = "none"
-    history: list = field(default_factory=list)  # (t_s, largest von Mises) per stress solve
 
     def update(self, candidate: dict, t: float) -> None:
-        self.history.append((t, candidate["value_Pa"]))
         if candidate["value_Pa"] > self.value_Pa:
             self.value_Pa = candidate["value_Pa"]
             self.radius_m = candidate["radius_m"]
@@ -62,7 +60,6 @@ class Stats:
     wall_lithium_s: float = 0.0
     wall_mechanics_s: float = 0.0
     switch_time_s: float | None = None
-    history: list = field(default_factory=list)
 
 
 class ChemoMechanics:
