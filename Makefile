@@ -12,7 +12,7 @@ export OMPI_ALLOW_RUN_AS_ROOT := 1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
 export VTK_DEFAULT_OPENGL_WINDOW := vtkEGLRenderWindow
 
-.PHONY: install test test-all reproduce fit verify demo clean
+.PHONY: install test test-all reproduce fit verify demo benchmark clean
 
 install: $(STAMP)
 
@@ -47,3 +47,7 @@ demo: install
 
 clean:
 	rm -rf results out .pytest_cache
+
+# Speed (prints figures, asserts nothing).
+benchmark: install
+	$(PY) benchmarks/chemomechanics.py
