@@ -277,6 +277,13 @@ class Case(Strict):
                 "geometry.coating_thickness must be 0 when physics includes 'oxygen' "
                 "(RuO2 is a capture condition on the surface: oxygen.surfaces)"
             )
+        src = self.oxygen.source
+        if src is not None and src.start_at_mean_site_fraction is not None:
+            if "lithium" not in self.physics:
+                raise ValueError("oxygen.source.start_at_mean_site_fraction: needs 'lithium' in "
+                                 "physics (the Li run gives the state of charge)")
+            if src.start.si != 0:
+                raise ValueError("oxygen.source: give start or start_at_mean_site_fraction, not both")
         if self.oxygen.islands is not None and self.geometry.shape == "radial":
             raise ValueError("oxygen.islands: needs a 3D geometry.shape (octant or sphere), not radial")
 

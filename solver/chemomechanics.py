@@ -106,6 +106,8 @@ class ChemoMechanics:
             fem.assemble_scalar(fem.form(domain.volume_integral(fem.Constant(domain.msh, 1.0)))), op=MPI.SUM
         )
         self._mean_theta_form = fem.form(domain.volume_integral(self.lithium.theta))
+        # (t_s, particle-mean site fraction) after every accepted step (solver/coupling.py)
+        self.mean_site_fraction_history = [(0.0, case.lithium.initial_site_fraction.si)]
         self._lithium_form = fem.form(domain.volume_integral(self._c_expr))
         if self.mechanics is not None:
             self._dilatation_form = fem.form(domain.volume_integral(ufl.tr(domain.strain(self.mechanics.u))))
@@ -212,6 +214,7 @@ class ChemoMechanics:
             self.lithium.accept()
             t += step
             self.t = t
+            self.mean_site_fraction_history.append((t, self.integral(self._mean_theta_form) / self._volume))
             dt_previous = step
             self.stats.steps += 1
             at_output = abs(t - target) <= eps

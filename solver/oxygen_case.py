@@ -54,12 +54,14 @@ class Strict(BaseModel):
 
 class O2Source(Strict):
     """Lattice-oxygen activation as a uniform volumetric source, on in [start, end).
-    Coupling to the Li state of charge is not modelled (a time window stands in for the
-    part of the charge above the activation threshold)."""
+    With `start_at_mean_site_fraction` (cases that also run lithium) the start is the time
+    at which the Li run's particle-mean site fraction falls to that value: the activation
+    threshold in state of charge (solver/coupling.py)."""
 
     rate: SourceRate
     start: Time = "0 s"
     end: Optional[Time] = None
+    start_at_mean_site_fraction: Optional[quantity("", gt=0, lt=1)] = None
 
     @model_validator(mode="after")
     def _window(self):

@@ -98,10 +98,17 @@ def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, l
         with log.progress_bar(case.protocol.end_time.si, "simulated s") as advance:
             summary.update(sim.run(observe, advance))
     if "oxygen" in case.physics and summary["status"] == "completed":
-        # both physics: O2 runs after Li on the same mesh, into <out>/oxygen/ (no coupling)
+        # both physics: O2 runs after Li on the same mesh, into <out>/oxygen/; the only
+        # coupling is the source start from the state of charge (solver/coupling.py)
         from solver.run_oxygen import run_oxygen_case
 
-        o2 = run_oxygen_case(case, record.folder.path / "oxygen", comm, log, domain=domain)
+        from solver.coupling import with_activation_start
+
+        o2_case, activation_s = with_activation_start(case, sim.mean_site_fraction_history)
+        o2 = run_oxygen_case(o2_case, record.folder.path / "oxygen", comm, log, domain=domain)
+        if o2_case.oxygen.source is not None:
+            summary["oxygen_source_start_s"] = o2_case.oxygen.source.start.si
+            summary["oxygen_activation_reached"] = activation_s is not None
         summary["oxygen"] = o2.get("oxygen", {"status": o2["status"], "message": o2.get("message")})
     return record.close()
 

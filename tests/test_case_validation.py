@@ -103,3 +103,10 @@ def test_override_changes_the_resolved_case(capsys):
 @pytest.mark.parametrize("path", sorted(CASES.glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_case_files_are_valid(path):
     assert main(["validate", str(path)]) == 0
+
+
+def test_soc_triggered_o2_source_needs_the_lithium_physics(capsys):
+    code = main(["validate", str(CASES / "pristine_o2.yaml"), "--set",
+                 "oxygen.source={rate: 1 mol/m^3/s, start_at_mean_site_fraction: 0.9}"])
+    assert code == 2
+    assert "oxygen.source.start_at_mean_site_fraction" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """The paper's headline stress cases (../shared/physics.md §1): the declared fit
 reproduces its pristine target, and the unfitted Ru-1 prediction lands where the paper
 puts it. These compare against the paper's numbers, never against earlier runs."""
+import numpy as np
 import pytest
 from mpi4py import MPI
 
@@ -69,3 +70,31 @@ def test_ru1_retains_more_o2_and_more_uniformly_than_pristine_after_40_min(tmp_p
     assert o2["ru1_o2"]["uniformity"] < o2["pristine_o2"]["uniformity"]
     # the paper: pristine still shows a gradient from bulk to surface at 40 min
     assert o2["pristine_o2"]["retained_fraction"] > 0.01
+
+
+def test_o2_source_switches_on_at_the_state_of_charge_threshold(tmp_path):
+    """Both physics: the Li run's mean site fraction falls linearly under a constant flux,
+    theta_mean = 1 - 3 j t / (R c_max), so a threshold of 0.95 is reached at
+    t* = 0.05 R c_max / (3 j)."""
+    import yaml
+
+    from solver.case import validate_case
+    from solver.protocol import ChargeProtocol
+    from solver.run import run_case
+
+    data = yaml.safe_load((CASES / "verify_galvanostatic_radial.yaml").read_text())
+    oxygen = yaml.safe_load((CASES / "pristine_o2.yaml").read_text())["oxygen"]
+    oxygen["end_time"] = "10 min"
+    oxygen["source"] = {"rate": "1 mol/m^3/s", "start_at_mean_site_fraction": 0.95}
+    data["physics"] = ["lithium", "mechanics", "oxygen"]
+    data["oxygen"] = oxygen
+    case = validate_case(data)
+    summary = run_case(case, tmp_path / "both", MPI.COMM_WORLD)
+    assert summary["status"] == "completed"
+    j = ChargeProtocol.from_case(case).flux_mol_m2_s
+    R, c_max = case.geometry.radius.si, case.materials.core.lithium_site_concentration.si
+    t_star = 0.05 * R * c_max / (3 * j)
+    assert summary["oxygen_source_start_s"] == pytest.approx(t_star, rel=1e-6)
+    volume = 4 / 3 * np.pi * R**3
+    expected = 1.0 * volume * (600 - t_star)
+    assert summary["oxygen"]["generated_mol"] == pytest.approx(expected, rel=0.05)
