@@ -104,9 +104,15 @@ def _dispatch(args, comm) -> int:
             return EXIT_BAD_INPUT
         if root:
             for m in results:
-                st = m["summary"].get("stress", {})
-                print(f"  {m['name']:10s} {m['summary']['status']:9s} peak von Mises "
-                      f"{st.get('peak_von_mises_Pa', float('nan')) / 1e6:8.1f} MPa ({st.get('peak_location', '')})")
+                s = m["summary"]
+                line = f"  {m['name']:10s} {s['status']:9s}"
+                if "stress" in s:
+                    line += (f" peak von Mises {s['stress']['peak_von_mises_Pa'] / 1e6:8.1f} MPa "
+                             f"({s['stress']['peak_location']})")
+                if "oxygen" in s:
+                    line += (f" O2 retained {s['oxygen']['retained_fraction']:.4f}, mobile "
+                             f"{s['oxygen']['mobile_fraction']:.4f}, uniformity {s['oxygen']['uniformity']:.3f}")
+                print(line)
         failed = any(m["summary"]["status"] != "completed" for m in results)
         return EXIT_SOLVER_FAILURE if failed else EXIT_OK
 
