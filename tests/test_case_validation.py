@@ -4,6 +4,7 @@ import pytest
 import yaml
 
 from conftest import CASES
+from solver.case import load_case
 from solver.cli import main
 
 DEMO = str(CASES / "demo.yaml")
@@ -110,3 +111,22 @@ def test_soc_triggered_o2_source_needs_the_lithium_physics(capsys):
                  "oxygen.source={rate: 1 mol/m^3/s, start_at_mean_site_fraction: 0.9}"])
     assert code == 2
     assert "oxygen.source.start_at_mean_site_fraction" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", sorted((CASES / "series").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_series_files_and_their_members_are_valid(path):
+    from solver.sweep import load_series
+
+    series, base = load_series(path)
+    for member in series.members:
+        load_case(base, member.set)
+
+
+def test_series_with_an_unknown_key_names_it(tmp_path):
+    from solver.case import CaseError
+    from solver.sweep import load_series
+
+    bad = tmp_path / "s.yaml"
+    bad.write_text("name: s\nbase: x.yaml\nmembers: [{name: a, sett: []}]\n")
+    with pytest.raises(CaseError, match=r"members\.0\.sett"):
+        load_series(bad)
