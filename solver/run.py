@@ -14,7 +14,7 @@ from solver.log import Log
 from solver.output import RunRecord
 from solver.probes import RayProbe
 
-PROFILE_COLUMNS = ("c_Li_mol_m3", "sigma_vm_Pa", "sigma_r_Pa", "sigma_t_Pa", "sigma_h_Pa")
+PROFILE_COLUMNS = ("c_Li_mol_m3", "sigma_vm_Pa", "sigma_r_Pa", "sigma_t_Pa", "sigma_h_Pa", "sigma_1_Pa")
 
 
 def mesh_arguments(case: Case) -> dict:

@@ -98,3 +98,32 @@ def test_o2_source_switches_on_at_the_state_of_charge_threshold(tmp_path):
     volume = 4 / 3 * np.pi * R**3
     expected = 1.0 * volume * (600 - t_star)
     assert summary["oxygen"]["generated_mol"] == pytest.approx(expected, rel=0.05)
+
+
+PAPER_CASES = ["pristine_stress", "ru1_stress", "pristine_o2", "ru1_o2", "ru1_islands_o2"]
+PHYSICAL_SECTIONS = ("geometry", "materials", "lithium", "protocol", "oxygen")
+COUNTS = ("count", "seed")  # integers: how many islands, which random placement
+
+
+def _unsourced(node, path=""):
+    """Key paths of numbers in `node` that are not in a {value, unit, source} mapping."""
+    if isinstance(node, dict):
+        if "value" in node:
+            return [] if node.get("source") else [path]
+        return [p for k, v in node.items() for p in _unsourced(v, f"{path}.{k}")]
+    if isinstance(node, list):
+        return [p for i, v in enumerate(node) for p in _unsourced(v, f"{path}.{i}")]
+    if isinstance(node, (int, float)) and not isinstance(node, bool):
+        return [] if path.rsplit(".", 1)[-1] in COUNTS else [path]
+    if isinstance(node, str) and node[:1].isdigit():
+        return [path]
+    return []
+
+
+@pytest.mark.parametrize("name", PAPER_CASES)
+def test_every_physical_number_in_a_paper_case_has_a_unit_and_a_source(name):
+    import yaml
+
+    raw = yaml.safe_load((CASES / f"{name}.yaml").read_text())
+    missing = [p for s in PHYSICAL_SECTIONS if s in raw for p in _unsourced(raw[s], s)]
+    assert missing == []
