@@ -55,12 +55,14 @@ def run_series(path: str | Path, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_
     groups = min(comm.size, len(cases))
     color = comm.rank % groups
     sub = comm.Split(color, comm.rank)
+    sizes = comm.allgather(sub.size if sub.rank == 0 else 0)
+    for i, member in enumerate(series.members):  # the plan, printed once by rank 0
+        log.info(f"  {series.name}: {member.name} on group {i % groups} "
+                 f"({sum(sizes[r] for r in range(i % groups, comm.size, groups))} rank(s))")
     mine = []
     for i, (member, case) in enumerate(zip(series.members, cases)):
         if i % groups != color:
             continue
-        if sub.rank == 0:
-            print(f"  {series.name}: {member.name} on {sub.size} rank(s)", flush=True)
         summary = run_case(case.model_copy(update={"name": member.name}), Path(out_dir) / member.name,
                            sub, Log(sub, quiet=True))
         mine.append((i, summary if sub.rank == 0 else None))
