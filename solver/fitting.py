@@ -7,10 +7,10 @@ import math
 from typing import Optional
 
 from mpi4py import MPI
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from scipy.optimize import brentq
 
-from solver.units import Quantity, quantity
+from solver.units import Quantity, quantity, ureg
 
 
 class FittedParameter(BaseModel):
@@ -22,6 +22,12 @@ class FittedParameter(BaseModel):
     bracket: tuple[float, float] = Field(description="search interval, SI units of the parameter")
     value: Quantity = Field(description="the fitted value (the case uses it at the key path)")
     method: Optional[str] = None
+
+    @field_validator("value")
+    @classmethod
+    def _value_in_si(cls, q: Quantity) -> Quantity:
+        si = ureg.Quantity(q.value, q.unit or "dimensionless").to_base_units()
+        return q.model_copy(update={"si": float(si.magnitude), "si_unit": f"{si.units:~}"})
 
 
 def _lookup(data: dict, dotted: str):

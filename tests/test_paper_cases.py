@@ -30,7 +30,7 @@ def test_declared_fitted_value_is_the_value_the_case_uses():
             obj = case
             for part in key.split("."):
                 obj = getattr(obj, part)
-            assert obj.si == pytest.approx(entry.value.si if entry.value.si else entry.value.value)
+            assert obj.si == pytest.approx(entry.value.si, rel=1e-12)
 
 
 def test_ru1_peak_is_within_5_percent_of_418_MPa_and_below_the_surface():
