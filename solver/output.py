@@ -55,7 +55,7 @@ class OutputFolder:
             return
         if self.is_root:
             self.path.mkdir(parents=True, exist_ok=True)
-            for stale in ("summary.json", "timeseries.csv", "profiles.csv"):
+            for stale in ("summary.json", "timeseries.csv", "profiles.csv", "slices.csv"):
                 (self.path / stale).unlink(missing_ok=True)
             for d in ("fields", "fields.partial"):
                 shutil.rmtree(self.path / d, ignore_errors=True)
