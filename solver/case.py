@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from solver.case_loading import CaseError, clip, clip_repr, parse_yaml, read_yaml_file
 from solver.oxygen_case import Oxygen
 from solver.fitting import FittedParameter
 from solver.units import (  # noqa: F401  (the quantity kinds of case files)
@@ -37,12 +38,16 @@ from solver.units import (  # noqa: F401  (the quantity kinds of case files)
     PositiveNumber,
 )
 
-class CaseError(ValueError):
-    """A case file or override that cannot be used; the message names the key path."""
+# a case or member name becomes a folder name: a plain file name, no path, no leading dot
+PLAIN_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$"
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    """Unknown keys refused; no coercion (a boolean is not a number, "5" is not an int);
+    inf and NaN refused."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, strict=True,
+                              allow_inf_nan=False)
 
 
 class Geometry(Strict):
@@ -190,13 +195,32 @@ class Solvers(Strict):
 
 
 class OutputTimes(Strict):
-    values: list[float]
+    values: list[float] = Field(max_length=100000)
     unit: str = "s"
+    @field_validator("petsc_options")
+    @classmethod
+    def _allowed(cls, options: dict) -> dict:
+        from solver.petsc_options import check_petsc_options
+
+        return check_petsc_options(options)
+
 
 
 class Output(Strict):
     times: Optional[OutputTimes] = Field(
         None, description="output times; default: 11 evenly spaced up to end_time"
+    @field_validator("unit")
+    @classmethod
+    def _a_time_unit(cls, unit: str) -> str:
+        from solver.units import check_unit_text, ureg
+
+        unit = check_unit_text(unit)
+        try:
+            ureg.Quantity(1.0, unit).to("s")
+        except Exception:
+            raise ValueError(f"must be a unit of time, e.g. s or min; got {clip_repr(unit)}") from None
+        return unit
+
     )
     count: int = Field(11, ge=2, le=10000)
     profile_points: int = Field(101, ge=2, le=100000)
@@ -210,15 +234,16 @@ class Output(Strict):
                 raise ValueError("output.times.values must not be empty")
             if any(b <= a for a, b in zip(v, v[1:])) or v[0] < 0:
                 raise ValueError(
-                    f"output.times.values must be >= 0 and strictly increasing; got {v}"
+                    f"output.times.values must be >= 0 and strictly increasing; got {clip_repr(v)}"
                 )
         return self
 
 
 class Case(Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(pattern=PLAIN_NAME, description="a plain file name (the default output folder)")
     description: str = ""
-    physics: list[Literal["lithium", "mechanics", "oxygen"]] = ["lithium", "mechanics"]
+    physics: list[Literal["lithium", "mechanics", "oxygen"]] = Field(
+        ["lithium", "mechanics"], min_length=1)
     geometry: Geometry
     mesh: MeshSizes
     materials: Optional[Materials] = Field(None, description="required when physics includes 'lithium'")
@@ -254,22 +279,55 @@ class Case(Strict):
                 "geometry.coating_thickness must be 0 when physics includes 'lithium' "
                 "(Li transport through a RuO2 shell is not modelled)"
             )
-        if self.output.times is not None:
-            from solver.units import ureg
-
-            last = ureg.Quantity(self.output.times.values[-1], self.output.times.unit)
+        if self.output.times is not None and self.output.times.values:
+            last_s = self.output_times_s()[-1]
             end_key = "protocol.end_time" if self.protocol is not None else "oxygen.end_time"
-            if last.to("s").magnitude > self.end_time_s() * (1 + 1e-12):
+            if not last_s <= self.end_time_s() * (1 + 1e-12):
                 raise ValueError(
                     f"output.times.values must not exceed {end_key}; got "
-                    f"{last:~} > {self.end_time_s():g} s"
+                    f"{self.output.times.values[-1]:g} {self.output.times.unit} > "
+                    f"{self.end_time_s():g} s"
                 )
         return self
 
     def _check_oxygen(self) -> None:
         """The oxygen section's checks that need the rest of the case."""
+        self._check_mesh()
+        self._check_fitted()
         if ("oxygen" in self.physics) != (self.oxygen is not None):
             raise ValueError("oxygen: required when physics includes 'oxygen', and only then")
+    def _check_mesh(self) -> None:
+        """The mesh builder's rules (meshes/particle.py `check_inputs`: sizes in
+        (0, radius], surface and interface <= bulk, shells at least one element thick),
+        applied to the resolved sizes now, so that the message names the case keys."""
+        from meshes.particle import checked_inputs
+
+        g, m = self.geometry, self.mesh
+        sizes = {f"size_{k}_m": (None if getattr(m, k, None) is None else getattr(m, k).si)
+                 for k in ("bulk", "surface", "interface")}
+        try:
+            checked_inputs(g.radius.si, g.layer_thickness.si, g.coating_thickness.si, **sizes)
+        except ValueError as exc:
+            text = str(exc)
+            for arg, key in _MESH_ARGUMENT_KEYS:
+                text = text.replace(arg, key)
+            raise ValueError(text) from None
+
+    def _check_fitted(self) -> None:
+        """Each `fitted:` key is the key path of a quantity in this case; its bracket is
+        positive and ordered (the fit searches log10 of the value)."""
+        for key, entry in self.fitted.items():
+            node = self
+            for part in key.split("."):
+                node = getattr(node, part, None) if isinstance(node, BaseModel) else None
+            if not isinstance(node, Quantity):
+                raise ValueError(f"fitted.{clip(key, 80)}: not the key path of a quantity in "
+                                 "this case (e.g. materials.layer.lithium_diffusivity)")
+            lo, hi = entry.bracket
+            if not 0 < lo < hi:
+                raise ValueError(f"fitted.{clip(key, 80)}.bracket: need 0 < low < high; got "
+                                 f"[{lo:g}, {hi:g}]")
+
         if self.oxygen is None:
             return
         if self.geometry.coating_thickness.si > 0:
@@ -308,9 +366,20 @@ class Case(Strict):
 # Loading, overrides, errors
 # ---------------------------------------------------------------------------------------
 
+# mesh-builder argument -> case key path, longest first (for the builder's messages)
+_MESH_ARGUMENT_KEYS = (
+    ("layer_thickness_m", "geometry.layer_thickness"),
+    ("coating_thickness_m", "geometry.coating_thickness"),
+    ("size_interface_m", "mesh.interface"),
+    ("size_surface_m", "mesh.surface"),
+    ("size_bulk_m", "mesh.bulk"),
+    ("radius_m", "geometry.radius"),
+)
+
 
 def _field_names(model_cls, loc: tuple) -> list[str] | None:
     """Allowed keys of the model at `loc` (for 'unknown key' messages)."""
+MAX_MESSAGE_LINES = 5
     cls = model_cls
     for part in loc:
         if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
@@ -333,9 +402,10 @@ def format_validation_error(exc: ValidationError, model_cls=None) -> str:
     """One line per problem: `key.path: what is wrong (allowed ...)`."""
     model_cls = model_cls or Case
     lines = []
-    for err in exc.errors():
+    errors = exc.errors()
+    for err in errors[:MAX_MESSAGE_LINES]:
         loc = tuple(p for p in err["loc"] if not isinstance(p, str) or not p.startswith("function-"))
-        path = ".".join(str(p) for p in loc) or "(top level)"
+        path = clip(".".join(clip(str(p), 60) for p in loc), 200) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
         kind = err["type"]
         if kind == "extra_forbidden":
@@ -344,25 +414,24 @@ def format_validation_error(exc: ValidationError, model_cls=None) -> str:
         elif kind == "missing":
             msg = "required key is missing"
         elif kind == "literal_error":
-            msg = f"{msg}; got {err.get('input')!r}"
+            msg = f"{msg}; got {clip_repr(err.get('input'))}"
         elif kind not in ("value_error",) and "input" in err:
-            msg = f"{msg}; got {err['input']!r}"
-        lines.append(f"{path}: {msg}")
+            msg = f"{msg}; got {clip_repr(err['input'])}"
+        lines.append(clip(f"{path}: {msg}" if loc else msg, 400))  # model checks name their keys
+    if len(errors) > MAX_MESSAGE_LINES:
+        lines.append(f"... and {len(errors) - MAX_MESSAGE_LINES} more problems")
     return "\n".join(lines)
 
 
 def parse_override(text: str) -> tuple[list[str], object]:
     """`key.path=value` -> (['key', 'path'], value parsed as YAML)."""
     if "=" not in text:
-        raise CaseError(f"--set {text!r}: expected key.path=value")
+        raise CaseError(f"--set {clip_repr(text)}: expected key.path=value")
     key, _, raw = text.partition("=")
     path = [p for p in key.strip().split(".")]
     if not key.strip() or any(not p for p in path):
-        raise CaseError(f"--set {text!r}: empty key path")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError as exc:
-        raise CaseError(f"--set {key}: value {raw!r} is not valid YAML ({exc})") from None
+        raise CaseError(f"--set {clip_repr(text)}: empty key path")
+    value = parse_yaml(raw, f"--set {clip(key, 100)}") if raw.strip() else ""
     return path, value
 
 
@@ -398,15 +467,11 @@ def _expand(text: str) -> dict:
 
 
 def load_case_data(path: str | Path, overrides: list[str] = ()) -> dict:
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise CaseError(f"{path}: no such case file") from None
-    except yaml.YAMLError as exc:
-        raise CaseError(f"{path}: not valid YAML ({exc})") from None
+    """The case file's data with the overrides applied (bounded reading:
+    solver/case_loading.py)."""
+    raw = read_yaml_file(path, "case")
     if not isinstance(raw, dict):
-        raise CaseError(f"{path}: a case file must be a mapping of sections")
+        raise CaseError(f"{clip(str(path), 200)}: a case file must be a mapping of sections")
     return apply_overrides(raw, list(overrides))
 
 

@@ -52,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--out", default=None, help="output folder (default results/<series name>)")
     r = sub.add_parser("reproduce", help="the paper's headline cases and results/report.md")
     r.add_argument("--out", default="results", help="output folder")
+    r.add_argument("--no-3d", dest="with_3d", action="store_false",
+                   help="skip the 3D octant twins of the stress cases (a few minutes)")
     f = sub.add_parser("fit", help="re-fit the parameters declared in a case's fitted: block")
     f.add_argument("case", help="case file (YAML)")
     sub.add_parser("version", help="versions of lrmo and what it runs on")
@@ -74,6 +76,20 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.flush()
         MPI.COMM_WORLD.Abort(1)
         return 1
+
+
+def _refused(kind: str, path: str, exc: Exception, root: bool) -> None:
+    """`lrmo: invalid case PATH: key.path: problem` (one line per problem, the first on
+    the same line); the messages are already clipped (solver/case_loading.py)."""
+    if root:
+        from solver.case_loading import clip
+
+        name = clip(str(path), 200)
+        lines = str(exc).splitlines() or ["invalid"]
+        first = lines[0].removeprefix(f"{name}: ")  # file-level messages start with the name
+        print(f"lrmo: invalid {kind} {name}: {first}", file=sys.stderr)
+        for line in lines[1:]:
+            print(f"  {line}", file=sys.stderr)
 
 
 def _dispatch(args, comm) -> int:
@@ -99,8 +115,7 @@ def _dispatch(args, comm) -> int:
             series, _ = load_series(args.series)
             results = run_series(args.series, args.out or f"results/{series.name}", comm)
         except CaseError as exc:
-            if root:
-                print(f"lrmo: invalid series {args.series}:\n  {exc}", file=sys.stderr)
+            _refused("series", args.series, exc, root)
             return EXIT_BAD_INPUT
         if root:
             for m in results:
@@ -119,11 +134,17 @@ def _dispatch(args, comm) -> int:
     if args.command == "reproduce":
         from solver.reproduce import reproduce
 
-        return reproduce(args.out, comm)
+        return reproduce(args.out, comm, with_3d=args.with_3d)
 
     if args.command == "fit":
+        from solver.case import CaseError, load_case
         from solver.fitting import fit_case
 
+        try:
+            load_case(args.case)  # refuse a bad case before any run
+        except CaseError as exc:
+            _refused("case", args.case, exc, root)
+            return EXIT_BAD_INPUT
         fit_case(args.case, comm, log=print if root else (lambda *a: None))
         return EXIT_OK
 
@@ -137,10 +158,7 @@ def _dispatch(args, comm) -> int:
     try:
         case = load_case(args.case, args.overrides)
     except CaseError as exc:
-        if root:
-            print(f"lrmo: invalid case {args.case}:", file=sys.stderr)
-            for line in str(exc).splitlines():
-                print(f"  {line}", file=sys.stderr)
+        _refused("case", args.case, exc, root)
         return EXIT_BAD_INPUT
 
     if args.command == "validate":

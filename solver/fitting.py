@@ -7,7 +7,7 @@ import math
 from typing import Optional
 
 from mpi4py import MPI
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, field_validator
 from scipy.optimize import brentq
 
 from solver.units import Quantity, quantity, ureg
@@ -16,10 +16,10 @@ from solver.units import Quantity, quantity, ureg
 class FittedParameter(BaseModel):
     """One fitted parameter: the case key path is the key of the `fitted:` entry."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     target_quantity: str = Field(description="summary key path, e.g. stress.peak_von_mises_Pa")
     target: quantity("Pa")
-    bracket: tuple[float, float] = Field(description="search interval, SI units of the parameter")
+    bracket: tuple[StrictFloat, StrictFloat] = Field(description="search interval, SI units of the parameter")
     value: Quantity = Field(description="the fitted value (the case uses it at the key path)")
     method: Optional[str] = None
 

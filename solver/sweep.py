@@ -4,46 +4,59 @@ and the members are shared among them; each member's output folder is as for `lr
 """
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
-import yaml
 from mpi4py import MPI
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from solver.case import CaseError, format_validation_error, load_case
+from solver.case import PLAIN_NAME, CaseError, format_validation_error, load_case
+from solver.case_loading import clip, read_yaml_file
 from solver.log import Log
 from solver.output import OutputFolder
 from solver.run import run_case
 
 
 class Member(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+    name: str = Field(pattern=PLAIN_NAME)
     label: str = ""
     variable: float | None = Field(None, description="the series variable's value")
     set: list[str] = []
 
 
 class Series(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+    name: str = Field(pattern=PLAIN_NAME)
     description: str = ""
     base: str = Field(description="base case file, relative to the series file")
     variable: str = Field("", description="name and unit of the series variable")
     scaling: str = Field("", description="how the members differ, in words, with sources")
-    members: list[Member] = Field(min_length=1)
+    members: list[Member] = Field(min_length=1, max_length=10000)
 
 
 def load_series(path: str | Path) -> tuple[Series, Path]:
     path = Path(path)
+    raw = read_yaml_file(path, "series")  # the case files' bounded reading
+    if not isinstance(raw, dict):
+        raise CaseError(f"{clip(str(path), 200)}: a series file must be a mapping")
     try:
-        raw = yaml.safe_load(path.read_text())
         series = Series.model_validate(raw)
-    except FileNotFoundError:
-        raise CaseError(f"{path}: no such series file") from None
     except ValidationError as exc:
         raise CaseError(format_validation_error(exc, Series)) from None
+    counts = Counter(m.name for m in series.members)
+    twice = sorted(n for n, k in counts.items() if k > 1)
+    if twice:
+        raise CaseError(f"members: names must be unique (each is a folder); {clip(', '.join(twice))} given twice")
     return series, path.parent / series.base
+
+
+def _member_case(base: Path, index: int, member: Member):
+    """The member's case; a refusal names the member."""
+    try:
+        return load_case(base, member.set)
+    except CaseError as exc:
+        raise CaseError(f"members.{index} ({member.name}): {exc}") from None
 
 
 def run_series(path: str | Path, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD,
@@ -51,7 +64,7 @@ def run_series(path: str | Path, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_
     """Run every member; returns [{name, label, variable, summary}] on every rank."""
     log = log or Log(comm)
     series, base = load_series(path)
-    cases = [load_case(base, m.set) for m in series.members]  # all inputs checked first
+    cases = [_member_case(base, i, m) for i, m in enumerate(series.members)]  # all checked first
     groups = min(comm.size, len(cases))
     color = comm.rank % groups
     sub = comm.Split(color, comm.rank)

@@ -1,11 +1,20 @@
 """Physical quantities in case files: `{value, unit, source}` or a string such as
-"150 nm", converted to SI with pint and range-checked. One unit registry for lrmo."""
+"150 nm", converted to SI with pint and range-checked. One unit registry for lrmo.
+
+Input never reaches pint's expression parser: a quantity string is split here into a
+plain decimal number and a unit, and a unit must read as unit names joined by `/`, `*`
+or spaces, each with an optional small integer power (`m^2/s`, `mol/m^3/s`, `1/s`).
+Pint only ever sees such a unit string, so `9**9**9 nm` cannot make it compute."""
 from __future__ import annotations
 
+import math
+import re
 from typing import Annotated, Any, Optional
 
 import pint
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, field_validator
+
+from solver.case_loading import clip_repr
 
 ureg = pint.UnitRegistry()
 
@@ -14,15 +23,53 @@ GAS_CONSTANT_J_MOL_K = 8.314462618
 BOLTZMANN_EV_K = 8.617333262e-5
 
 
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_UNIT_NAME = r"(?:[A-Za-z_\u00b0\u00b5\u03bc\u03a9\u2126%]+(?:\^-?[1-9])?)"
+_UNIT = re.compile(rf"(?:1|{_UNIT_NAME})(?:\s*[/*]\s*{_UNIT_NAME}|\s+{_UNIT_NAME})*")
+_QUANTITY_TEXT = re.compile(rf"\s*({_NUMBER})\s*(.*?)\s*")
+MAX_UNIT_CHARS = 40
+
+
+def check_unit_text(unit: str) -> str:
+    """`unit` if it is a plain unit expression (names, `/`, `*`, `^small int`); else
+    ValueError. The empty string is dimensionless."""
+    if not isinstance(unit, str):
+        raise ValueError(f"a unit must be a string; got {clip_repr(unit)}")
+    text = unit.strip()
+    if text and (len(text) > MAX_UNIT_CHARS or not _UNIT.fullmatch(text)):
+        raise ValueError(
+            f"unit {clip_repr(unit, 60)} is not a plain unit: write names joined by '/', '*' "
+            "or spaces with small integer powers, e.g. 'm^2/s', 'mol/m^3', 'g/cm^3'")
+    return text
+
+
+def parse_quantity_text(raw: str) -> tuple[float, str]:
+    """"150 nm" -> (150.0, "nm"): a decimal number, then a plain unit (maybe empty)."""
+    m = _QUANTITY_TEXT.fullmatch(raw) if len(raw) <= 200 else None
+    if m is None:
+        raise ValueError(
+            f"cannot read {clip_repr(raw, 80)} as a quantity: expected '<number> <unit>', "
+            "e.g. '150 nm' or '1e-17 m^2/s'")
+    value = float(m.group(1))
+    if not math.isfinite(value):
+        raise ValueError(f"must be a finite number; got {clip_repr(raw, 80)}")
+    return value, check_unit_text(m.group(2))
+
+
 class Quantity(BaseModel):
     """A number with its unit and where it comes from."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
     value: float
     unit: str = ""
     source: Optional[str] = None
     si: float = 0.0  # filled by the field's validator; not part of the input
     si_unit: str = ""
+
+    @field_validator("unit")
+    @classmethod
+    def _plain_unit(cls, unit: str) -> str:
+        return check_unit_text(unit)
 
     def __float__(self) -> float:
         return self.si
@@ -40,13 +87,11 @@ def _parse(raw: Any) -> Any:
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         return {"value": raw, "unit": ""}
     if isinstance(raw, str):
-        try:
-            q = ureg.Quantity(raw)
-        except Exception as exc:  # pint raises several kinds
-            raise ValueError(f"cannot read {raw!r} as a quantity ({exc})") from None
-        if not isinstance(q, pint.Quantity):
-            return {"value": float(q), "unit": ""}
-        return {"value": float(q.magnitude), "unit": f"{q.units:~}"}
+        value, unit = parse_quantity_text(raw)
+        return {"value": value, "unit": unit}
+    if not isinstance(raw, dict):
+        raise ValueError("a quantity is a number, a '<number> <unit>' string or a mapping "
+                         f"{{value, unit, source}}; got {clip_repr(raw, 80)}")
     return raw
 
 
@@ -75,8 +120,10 @@ def quantity(si_unit: str, *, gt=None, ge=None, lt=None, le=None):
             want = si_unit or "dimensionless"
             raise ValueError(f"unit {unit!r} cannot be converted to {want}") from None
         except Exception:
-            raise ValueError(f"unknown unit {unit!r}") from None
+            raise ValueError(f"unknown unit {clip_repr(unit, 60)}") from None
         si = float(si)
+        if not math.isfinite(si):
+            raise ValueError(f"must be finite in {si_unit or 'SI'}; got {q.short()}")
         ok = (
             (gt is None or si > gt)
             and (ge is None or si >= ge)
