@@ -146,10 +146,12 @@ class Lithium(Strict):
 class Mechanics(Strict):
     stress_assisted_diffusion: bool = False
     temperature: Temperature = "298.15 K"
-    stress_every_steps: int = Field(
-        1, ge=1, le=100000,
+    stress_every_steps: Optional[int] = Field(
+        None, ge=1, le=100000,
         description="solve the stress every N accepted steps (always at output times and "
-        "at the switch to the hold); the peak is tracked over the solved steps",
+        "at the switch to the hold) and track the peak over the solved steps. Unset: "
+        "one-way coupling finds the peak over all steps from the stored site fraction "
+        "with few solves (docs/performance.md); two-way coupling solves every step",
     )
 
 

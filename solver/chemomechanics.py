@@ -1,7 +1,12 @@
-"""The first-charge simulation: Li+ transport stepped in time, the stress solved after
-every accepted step (one-way coupling unless stress-assisted diffusion is on), the
-charge protocol switched exactly, and the results handed to an observer at the output
-times. No file is written here (see solver/run.py)."""
+"""The first-charge simulation: Li+ transport stepped in time, the charge protocol
+switched exactly, and the results handed to an observer at the output times. No file is
+written here (see solver/run.py).
+
+The stress is solved at the output times and at the switch to the hold. In one-way
+coupling (the default) the peak over time is then found from the site fraction stored at
+every accepted step with few more solves (solver/peak_search.py); with stress-assisted
+diffusion (two-way) the stress is solved after every step, and `mechanics.
+stress_every_steps: N` asks for a solve every N steps instead of the search."""
 from __future__ import annotations
 
 import time
@@ -19,6 +24,7 @@ from solver.linalg import Projector, SolverFailure
 from solver.lithium import LithiumTransport
 from solver.materials import MaterialFields
 from solver.mechanics import Mechanics
+from solver.peak_search import BUDGET_BYTES, SiteFractionHistory, search_peak
 from solver.protocol import ChargeProtocol
 
 SWITCH_TOLERANCE = 1e-7  # site fraction
@@ -56,6 +62,7 @@ class Stats:
     rejected: int = 0
     lithium_iterations: int = 0
     elasticity_iterations: int = 0
+    elasticity_solves: int = 0
     operator_builds: int = 0
     wall_lithium_s: float = 0.0
     wall_mechanics_s: float = 0.0
@@ -83,7 +90,14 @@ class ChemoMechanics:
             Mechanics(domain, self.materials, self.lithium.theta, theta0, extra) if self.with_mechanics else None
         )
         self.two_way = two_way
-        self.stress_every = 1 if two_way else case.mechanics.stress_every_steps
+        every = case.mechanics.stress_every_steps
+        self.stress_every = 1 if two_way else every
+        self.history = None  # site fraction at every accepted step for the peak search
+        if self.with_mechanics and not two_way and every is None:
+            n_owned = self.lithium.V.dofmap.index_map.size_local
+            largest = domain.comm.allreduce(8 * n_owned, op=MPI.MAX)
+            self.history = SiteFractionHistory(max(64, BUDGET_BYTES // max(largest, 1)))
+        self._solved_peaks: dict[float, dict] = {}  # t -> peak_von_mises() of solves in the run
 
         # output fields (P1, for ParaView and the profile ray)
         self.c_Li = fem.Function(P1, name="c_Li_mol_m3")
@@ -105,7 +119,11 @@ class ChemoMechanics:
         self._volume = domain.comm.allreduce(
             fem.assemble_scalar(fem.form(domain.volume_integral(fem.Constant(domain.msh, 1.0)))), op=MPI.SUM
         )
-        self._mean_theta_form = fem.form(domain.volume_integral(self.lithium.theta))
+        # integral of each P1 basis function: the mean of the P1 site fraction is a dot product
+        weights = fem.Function(self.lithium.V)
+        compat.assemble_vector_into(compat.petsc_vec(weights), fem.form(
+            domain.volume_integral(ufl.TestFunction(self.lithium.V))))
+        self._dof_volumes = weights.x.array[: self.lithium.V.dofmap.index_map.size_local].copy()
         # (t_s, particle-mean site fraction) after every accepted step (solver/coupling.py)
         self.mean_site_fraction_history = [(0.0, case.lithium.initial_site_fraction.si)]
         self._lithium_form = fem.form(domain.volume_integral(self._c_expr))
@@ -122,7 +140,7 @@ class ChemoMechanics:
             "t_s": t,
             "holding": int(self.protocol.holding),
             "theta_surface_min": self.lithium.surface_min(),
-            "theta_mean": self.integral(self._mean_theta_form) / self._volume,
+            "theta_mean": self.mean_site_fraction(),
             "li_mol": self.integral(self._lithium_form) * self.domain.symmetry_factor,
         }
         if self.mechanics is not None:
@@ -142,6 +160,13 @@ class ChemoMechanics:
             self._dg1.x.array[:] = measures[name]
             self.projector.project(self._dg1, self.output_fields[name], key="dg1")
         self.displacement_P1.interpolate(self.mechanics.u)
+
+    def mean_site_fraction(self) -> float:
+        """Particle-mean site fraction (collective): sum of dof values times the integral
+        of their basis functions, exact for P1."""
+        n = self._dof_volumes.size
+        local = float(self._dof_volumes @ self.lithium.theta.x.array[:n])
+        return self.domain.comm.allreduce(local, op=MPI.SUM) / self._volume
 
     # -- stepping ------------------------------------------------------------------------
     def _max_change(self) -> float:
@@ -214,14 +239,18 @@ class ChemoMechanics:
             self.lithium.accept()
             t += step
             self.t = t
-            self.mean_site_fraction_history.append((t, self.integral(self._mean_theta_form) / self._volume))
+            self.mean_site_fraction_history.append((t, self.mean_site_fraction()))
             dt_previous = step
             self.stats.steps += 1
             at_output = abs(t - target) <= eps
+            if self.history is not None:
+                n = self._dof_volumes.size
+                self.history.append(target if at_output else t, self.lithium.theta.x.array[:n],
+                                    keep=at_output or switched)
             if self.mechanics is not None and (
-                at_output or switched or self.stats.steps % self.stress_every == 0
+                at_output or switched or (self.stress_every and self.stats.steps % self.stress_every == 0)
             ):
-                self._solve_mechanics(t)
+                self._solve_mechanics(target if at_output else t)
             if at_output:
                 t = target
                 next_index += 1
@@ -230,17 +259,45 @@ class ChemoMechanics:
                 dt = min(2 * dt, ts.max_step.si)
             if progress is not None:
                 progress(t)
+        if self.history is not None:
+            self._search_peak()
         return self.results()
+
+    def _search_peak(self) -> None:
+        """Replace the peak over the solved steps by the peak over all stored steps
+        (solver/peak_search.py); the fields are left as they were at the end."""
+        h, theta, mech = self.history, self.lithium.theta, self.mechanics
+        index = {t: i for i, t in enumerate(h.times)}
+        peaks = {index[t]: p for t, p in self._solved_peaks.items() if t in index}
+        known = {i: p["value_Pa"] for i, p in peaks.items()}
+        saved = [f.x.array.copy() for f in (theta, mech.u, mech.stress_components)]
+
+        def evaluate(i: int) -> float:
+            theta.x.array[: h.snapshots[i].size] = h.snapshots[i]
+            theta.x.scatter_forward()
+            self._solve_mechanics(h.times[i])
+            peaks[i] = self._solved_peaks[h.times[i]]
+            return peaks[i]["value_Pa"]
+
+        best = search_peak(len(h), evaluate, known)
+        for f, values in zip((theta, mech.u, mech.stress_components), saved):
+            f.x.array[:] = values
+        self.peak = Peak()
+        self.peak.update(peaks[best], h.times[best])
 
     def _solve_mechanics(self, t: float) -> None:
         t0 = time.perf_counter()
         self.stats.elasticity_iterations += self.mechanics.solve()
+        self.stats.elasticity_solves += 1
         if self.two_way:
             measures = self.mechanics.stress_measures(all_local=True)
             self._dg1.x.array[:] = measures["sigma_h_Pa"]
             self.projector.project(self._dg1, self.sigma_h_P1, key="dg1")
         self.stats.wall_mechanics_s += time.perf_counter() - t0
-        self.peak.update(self.mechanics.peak_von_mises(), t)
+        peak = self.mechanics.peak_von_mises()
+        self.peak.update(peak, t)
+        if self.history is not None:
+            self._solved_peaks[t] = peak
 
     def _observe(self, t, observer, output_times) -> None:
         if observer is None or not any(abs(t - o) <= 1e-9 * max(1.0, o) for o in output_times):
@@ -268,6 +325,8 @@ class ChemoMechanics:
                 "peak_location": self.peak.location,
                 "peak_depth_m": self.domain.radius_m - self.peak.radius_m,
                 "krylov_iterations": self.stats.elasticity_iterations,
+                "solves": self.stats.elasticity_solves,
+                "peak_search": self.history is not None,
                 "wall_s": self.stats.wall_mechanics_s,
             }
         return out

@@ -3,7 +3,10 @@ problem, a failure that names the problem, and the L2 projection used for output
 from __future__ import annotations
 
 import itertools
+import math
+from collections import OrderedDict
 
+import numpy as np
 import ufl
 from dolfinx import fem
 from petsc4py import PETSc
@@ -27,6 +30,18 @@ HYPRE_3D = {
     "ksp_atol": 1e-30,
 }
 DIRECT = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
+# PETSc's own sparse LU: no MUMPS start-up per factorisation (tiny 1D systems, one rank).
+# Its zero-pivot test is absolute (1e-12 by default) and SI entries weighted by r^2 are
+# far smaller than that: test against 0 only.
+DIRECT_SERIAL = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "petsc",
+                 "pc_factor_zeropivot": 0.0}
+
+
+def direct_options(comm) -> dict:
+    """LU options for `comm`: PETSc's LU on one rank, MUMPS on several."""
+    return DIRECT_SERIAL if comm.size == 1 else DIRECT
+
+
 ELASTICITY_3D = {
     "ksp_type": "cg",
     "pc_type": "gamg",
@@ -44,7 +59,12 @@ class SolverFailure(RuntimeError):
 
 
 def make_ksp(comm, name: str, options: dict) -> PETSc.KSP:
-    """A KSP configured from `options` under the prefix `lrmo_<name>_<n>_`."""
+    """A KSP configured from `options` under the prefix `lrmo_<name>_<n>_`.
+
+    PETSc's options database holds at most 512 entries per process, so the options are
+    removed again once read, unless some are read later, at set-up or after a solve
+    (multigrid levels `mg_*`, `*view*`): many solvers in one process (sweeps, the
+    per-step-size cache of ShiftedSystem) would otherwise fill it."""
     prefix = f"lrmo_{name}_{next(_counter)}_"
     opts = PETSc.Options()
     for key, value in options.items():
@@ -53,6 +73,9 @@ def make_ksp(comm, name: str, options: dict) -> PETSc.KSP:
     ksp.setOptionsPrefix(prefix)
     ksp.setFromOptions()
     ksp.setName(name)
+    if not any("mg_" in key or "view" in key for key in options):
+        for key in options:
+            opts.delValue(prefix + key)
     return ksp
 
 
@@ -68,6 +91,82 @@ def solve(ksp: PETSc.KSP, b: PETSc.Vec, x_function) -> int:
         )
     x_function.x.scatter_forward()
     return ksp.getIterationNumber()
+
+
+class ShiftedSystem:
+    """Solves (K + c M) x = b, with Dirichlet rows set to the identity, for a shift c that
+    changes from step to step (c = a0/dt of a time stepper) without a new preconditioner
+    set-up at every change.
+
+    The matrix K + c M is updated in place (copy and axpy on the same nonzero pattern:
+    O(nnz), no assembly). Iterative solvers: the preconditioner is built from a "rung"
+    K + c_k M with c_k on a fixed geometric ladder (c_k = rung_factor^k, the rung nearest
+    c in log scale, so c_k/c is within sqrt(rung_factor)), one KSP per rung, each set up
+    once and reused; CG on the exact operator keeps the accuracy set by ksp_rtol. Direct
+    solvers: one factorisation per distinct (c, rows), reused when c repeats (the BDF2
+    coefficients take few distinct values). At most `max_cached` KSPs are kept (least
+    recently used dropped)."""
+
+    def __init__(self, comm, name: str, K: PETSc.Mat, M: PETSc.Mat, options: dict,
+                 rung_factor: float = 2.0, max_cached: int = 8):
+        self.comm, self.name, self.K, self.M = comm, name, K, M
+        self.options = options
+        self.direct = options.get("ksp_type") == "preonly"
+        self.log_rung = math.log(rung_factor)
+        self.max_cached = max_cached
+        self._cache: OrderedDict = OrderedDict()
+        self.A = self._matrix(1.0, None)
+        self._A_key = (1.0, None)
+        self.setups = 0  # preconditioner set-ups / factorisations so far
+
+    def _matrix(self, c: float, rows, out: PETSc.Mat | None = None) -> PETSc.Mat:
+        if out is None:
+            out = self.K.duplicate(copy=True)
+            out.setOption(PETSc.Mat.Option.KEEP_NONZERO_PATTERN, True)
+        else:
+            self.K.copy(out, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
+        out.axpy(c, self.M, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
+        if rows is not None:
+            out.zeroRowsColumns(rows, diag=1.0)
+        return out
+
+    def ksp(self, c: float, rows: np.ndarray | None = None, rows_key=None) -> PETSc.KSP:
+        """The KSP solving (K + c M) x = b with the (global, owned) `rows` made identity
+        rows; `rows_key` names that row set (hashable) for the caches."""
+        if self.direct:
+            key = (c, rows_key)
+            entry = self._cache.get(key)
+            if entry is None:
+                A = self._matrix(c, rows)
+                entry = (self._new_ksp(A, A), A)
+            return self._use(key, entry)[0]
+        if self._A_key != (c, rows_key):
+            self._matrix(c, rows, self.A)
+            self._A_key = (c, rows_key)
+        rung = round(math.log(c) / self.log_rung)
+        key = (rung, rows_key)
+        entry = self._cache.get(key)
+        if entry is None:
+            P = self._matrix(math.exp(rung * self.log_rung), rows)
+            entry = (self._new_ksp(self.A, P), P)
+        return self._use(key, entry)[0]
+
+    def _new_ksp(self, A, P) -> PETSc.KSP:
+        ksp = make_ksp(self.comm, self.name, self.options)
+        ksp.setOperators(A, P)
+        ksp.getPC().setReusePreconditioner(True)  # P never changes; A does
+        self.setups += 1
+        return ksp
+
+    def _use(self, key, entry):
+        self._cache[key] = entry
+        self._cache.move_to_end(key)
+        while len(self._cache) > self.max_cached:
+            _, (ksp, P) = self._cache.popitem(last=False)
+            ksp.destroy()
+            if P is not self.A:
+                P.destroy()
+        return entry
 
 
 class Projector:

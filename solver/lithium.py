@@ -10,10 +10,13 @@ by one step.
 
 Time discretisation: variable-step BDF2 (backward Euler on the first step). The matrices
 M (c_max-weighted mass) and K (stiffness) are assembled once; the system matrix
-a0/dt M + K is rebuilt only when a0/dt changes, the right-hand side is M h + loads.
+a0/dt M + K is updated in place when a0/dt changes, with the preconditioner (or the LU
+factors) cached per step size (solver/linalg.py ShiftedSystem); the right-hand side is
+M h + loads, the hold's Dirichlet lifting two precomputed vectors.
 """
 from __future__ import annotations
 
+import numpy as np
 import ufl
 from dolfinx import fem
 from petsc4py import PETSc
@@ -52,9 +55,8 @@ class LithiumTransport:
         u, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
         mass = domain.volume_integral(self.c_max * u * v)
         stiffness = domain.volume_integral(D * self.c_max * ufl.dot(grad(u), grad(v)))
-        self.time_coefficient = fem.Constant(msh, PETSc.ScalarType(1.0))  # a0 / dt
-        self.a = fem.form(self.time_coefficient * mass + stiffness)
         self.M = compat.assemble_matrix(fem.form(mass))
+        self.K = compat.assemble_matrix(fem.form(stiffness))
         self._surface_load = fem.Function(self.V)  # owns the memory the Vec wraps
         self.surface_load = compat.petsc_vec(self._surface_load)
         compat.assemble_vector_into(self.surface_load, fem.form(domain.surface_integral(v)))
@@ -70,36 +72,42 @@ class LithiumTransport:
         fdim = msh.topology.dim - 1
         surface_facets = domain.facet_tags.find(FACET_TAGS["outer_surface"])
         self.surface_dofs = fem.locate_dofs_topological(self.V, fdim, surface_facets)
-        self.floor = fem.Constant(msh, PETSc.ScalarType(floor_site_fraction))
-        self.hold_bcs = [fem.dirichletbc(self.floor, self.surface_dofs, self.V)]
+        self.floor_site_fraction = floor_site_fraction
+        index_map = self.V.dofmap.index_map
+        self._owned_surface = self.surface_dofs[self.surface_dofs < index_map.size_local]
+        self._hold_rows = (self._owned_surface + index_map.local_range[0]).astype(PETSc.IntType)
+        self._lift_K, self._lift_M = self._lifting_vectors()
 
-        options = linalg.DIRECT if domain.radial else {**linalg.HYPRE_3D, **(petsc_options or {})}
-        self.ksp = linalg.make_ksp(domain.comm, "lithium", options)
-        self._operator_key = None
-        self.A = None
+        if domain.radial:
+            options = linalg.direct_options(domain.comm)
+        else:
+            options = {**linalg.HYPRE_3D, **(petsc_options or {})}
+        self.system = linalg.ShiftedSystem(domain.comm, "lithium", self.K, self.M, options)
         self._b = fem.Function(self.V)
         self._history = fem.Function(self.V)
         self._drift = fem.Function(self.V)
         self.iterations = 0
+        self.warm_start = True  # iterative solves start from the extrapolated history
+
+    def _lifting_vectors(self):
+        """K g and M g for g = 1 on the surface dofs, 0 elsewhere: the hold's lifting is
+        -floor (K g + c M g) off the surface rows, whatever c."""
+        g = fem.Function(self.V)
+        g.x.array[self.surface_dofs] = 1.0
+        vectors = []
+        for A in (self.K, self.M):
+            out = fem.Function(self.V)
+            A.mult(compat.petsc_vec(g), compat.petsc_vec(out))
+            vectors.append(out)
+        return vectors
 
     # -- one step -------------------------------------------------------------------
-    def _set_operator(self, time_coefficient: float, hold: bool) -> None:
-        key = (time_coefficient, hold)
-        if key == self._operator_key:
-            return
-        self.time_coefficient.value = time_coefficient
-        bcs = self.hold_bcs if hold else []
-        if self.A is not None:
-            self.A.destroy()
-        self.A = compat.assemble_matrix(self.a, bcs)
-        self.ksp.setOperators(self.A)
-        self._operator_key = key
-
     def solve_step(self, dt: float, bdf: tuple[float, float, float], flux_mol_m2_s: float, hold: bool) -> int:
         """theta <- solution at t + dt. `bdf = (a0, a1, a2)`: the time derivative is
         (a0 theta + a1 theta_n + a2 theta_nm1)/dt. Returns the Krylov iterations."""
         a0, a1, a2 = bdf
-        self._set_operator(a0 / dt, hold)
+        c = a0 / dt
+        ksp = self.system.ksp(c, self._hold_rows if hold else None, "hold" if hold else None)
         h = self._history.x.array
         h[:] = -(a1 * self.theta_n.x.array + a2 * self.theta_nm1.x.array) / dt
         b = compat.petsc_vec(self._b)
@@ -111,8 +119,15 @@ class LithiumTransport:
             compat.assemble_vector_into(d, self.drift_form)
             b.axpy(1.0, d)
         if hold:
-            compat.apply_lifting_and_bc(b, self.a, self.hold_bcs)
-        self.iterations = linalg.solve(self.ksp, b, self.theta)
+            floor = self.floor_site_fraction
+            b.axpy(-floor, compat.petsc_vec(self._lift_K))
+            b.axpy(-floor * c, compat.petsc_vec(self._lift_M))
+            b.array[self._owned_surface] = floor
+        if self.warm_start and not self.system.direct:  # guess: extrapolated history
+            w = -a1 - 1.0 if a2 else 0.0  # dt / dt_previous (bdf_coefficients)
+            self.theta.x.array[:] = (1 + w) * self.theta_n.x.array - w * self.theta_nm1.x.array
+        ksp.setInitialGuessNonzero(self.warm_start and not self.system.direct)
+        self.iterations = linalg.solve(ksp, b, self.theta)
         return self.iterations
 
     def accept(self) -> None:
