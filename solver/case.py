@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -193,12 +193,8 @@ class Solvers(Strict):
     """Extra PETSc options applied to the iterative solvers (3D), e.g.
     {ksp_max_it: 500, ksp_monitor: ""}; the built-in choices are in solver/linalg.py."""
 
-    petsc_options: dict[str, str | int | float] = {}
+    petsc_options: dict[str, Any] = Field({}, description="solver/petsc_options.py: allowed keys")
 
-
-class OutputTimes(Strict):
-    values: list[float] = Field(max_length=100000)
-    unit: str = "s"
     @field_validator("petsc_options")
     @classmethod
     def _allowed(cls, options: dict) -> dict:
@@ -207,10 +203,10 @@ class OutputTimes(Strict):
         return check_petsc_options(options)
 
 
+class OutputTimes(Strict):
+    values: list[float] = Field(max_length=10000)
+    unit: str = "s"
 
-class Output(Strict):
-    times: Optional[OutputTimes] = Field(
-        None, description="output times; default: 11 evenly spaced up to end_time"
     @field_validator("unit")
     @classmethod
     def _a_time_unit(cls, unit: str) -> str:
@@ -223,6 +219,10 @@ class Output(Strict):
             raise ValueError(f"must be a unit of time, e.g. s or min; got {clip_repr(unit)}") from None
         return unit
 
+
+class Output(Strict):
+    times: Optional[OutputTimes] = Field(
+        None, description="output times; default: 11 evenly spaced up to end_time"
     )
     count: int = Field(11, ge=2, le=10000)
     profile_points: int = Field(101, ge=2, le=100000)
@@ -290,14 +290,10 @@ class Case(Strict):
                     f"{self.output.times.values[-1]:g} {self.output.times.unit} > "
                     f"{self.end_time_s():g} s"
                 )
-        return self
-
-    def _check_oxygen(self) -> None:
-        """The oxygen section's checks that need the rest of the case."""
         self._check_mesh()
         self._check_fitted()
-        if ("oxygen" in self.physics) != (self.oxygen is not None):
-            raise ValueError("oxygen: required when physics includes 'oxygen', and only then")
+        return self
+
     def _check_mesh(self) -> None:
         """The mesh builder's rules (meshes/particle.py `check_inputs`: sizes in
         (0, radius], surface and interface <= bulk, shells at least one element thick),
@@ -330,6 +326,10 @@ class Case(Strict):
                 raise ValueError(f"fitted.{clip(key, 80)}.bracket: need 0 < low < high; got "
                                  f"[{lo:g}, {hi:g}]")
 
+    def _check_oxygen(self) -> None:
+        """The oxygen section's checks that need the rest of the case."""
+        if ("oxygen" in self.physics) != (self.oxygen is not None):
+            raise ValueError("oxygen: required when physics includes 'oxygen', and only then")
         if self.oxygen is None:
             return
         if self.geometry.coating_thickness.si > 0:
@@ -364,10 +364,6 @@ class Case(Strict):
         return [float(ureg.Quantity(v, unit).to("s").magnitude) for v in self.output.times.values]
 
 
-# ---------------------------------------------------------------------------------------
-# Loading, overrides, errors
-# ---------------------------------------------------------------------------------------
-
 # mesh-builder argument -> case key path, longest first (for the builder's messages)
 _MESH_ARGUMENT_KEYS = (
     ("layer_thickness_m", "geometry.layer_thickness"),
@@ -378,10 +374,14 @@ _MESH_ARGUMENT_KEYS = (
     ("radius_m", "geometry.radius"),
 )
 
+# ---------------------------------------------------------------------------------------
+# Loading, overrides, errors
+# ---------------------------------------------------------------------------------------
+MAX_MESSAGE_LINES = 5
+
 
 def _field_names(model_cls, loc: tuple) -> list[str] | None:
     """Allowed keys of the model at `loc` (for 'unknown key' messages)."""
-MAX_MESSAGE_LINES = 5
     cls = model_cls
     for part in loc:
         if not (isinstance(cls, type) and issubclass(cls, BaseModel)):

@@ -23,7 +23,7 @@ from yaml.constructor import ConstructorError
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 50
-MAX_NODES = 100_000
+MAX_NODES = 20_000
 CLIP = 120
 
 
@@ -109,9 +109,15 @@ def parse_yaml(text: str, what: str):
     """YAML text -> Python data with the bounds above; CaseError naming `what` otherwise."""
     if len(text) > MAX_BYTES:
         raise CaseError(f"{what}: larger than {MAX_BYTES} characters")
-    loader = BoundedLoader(text)
+    loader = None
     try:
+        loader = BoundedLoader(text)  # its reader already refuses control characters
         return loader.get_single_data()
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        char = f"U+{exc.character:04X}" if isinstance(exc.character, int) else clip_repr(exc.character)
+        raise CaseError(f"{what}: not accepted at line {line}: control character {char} "
+                        "is not allowed in YAML") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
@@ -125,7 +131,8 @@ def parse_yaml(text: str, what: str):
         raise CaseError(f"{what}: a YAML value cannot be read ({type(exc).__name__}: "
                         f"{clip(str(exc), 200)})") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def read_text(path: str | Path, kind: str = "case") -> str:

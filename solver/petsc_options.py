@@ -21,7 +21,7 @@ _BOOMERAMG = ("coarsen_type", "interp_type", "strong_threshold", "P_max", "agg_n
               "agg_num_paths", "max_levels", "max_iter", "tol", "truncfactor",
               "relax_type_all", "relax_type_down", "relax_type_up", "relax_type_coarse",
               "relax_weight_all", "grid_sweeps_all", "grid_sweeps_down", "grid_sweeps_up",
-              "cycle_type", "no_CF", "nodal_coarsen", "vec_interp_variant", "numfunctions",
+              "cycle_type", "no_CF", "nodal_coarsen", "vec_interp_variant",
               "max_row_sum", "measure_type", "smooth_type", "smooth_num_levels")
 _GAMG = ("type", "threshold", "square_graph", "agg_nsmooths", "coarse_eq_limit",
          "process_eq_limit", "repartition", "reuse_interpolation", "sym_graph",

@@ -71,6 +71,14 @@ class Quantity(BaseModel):
     def _plain_unit(cls, unit: str) -> str:
         return check_unit_text(unit)
 
+    @field_validator("value", mode="before")
+    @classmethod
+    def _number_text(cls, value):
+        """"6.08e4" (YAML 1.1 reads it as a string) is a number; other text is not."""
+        if isinstance(value, str) and re.fullmatch(rf"\s*{_NUMBER}\s*", value[:100]):
+            return float(value)
+        return value
+
     def __float__(self) -> float:
         return self.si
 
