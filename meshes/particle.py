@@ -26,6 +26,7 @@ from solver import __version__ as lrmo_version
 from solver.mesh_io import run_gmsh_on_rank0
 
 SHAPES = ("octant", "sphere")
+BUILDER_VERSION = 1  # bump when the same inputs give a different mesh (mesh-cache key)
 SYMMETRY_PLANES = ("symmetry_x", "symmetry_y", "symmetry_z")  # planes x = 0, y = 0, z = 0
 
 
@@ -57,28 +58,36 @@ def surface_radii(radius_m: float, layer_thickness_m: float = 0.0,
 
 
 def default_sizes(radius_m: float, layer_thickness_m: float = 0.0,
-                  coating_thickness_m: float = 0.0) -> dict[str, float]:
-    """Element sizes for production meshes.
+                  coating_thickness_m: float = 0.0, shape: str = "octant") -> dict[str, float]:
+    """Element sizes [m] used where a case or caller gives none; they follow the shape.
 
-    size_bulk = R/8 in the core; size_surface = min(R/30, δ/3, t) at the outer surface and
-    the interfaces: about 3 elements across the layer, and the coating at least one
-    element thick (pass a smaller size_surface_m to resolve gradients across it)."""
-    size_surface = radius_m / 30
+    3D (octant, sphere): size_bulk = R/8 in the core, size_surface = min(R/30, δ/3, t) at
+    the outer surface and the interfaces: about 3 elements across the layer, the coating
+    at least one element thick. Cells grow as size^-3, so these stay at ~10^4-10^5 tets.
+    1D (radial): a hundred times more cells cost nothing, so size_bulk = R/50 and
+    size_surface = min(R/300, δ/40, t/10): 40 elements across the layer (at R = 150 nm,
+    δ = 20 nm: 3 nm and 0.5 nm, the paper cases' converged 1D sizes)."""
+    if shape == "radial":
+        bulk, surface, per_layer, per_coating = radius_m / 50, radius_m / 300, 40, 10
+    else:
+        bulk, surface, per_layer, per_coating = radius_m / 8, radius_m / 30, 3, 1
     if layer_thickness_m > 0:
-        size_surface = min(size_surface, layer_thickness_m / 3)
+        surface = min(surface, layer_thickness_m / per_layer)
     if coating_thickness_m > 0:
-        size_surface = min(size_surface, coating_thickness_m)
-    return {"size_bulk_m": radius_m / 8, "size_surface_m": size_surface}
+        surface = min(surface, coating_thickness_m / per_coating)
+    return {"size_bulk_m": bulk, "size_surface_m": surface}
 
 
 def checked_inputs(radius_m, layer_thickness_m=0.0, coating_thickness_m=0.0, *,
                    size_bulk_m=None, size_surface_m=None, size_interface_m=None,
-                   size_growth=0.3) -> dict:
-    """The inputs in SI with default sizes filled in (as recorded in info.json), after
-    `check_inputs`."""
-    defaults = default_sizes(radius_m, layer_thickness_m, coating_thickness_m)
-    size_bulk_m = defaults["size_bulk_m"] if size_bulk_m is None else size_bulk_m
-    size_surface_m = defaults["size_surface_m"] if size_surface_m is None else size_surface_m
+                   size_growth=0.3, shape="octant") -> dict:
+    """The inputs in SI with the shape's default sizes filled in (as recorded in
+    info.json), after `check_inputs`."""
+    defaults = default_sizes(radius_m, layer_thickness_m, coating_thickness_m, shape)
+    if size_bulk_m is None:  # never finer than a given surface size
+        size_bulk_m = max(defaults["size_bulk_m"], size_surface_m or 0.0)
+    if size_surface_m is None:  # never coarser than a given bulk size
+        size_surface_m = min(defaults["size_surface_m"], size_bulk_m)
     size_interface_m = size_surface_m if size_interface_m is None else size_interface_m
     check_inputs(radius_m, layer_thickness_m, coating_thickness_m, size_bulk_m,
                  size_surface_m, size_interface_m)
@@ -281,8 +290,8 @@ def particle_model(radius_m, layer_thickness_m=0.0, coating_thickness_m=0.0, *,
 def _particle_inputs(radius_m, layer_thickness_m, coating_thickness_m, *, shape, **sizes):
     if shape not in SHAPES:
         raise ValueError(f"shape must be one of {SHAPES}, got {shape!r}")
-    return {"shape": shape,
-            **checked_inputs(radius_m, layer_thickness_m, coating_thickness_m, **sizes)}
+    return {"shape": shape, **checked_inputs(radius_m, layer_thickness_m,
+                                             coating_thickness_m, shape=shape, **sizes)}
 
 
 def _checked_particle_model(*args, **kwargs):

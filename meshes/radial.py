@@ -24,8 +24,8 @@ from solver.mesh_io import run_gmsh_on_rank0
 def radial_model(radius_m, layer_thickness_m=0.0, coating_thickness_m=0.0, **sizes) -> dict:
     """Build, tag and mesh [0, R] in the current Gmsh model (this process only); nodes
     end in metres. Returns the info dict. Arguments as for `build_radial`."""
-    inputs = {"shape": "radial",
-              **checked_inputs(radius_m, layer_thickness_m, coating_thickness_m, **sizes)}
+    inputs = {"shape": "radial", **checked_inputs(radius_m, layer_thickness_m,
+                                              coating_thickness_m, shape="radial", **sizes)}
     R = radius_m
     radii = region_radii(R, layer_thickness_m, coating_thickness_m)
     surfaces = surface_radii(R, layer_thickness_m, coating_thickness_m)
@@ -58,6 +58,6 @@ def build_radial(radius_m, layer_thickness_m=0.0, coating_thickness_m=0.0, *,
     Collective."""
     sizes = dict(size_bulk_m=size_bulk_m, size_surface_m=size_surface_m,
                  size_interface_m=size_interface_m, size_growth=size_growth)
-    checked_inputs(radius_m, layer_thickness_m, coating_thickness_m, **sizes)
+    checked_inputs(radius_m, layer_thickness_m, coating_thickness_m, shape="radial", **sizes)
     build = partial(radial_model, radius_m, layer_thickness_m, coating_thickness_m, **sizes)
     return run_gmsh_on_rank0(comm, build, gdim=1, out_dir=out_dir, model_name="radial")

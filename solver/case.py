@@ -71,15 +71,17 @@ class Geometry(Strict):
 
 
 class MeshSizes(Strict):
-    """Target element sizes; the builder grades from `surface` to `bulk`."""
+    """Target element sizes; the builder grades from `surface` to `bulk`. A size left
+    out takes the default of the geometry's shape (meshes/particle.py `default_sizes`:
+    1D sizes are far finer than 3D ones); docs/meshes.md."""
 
-    surface: PositiveLength
-    bulk: PositiveLength
+    surface: Optional[PositiveLength] = None
+    bulk: Optional[PositiveLength] = None
     interface: Optional[PositiveLength] = None
 
     @model_validator(mode="after")
     def _surface_not_coarser(self):
-        if self.surface.si > self.bulk.si:
+        if self.surface is not None and self.bulk is not None and self.surface.si > self.bulk.si:
             raise ValueError(
                 f"mesh.surface must be <= mesh.bulk; got {self.surface.short()} > "
                 f"{self.bulk.short()}"
@@ -247,7 +249,7 @@ class Case(Strict):
     physics: list[Literal["lithium", "mechanics", "oxygen"]] = Field(
         ["lithium", "mechanics"], min_length=1)
     geometry: Geometry
-    mesh: MeshSizes
+    mesh: MeshSizes = MeshSizes()
     materials: Optional[Materials] = Field(None, description="required when physics includes 'lithium'")
     lithium: Lithium = Lithium()
     mechanics: Mechanics = Mechanics()

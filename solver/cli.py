@@ -1,10 +1,14 @@
 """`lrmo` command line (also `python -m solver`).
 
-    lrmo run CASE.yaml [--out DIR] [--set key.path=value ...]
-    lrmo validate CASE.yaml [--set ...]
-    lrmo mesh CASE.yaml --out DIR [--set ...]
+    lrmo run CASE.yaml [--out DIR] [--set key.path=value ...] [--force-large]
+    lrmo validate CASE.yaml [--set ...] [--force-large]
+    lrmo mesh CASE.yaml --out DIR [--set ...] [--force-large]
     lrmo verify [--only NAME]
     lrmo version
+
+run, validate and mesh first print the pre-flight estimate (cells, dofs, memory) and
+refuse (exit 2) a case whose estimate exceeds the memory available; --force-large
+overrides (docs/meshes.md).
 
 Exit codes: 0 done, 2 bad input, 3 solver failure. Same behaviour under mpirun; only
 rank 0 prints.
@@ -39,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
         if name != "validate":
             c.add_argument("--out", required=out_required, help="output folder")
         c.add_argument("--quiet", action="store_true", help="no progress output")
+        c.add_argument("--force-large", action="store_true",
+                       help="run even if the pre-flight estimate exceeds the memory available")
         return c
 
     case_command("run", "run a case")
@@ -161,6 +167,17 @@ def _dispatch(args, comm) -> int:
         _refused("case", args.case, exc, root)
         return EXIT_BAD_INPUT
 
+    from solver.preflight import preflight
+
+    estimate_lines, too_large = preflight(case, comm, force=args.force_large)
+    if root and not (args.quiet and args.command != "validate"):
+        for line in estimate_lines:  # stderr for validate: its stdout is the resolved YAML
+            print(line, file=sys.stderr if args.command == "validate" else sys.stdout, flush=True)
+    if too_large:
+        if root:
+            print(f"lrmo: {args.case}: {too_large}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
     if args.command == "validate":
         if root:
             print(dump_case_yaml(case), end="")
@@ -178,7 +195,9 @@ def _dispatch(args, comm) -> int:
         except ValueError as exc:
             log.error(f"mesh: {exc}")
             return EXIT_BAD_INPUT
-        log.info(f"wrote {args.out}/mesh.msh and info.json: {domain.info.get('elements', '')}")
+        cache = domain.info["cache"]["status"] if "cache" in domain.info else "not cached (1D)"
+        log.info(f"wrote {args.out}/mesh.xdmf, mesh.h5 and info.json: "
+                 f"{domain.info['num_cells']} cells; mesh cache: {cache}")
         return EXIT_OK
 
     from solver.run import run_case

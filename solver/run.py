@@ -12,39 +12,55 @@ from solver.domain import Domain
 from solver.fields_io import FieldWriter
 from solver.log import Log
 from solver.output import RunRecord
+from solver.preflight import mesh_arguments
 from solver.probes import RayProbe
 
 PROFILE_COLUMNS = ("c_Li_mol_m3", "sigma_vm_Pa", "sigma_r_Pa", "sigma_t_Pa", "sigma_h_Pa", "sigma_1_Pa")
 
 
-def mesh_arguments(case: Case) -> dict:
-    g, m = case.geometry, case.mesh
-    return dict(
-        radius_m=g.radius.si,
-        layer_thickness_m=g.layer_thickness.si,
-        coating_thickness_m=g.coating_thickness.si,
-        size_bulk_m=m.bulk.si,
-        size_surface_m=m.surface.si,
-        size_interface_m=None if m.interface is None else m.interface.si,
-    )
-
-
 def build_domain(case: Case, comm: MPI.Comm, mesh_dir: Path | None = None) -> Domain:
-    """Mesh the particle as the case says (1D radial or 3D) and wrap it for the forms."""
-    from meshes.particle import build_and_load
-    from meshes.radial import build_radial
+    """Mesh the particle as the case says (1D radial or 3D) and wrap it for the forms.
 
+    3D meshes go through the mesh cache (solver/mesh_cache.py): built by Gmsh once,
+    then read in parallel. The 1D interval is tiny and always built afresh."""
     args = mesh_arguments(case)
     if case.geometry.shape == "radial":
-        msh, cell_tags, facet_tags, info = build_radial(**args, out_dir=mesh_dir, comm=comm)
+        msh, cell_tags, facet_tags, info = _radial_mesh(args, comm, mesh_dir)
     else:
-        msh, cell_tags, facet_tags, info = build_and_load(
-            **args, shape=case.geometry.shape, out_dir=mesh_dir, comm=comm
-        )
+        msh, cell_tags, facet_tags, info = particle_mesh(args, case.geometry.shape, comm, mesh_dir)
     return Domain(
         msh, cell_tags, facet_tags, case.geometry.shape, args["radius_m"],
         args["layer_thickness_m"], args["coating_thickness_m"], info,
     )
+
+
+def _radial_mesh(args: dict, comm: MPI.Comm, mesh_dir: Path | None):
+    from meshes.radial import build_radial
+    from solver.mesh_cache import record_run_mesh
+
+    msh, cell_tags, facet_tags, info = build_radial(**args, comm=comm)
+    if mesh_dir is not None:
+        record_run_mesh(comm, Path(mesh_dir), info, msh, cell_tags, facet_tags)
+    return msh, cell_tags, facet_tags, info
+
+
+def particle_mesh(args: dict, shape: str, comm: MPI.Comm, mesh_dir: Path | None = None):
+    """(mesh, cell_tags, facet_tags, info) of a 3D particle through the mesh cache;
+    `args` as `mesh_arguments`. Collective."""
+    from functools import partial
+
+    import gmsh
+
+    from meshes.particle import BUILDER_VERSION, checked_inputs, particle_model, SHAPES
+    from solver.mesh_cache import load_mesh
+
+    if shape not in SHAPES:
+        raise ValueError(f"shape must be one of {SHAPES}, got {shape!r}")
+    inputs = {"shape": shape, **checked_inputs(**args, shape=shape)}  # every rank checks: same error
+    payload = {"builder": "meshes.particle", "builder_version": BUILDER_VERSION,
+               "gmsh_version": gmsh.__version__, "inputs": inputs}
+    build = partial(particle_model, **args, shape=shape)
+    return load_mesh(comm, payload, build, gdim=3, model_name="particle", mesh_dir=mesh_dir)
 
 
 def degrees_of_freedom(sim: ChemoMechanics) -> dict:

@@ -26,6 +26,12 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_mesh_cache(tmp_path_factory):
+    """Tests use a mesh cache of their own, never the user's (~/.cache/lrmo/meshes)."""
+    os.environ["LRMO_MESH_CACHE"] = str(tmp_path_factory.mktemp("mesh-cache"))
+
+
 def mpi_env() -> dict:
     """Environment for mpirun as root, with the shared-memory transport of this Open MPI."""
     env = dict(os.environ)

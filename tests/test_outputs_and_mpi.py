@@ -24,7 +24,7 @@ def test_run_writes_the_output_contract(tmp_path):
     proc = run_lrmo(["run", DEMO, "--out", str(out)])
     assert proc.returncode == 0, proc.stderr
     for name in ("case.yaml", "summary.json", "timeseries.csv", "profiles.csv", "fields/fields.xdmf",
-                 "mesh/mesh.msh", "mesh/info.json"):
+                 "mesh/mesh.xdmf", "mesh/mesh.h5", "mesh/info.json"):
         assert (out / name).exists(), name
     assert not (out / "fields.partial").exists()
     assert not list(out.glob(".*.tmp-*"))

@@ -1,0 +1,159 @@
+"""Pre-flight estimate of a particle mesh and its run: cells, P1 and P2 dofs, memory.
+
+Pure Python (numpy only, no Gmsh, no DOLFINx), so `lrmo validate` can refuse a case
+before anything is built. The size field is the one the builder sets
+(meshes/particle.py `set_radial_size_field`): h(r) = min(bulk, min_i(h_i + g |r - r_i|)).
+A tetrahedral mesher fills a volume V of uniform size h with about C V / h^3 cells, plus
+layers of smaller cells along surfaces (about B A / h^2 for a surface of area A), so
+cells ~ C ∫ dV / h^3 + B_o ∮ dA / h^2 over the boundary (outer surface and, for the
+octant, the symmetry planes) + B_i ∮ dA / h^2 over the interfaces; a 1D mesh: ∫ dr / h.
+Node counts and memory follow from the cell count with the ratios below.
+
+Every constant is CALIBRATED, not derived: measured on this project's own meshes and
+runs (Gmsh 4.15 HXT, DOLFINx 0.5.2 / PETSc 3.18, CG + GAMG elasticity, 2-core machine,
+November 2026); the measurements are in docs/meshes.md. Re-measure after changing the
+mesher or the solvers.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+# tets per h^3 of volume, per h^2 of boundary and per h^2 of interface. CALIBRATED by
+# a least-squares fit (relative errors) to 14 Gmsh octant/sphere meshes of 6k-155k tets
+# (R = 100-200 nm, with and without layer and coating, uniform and graded sizes): max
+# error 6.5 %; an 880k-tet octant: -1 % (benchmarks/mesh_estimate.py, docs/meshes.md).
+CELLS_PER_H3 = 3.56
+BOUNDARY_CELLS_PER_H2 = 1.63
+INTERFACE_CELLS_PER_H2 = 3.14
+# mesh vertices (P1 nodes) and P1 + edge nodes (P2 nodes) per tet. CALIBRATED on the
+# same meshes (Euler: edges ~ vertices + cells; the ratio rises for small meshes, whose
+# boundary holds a larger share of the vertices).
+P1_NODES_PER_CELL = 0.22
+P2_NODES_PER_CELL = 1.55
+# memory model: a fixed cost per rank (Python, DOLFINx, PETSc, JIT forms), a cost per
+# cell (mesh topology, connectivity, cell-wise data) and per dof solved. CALIBRATED from
+# the peak RSS of serial `lrmo run`s (docs/meshes.md): the verification octant
+# (39k tets, 183k P2 dofs: 541 MB), an octant with a layer (154k tets, 705k P2 dofs:
+# 1602 MB) and an O2-only octant (281k tets, 54k P1 dofs: 674 MB). The P1 figure is
+# an assumption (it is small next to the others).
+BYTES_PER_RANK = 160e6
+BYTES_PER_CELL = 1.7e3
+BYTES_PER_P2_VECTOR_DOF = 1.65e3  # P2 elasticity: matrix, GAMG hierarchy, work vectors
+BYTES_PER_P1_DOF = 0.5e3  # each P1 field solved (Li; O2): matrix, AMG, BDF history
+BYTES_PER_CELL_GMSH = 0.55e3  # rank 0 while Gmsh meshes (benchmarks/mesh_io.py)
+FIT_FRACTION = 0.8  # a case fits when its peak is below this share of available memory
+
+
+@dataclass
+class Estimate:
+    """Estimated size and memory of one run (totals over all ranks unless per_rank)."""
+
+    shape: str
+    cells: float
+    p1_dofs: float  # one scalar P1 field (Li site fraction, O2)
+    p2_dofs: float  # the displacement (3 components in 3D; u_r in 1D)
+    memory_bytes: float  # peak, all ranks together
+    memory_per_rank_bytes: float  # peak of the busiest rank
+    ranks: int
+
+    def lines(self) -> list[str]:
+        """Human-readable summary, two lines."""
+        dofs = f"~{_count(self.p1_dofs)} P1 dofs per field"
+        if self.p2_dofs:
+            dofs += f", ~{_count(self.p2_dofs)} P2 displacement dofs"
+        return [
+            f"pre-flight estimate ({self.shape}): ~{_count(self.cells)} cells, {dofs}",
+            f"  memory ~{_gb(self.memory_bytes)} in total, ~{_gb(self.memory_per_rank_bytes)} "
+            f"peak per rank ({self.ranks} rank{'s' if self.ranks > 1 else ''})",
+        ]
+
+
+def _count(n: float) -> str:
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if n >= scale:
+            return f"{n / scale:.3g}{suffix}"
+    return f"{n:.0f}"
+
+
+def _gb(n_bytes: float) -> str:
+    return f"{n_bytes / 1e9:.3g} GB"
+
+
+def refined_spheres(inputs: dict) -> list[tuple[float, float]]:
+    """(radius, element size) [m] of the outer surface and each interface, as the
+    builder refines them (meshes/particle.py `surface_sizes`)."""
+    R, delta, t = inputs["radius_m"], inputs["layer_thickness_m"], inputs["coating_thickness_m"]
+    spheres = [(R, inputs["size_surface_m"])]
+    for r in (R - t if t > 0 else None, R - t - delta if delta > 0 else None):
+        if r is not None:
+            spheres.append((r, inputs["size_interface_m"]))
+    return spheres
+
+
+def size_field(r_m: np.ndarray, inputs: dict) -> np.ndarray:
+    """h(r) [m] = min(bulk, min_i(h_i + g |r - r_i|))."""
+    h = np.full_like(r_m, inputs["size_bulk_m"], dtype=float)
+    for r_i, h_i in refined_spheres(inputs):
+        h = np.minimum(h, h_i + inputs["size_growth"] * np.abs(r_m - r_i))
+    return h
+
+
+def estimate_cells(inputs: dict, samples: int = 20001) -> float:
+    """Expected cell count for the builder's inputs (meshes/particle.py
+    `checked_inputs` plus "shape")."""
+    R = inputs["radius_m"]
+    r = np.linspace(0.0, R, samples)
+    h = size_field(r, inputs)
+    if inputs["shape"] == "radial":
+        return float(np.trapz(1.0 / h, r))
+    octant = inputs["shape"] == "octant"
+    fraction = 1 / 8 if octant else 1.0
+    volume_term = fraction * np.trapz(4 * math.pi * r**2 / h**3, r)
+    boundary_term = fraction * 4 * math.pi * R**2 / h[-1] ** 2
+    if octant:  # three quarter discs
+        boundary_term += 3 * np.trapz(math.pi / 2 * r / h**2, r)
+    interface_term = sum(fraction * 4 * math.pi * r_i**2 / h_i**2
+                         for r_i, h_i in refined_spheres(inputs)[1:])
+    return float(CELLS_PER_H3 * volume_term + BOUNDARY_CELLS_PER_H2 * boundary_term
+                 + INTERFACE_CELLS_PER_H2 * interface_term)
+
+
+def estimate_run(inputs: dict, *, mechanics: bool = True, p1_fields: int = 1,
+                 ranks: int = 1) -> Estimate:
+    """Cells, dofs and peak memory of a run on `ranks` ranks. The peak per rank is the
+    larger of the solve (shared evenly) and Gmsh on rank 0 when the mesh is built."""
+    cells = estimate_cells(inputs)
+    if inputs["shape"] == "radial":
+        p1, p2 = cells + 1, (2 * cells + 1 if mechanics else 0.0)
+        gmsh_bytes = 0.0
+    else:
+        p1 = P1_NODES_PER_CELL * cells
+        p2 = 3 * P2_NODES_PER_CELL * cells if mechanics else 0.0
+        gmsh_bytes = BYTES_PER_CELL_GMSH * cells
+    solve_bytes = (BYTES_PER_CELL * cells + BYTES_PER_P2_VECTOR_DOF * p2
+                   + BYTES_PER_P1_DOF * p1 * p1_fields)
+    per_rank = BYTES_PER_RANK + max(solve_bytes / ranks, gmsh_bytes)
+    total = ranks * BYTES_PER_RANK + max(solve_bytes, gmsh_bytes)
+    return Estimate(inputs["shape"], cells, p1, p2, total, per_rank, ranks)
+
+
+def coarsening_that_fits(inputs: dict, fits, max_factor: float = 1e3) -> float | None:
+    """Smallest factor s >= 1 by which all element sizes must be multiplied for
+    `fits(inputs)` to hold (bisection on log s; memory falls monotonically with s), or
+    None when even s = max_factor does not fit."""
+    def scaled(s):
+        return {**inputs, **{k: inputs[k] * s for k in
+                             ("size_bulk_m", "size_surface_m", "size_interface_m")}}
+
+    if fits(inputs):
+        return 1.0
+    if not fits(scaled(max_factor)):
+        return None
+    lo, hi = 0.0, math.log(max_factor)
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if fits(scaled(math.exp(mid))) else (mid, hi)
+    return math.exp(hi)

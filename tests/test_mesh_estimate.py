@@ -1,0 +1,124 @@
+"""The pre-flight mesh estimate (meshes/estimate.py, solver/preflight.py): its integrals
+against closed forms, its cell counts against real Gmsh meshes, and the refusal of a
+case too large for the memory available."""
+import math
+
+import pytest
+
+from conftest import CASES, run_lrmo
+from meshes.estimate import (BOUNDARY_CELLS_PER_H2, CELLS_PER_H3, coarsening_that_fits,
+                             estimate_cells, estimate_run)
+from meshes.particle import _particle_inputs, particle_model
+from meshes.radial import radial_model
+from solver.case import load_case
+from solver.mesh_io import gmsh_session
+from solver.preflight import mesh_inputs, refusal
+
+NM = 1e-9
+R = 150 * NM
+OCTANT = str(CASES / "verify_galvanostatic_octant.yaml")
+
+
+def inputs(shape="octant", layer=0.0, surface=None, bulk=None, radius=R):
+    return _particle_inputs(radius, layer, 0.0, shape=shape, size_surface_m=surface,
+                            size_bulk_m=bulk)
+
+
+def test_uniform_size_integrals_match_the_closed_form():
+    """With surface = bulk = h and no interfaces the size field is uniform: cells =
+    C V/h^3 + B A/h^2 with V and A of the octant (its boundary: an eighth of the sphere
+    and 3 quarter discs)."""
+    h = 10 * NM
+    volume = math.pi * R**3 / 6
+    area = math.pi * R**2 / 2 + 3 * math.pi * R**2 / 4
+    expected = CELLS_PER_H3 * volume / h**3 + BOUNDARY_CELLS_PER_H2 * area / h**2
+    assert estimate_cells(inputs(surface=h, bulk=h)) == pytest.approx(expected, rel=1e-4)
+    sphere = CELLS_PER_H3 * 8 * volume / h**3 + BOUNDARY_CELLS_PER_H2 * 4 * math.pi * R**2 / h**2
+    assert estimate_cells(inputs("sphere", surface=h, bulk=h)) == pytest.approx(sphere, rel=1e-4)
+
+
+def test_cells_scale_as_h_to_the_minus_3_under_uniform_refinement():
+    """Halving every size multiplies the cells by 8 in the limit (the boundary layer,
+    ~h^-2, fades): the ratio rises toward 8 and is within 5 % of it at fine sizes."""
+    ratios = []
+    for h in (20 * NM, 10 * NM, 5 * NM, 2.5 * NM, 1.25 * NM):
+        coarse, fine = (estimate_cells(inputs(surface=s, bulk=s)) for s in (h, h / 2))
+        ratios.append(fine / coarse)
+    assert all(a < b < 8 for a, b in zip(ratios, ratios[1:]))
+    assert ratios[-1] == pytest.approx(8, rel=0.05)
+
+
+@pytest.mark.parametrize("shape, layer, surface, bulk", [
+    ("octant", 20 * NM, None, None),  # the 3D defaults
+    ("octant", 0.0, 6 * NM, 12 * NM),
+    ("sphere", 30 * NM, 10 * NM, 25 * NM),
+    ("octant", 20 * NM, 3 * NM, 10 * NM),
+])
+def test_estimate_is_within_30_percent_of_gmsh(shape, layer, surface, bulk):
+    with gmsh_session("estimate"):
+        info = particle_model(R, layer, 0.0, shape=shape, size_surface_m=surface,
+                              size_bulk_m=bulk)
+    estimate = estimate_cells(inputs(shape, layer, surface, bulk))
+    assert estimate == pytest.approx(info["num_cells"], rel=0.3)
+
+
+def test_radial_estimate_counts_the_intervals():
+    sizes = dict(size_surface_m=0.5 * NM, size_bulk_m=3 * NM)
+    with gmsh_session("estimate"):
+        info = radial_model(R, 20 * NM, 0.0, **sizes)
+    estimate = estimate_cells(_particle_inputs(R, 20 * NM, 0.0, shape="octant", **sizes)
+                              | {"shape": "radial"})
+    assert estimate == pytest.approx(info["num_cells"], rel=0.1)
+
+
+def test_default_sizes_follow_the_shape():
+    """A case without mesh sizes: 1D defaults are much finer than 3D ones, and the 3D
+    defaults make a mesh of tens of thousands of cells, not millions."""
+    radial, octant = (mesh_inputs(load_case(OCTANT, [f"geometry.shape={s}", "mesh={}"]))
+                      for s in ("radial", "octant"))
+    assert radial["size_surface_m"] < octant["size_surface_m"] / 5
+    assert radial["size_bulk_m"] < octant["size_bulk_m"] / 5
+    assert 1e4 < estimate_cells(octant) < 2e5
+
+
+def test_memory_grows_with_refinement_and_mechanics():
+    coarse, fine = (estimate_run(inputs(surface=s, bulk=2 * s)) for s in (8 * NM, 4 * NM))
+    assert fine.memory_bytes > 4 * (coarse.memory_bytes - 160e6)
+    no_mechanics = estimate_run(inputs(surface=4 * NM, bulk=8 * NM), mechanics=False)
+    assert no_mechanics.p2_dofs == 0 and no_mechanics.memory_bytes < fine.memory_bytes
+    two = estimate_run(inputs(surface=4 * NM, bulk=8 * NM), ranks=2)
+    assert two.memory_per_rank_bytes < fine.memory_per_rank_bytes < two.memory_bytes
+
+
+def test_the_suggested_coarsening_is_the_smallest_that_fits():
+    start = inputs(surface=1 * NM, bulk=2 * NM)
+    limit = 2e9
+
+    def fits(trial):
+        return estimate_run(trial).memory_bytes <= limit
+
+    s = coarsening_that_fits(start, fits)
+    assert s > 1
+    scale = ("size_bulk_m", "size_surface_m", "size_interface_m")
+    assert fits({**start, **{k: start[k] * s for k in scale}})
+    assert not fits({**start, **{k: start[k] * s * 0.98 for k in scale}})
+
+
+def test_refusal_names_the_keys_and_a_size_that_fits():
+    case = load_case(OCTANT, ["mesh.surface=0.5 nm", "mesh.bulk=1 nm"])
+    message = refusal(case, mesh_inputs(case), ranks=1, ranks_on_node=1, available=4e9)
+    assert "mesh.surface" in message and "mesh.bulk" in message and "--force-large" in message
+    assert refusal(case, mesh_inputs(case), ranks=1, ranks_on_node=1, available=1e15) is None
+
+
+def test_a_huge_case_is_refused_with_exit_2_and_force_large_overrides(tmp_path):
+    huge = ["--set", "mesh.surface=0.1 nm", "--set", "mesh.bulk=0.2 nm"]
+    for command in (["validate", OCTANT], ["run", OCTANT, "--out", str(tmp_path / "r")],
+                    ["mesh", OCTANT, "--out", str(tmp_path / "m")]):
+        proc = run_lrmo([*command, *huge])
+        assert proc.returncode == 2, proc.stderr
+        assert "mesh.surface" in proc.stderr and "Traceback" not in proc.stderr
+        assert "pre-flight estimate (octant)" in proc.stdout + proc.stderr
+    assert not (tmp_path / "m").exists() and not (tmp_path / "r").exists()
+    proc = run_lrmo(["validate", OCTANT, *huge, "--force-large"])
+    assert proc.returncode == 0, proc.stderr
