@@ -11,15 +11,18 @@ near-null space. The operator never changes: assembled and set up once.
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import ufl
 from dolfinx import fem
 from petsc4py import PETSc
 
 from meshes.markers import CELL_TAGS, FACET_TAGS
-from solver import compat, linalg
+from solver import compat, linalg, pmultigrid
 from solver.domain import Domain
 from solver.materials import MaterialFields
+from solver.warm_start import ProjectionGuess
 
 # Voigt order of the six stress components stored per DG1 node
 VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
@@ -46,8 +49,15 @@ def rigid_body_modes(V) -> tuple[PETSc.NullSpace, list]:
 
 
 class Mechanics:
+    """P2 elasticity for a concentration field `theta`; `solve()` after theta changes.
+
+    3D: CG with two-level p-multigrid (P2 smoothed, AMG on the rediscretised P1 problem;
+    solver/pmultigrid.py) unless the options choose another `pc_type`, and each solve
+    starts from the projection onto the last `warm_start_vectors` solutions
+    (solver/warm_start.py; 0 = zero initial guess). 1D: direct."""
+
     def __init__(self, domain: Domain, materials: MaterialFields, theta, theta_ref: float,
-                 petsc_options: dict | None = None):
+                 petsc_options: dict | None = None, warm_start_vectors: int = 8):
         msh = domain.msh
         self.domain = domain
         self.V = compat.functionspace(msh, "Lagrange", 2, domain.displacement_shape)
@@ -62,13 +72,19 @@ class Mechanics:
 
         self.chemical_strain = omega / 3 * materials.site_concentration() * (theta - theta_ref)
         bulk_3K = 3 * lmbda + 2 * mu
-        u, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
-        a = fem.form(domain.volume_integral(ufl.inner(sigma_elastic(eps(u)), eps(v))))
+        v = ufl.TestFunction(self.V)
+        self._elastic_form = lambda V: fem.form(domain.volume_integral(
+            ufl.inner(sigma_elastic(eps(ufl.TrialFunction(V))), eps(ufl.TestFunction(V)))))
         self.L = fem.form(domain.volume_integral(bulk_3K * self.chemical_strain * ufl.tr(eps(v))))
         self.stress = sigma_elastic(eps(self.u, pointwise=True)) - bulk_3K * self.chemical_strain * I
 
-        self.bcs = self._rigid_body_constraints()
-        self.A = compat.assemble_matrix(a, self.bcs)
+        self.bcs = self._rigid_body_constraints(self.V)
+        start = time.perf_counter()
+        self.A = compat.assemble_matrix(self._elastic_form(self.V), self.bcs)
+        # wall seconds: P2 matrix assembly, preconditioner set-up (coarse level included)
+        self.timings = {"assembly_s": time.perf_counter() - start}
+        start = time.perf_counter()
+        self._guess = None
         if domain.radial:
             self.ksp = linalg.make_ksp(domain.comm, "elasticity", linalg.DIRECT)
         else:
@@ -79,7 +95,14 @@ class Mechanics:
             if domain.shape == "sphere":
                 self.A.setNullSpace(modes)
             self._modes = modes
+            if options.get("pc_type") == "mg":
+                self._setup_p_multigrid()
+            if warm_start_vectors > 0:
+                self._guess = ProjectionGuess(self.A, warm_start_vectors)
         self.ksp.setOperators(self.A)
+        self.ksp.setFromOptions()  # again, now that the multigrid levels exist
+        self.ksp.setUp()
+        self.timings["setup_s"] = time.perf_counter() - start
         self._b = fem.Function(self.V)
 
         # stress components at the DG1 nodes
@@ -96,18 +119,35 @@ class Mechanics:
         self.node_region = self._node_regions(n_owned)
         self.iterations = 0
 
-    def _rigid_body_constraints(self):
+    def _setup_p_multigrid(self) -> None:
+        """Coarse level: P1 on the same mesh with the same constraints and rigid-body
+        (near-)null space; transfer: the P1 -> P2 interpolation."""
+        V1 = compat.functionspace(self.domain.msh, "Lagrange", 1, self.domain.displacement_shape)
+        bcs1 = self._rigid_body_constraints(V1)
+        A1 = compat.assemble_matrix(self._elastic_form(V1), bcs1)
+        modes1, functions1 = rigid_body_modes(V1)
+        A1.setNearNullSpace(modes1)
+        if self.domain.shape == "sphere":
+            A1.setNullSpace(modes1)
+        free = fem.Function(V1)  # 1, and 0 on the constrained dofs
+        free.x.array[:] = 1.0
+        compat.set_bc(compat.petsc_vec(free), bcs1)
+        P = pmultigrid.interpolation_matrix(V1, self.V, compat.petsc_vec(free))
+        self._coarse = (V1, A1, modes1, functions1, P)  # keep alive with the KSP
+        pmultigrid.configure(self.ksp, P, A1)
+
+    def _rigid_body_constraints(self, V):
         d = self.domain
         fdim = d.msh.topology.dim - 1
         if d.radial:
             centre = d.facet_tags.find(FACET_TAGS["centre"])
-            dofs = fem.locate_dofs_topological(self.V, fdim, centre)
-            return [fem.dirichletbc(PETSc.ScalarType(0.0), dofs, self.V)]
+            dofs = fem.locate_dofs_topological(V, fdim, centre)
+            return [fem.dirichletbc(PETSc.ScalarType(0.0), dofs, V)]
         if d.shape == "octant":
             bcs = []
             for axis, name in enumerate(("symmetry_x", "symmetry_y", "symmetry_z")):
                 facets = d.facet_tags.find(FACET_TAGS[name])
-                Vi = self.V.sub(axis)
+                Vi = V.sub(axis)
                 dofs = fem.locate_dofs_topological(Vi, fdim, facets)
                 bcs.append(fem.dirichletbc(PETSc.ScalarType(0.0), dofs, Vi))
             return bcs
@@ -131,7 +171,12 @@ class Mechanics:
             compat.set_bc(b, self.bcs)
         if self.domain.shape == "sphere":
             self._modes.remove(b)
+        x = compat.petsc_vec(self.u)
+        if self._guess is not None:
+            self.ksp.setInitialGuessNonzero(self._guess.guess(b, x))
         self.iterations = linalg.solve(self.ksp, b, self.u)
+        if self._guess is not None:
+            self._guess.add(x)
         self.stress_components.interpolate(self._stress_expr)
         return self.iterations
 
