@@ -10,7 +10,8 @@ run, validate and mesh first print the pre-flight estimate (cells, dofs, memory)
 refuse (exit 2) a case whose estimate exceeds the memory available; --force-large
 overrides (docs/meshes.md).
 
-Exit codes: 0 done, 2 bad input, 3 solver failure. Same behaviour under mpirun; only
+Exit codes: 0 done, 2 bad input, 3 solver failure, 4 output folder unusable
+(not a folder, not writable, disk full). Same behaviour under mpirun; only
 rank 0 prints.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_SOLVER_FAILURE = 0, 2, 3
+EXIT_OK, EXIT_BAD_INPUT, EXIT_SOLVER_FAILURE, EXIT_OUTPUT = 0, 2, 3, 4
 
 
 class _Parser(argparse.ArgumentParser):
@@ -70,8 +71,14 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
     from mpi4py import MPI
 
+    from solver.output import OutputError
+
     try:
         return _dispatch(args, MPI.COMM_WORLD)
+    except OutputError as exc:  # raised alike on every rank (solver/output.py)
+        if MPI.COMM_WORLD.rank == 0:
+            print(f"lrmo: {exc}", file=sys.stderr)
+        return EXIT_OUTPUT
     except Exception:
         if MPI.COMM_WORLD.size == 1:
             raise

@@ -8,6 +8,11 @@
 
 Every text file is written to a temporary name and renamed when complete, on rank 0.
 Field files are written into `fields.partial/`, which becomes `fields/` when closed.
+
+Safety: nothing is written outside the folder and no symlink inside it is followed (a
+symlink where a result goes is removed, not written through); a re-run first clears
+every result of the previous one (`oxygen/`, `mesh/` and checkpoints included). A
+target that is not a folder, is not writable or fills up raises `OutputError` (exit 4).
 """
 from __future__ import annotations
 
@@ -22,13 +27,75 @@ from pathlib import Path
 
 from mpi4py import MPI
 
+# everything a run writes into its folder: cleared before a re-run
+RESULT_ENTRIES = ("case.yaml", "summary.json", "timeseries.csv", "profiles.csv", "slices.csv",
+                  "fields", "fields.partial", "mesh", "oxygen", "checkpoint", "checkpoint.partial")
+
+
+class OutputError(OSError):
+    """The output folder cannot be used or written (not a folder, not writable, full).
+    The message names the path and the cause; the CLI exits with 4."""
+
+
+def _describe(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same folder (rank-local)."""
+    """Write `text` to `path` through a temporary file in the same folder (rank-local).
+    The temporary file is created exclusively (never through an existing file or
+    symlink) and removed again if the write fails; `os.replace` swaps the name itself,
+    so a symlink at `path` is replaced, not followed."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise OutputError(f"cannot write {path}: {_describe(exc)}") from None
+
+
+def remove_entry(path: Path) -> None:
+    """Remove a file, a folder tree or a symlink (the link itself, never its target)."""
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
+
+
+def prepare_folder(path: Path, clear: tuple[str, ...] = ()) -> None:
+    """Create the folder if needed, check that it is a writable folder, and clear the
+    named entries of a previous run (rank-local; raises OutputError)."""
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"output folder {path} exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".lrmo-write-test-{os.getpid()}"
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.unlink(probe)
+        for name in clear:
+            remove_entry(path / name)
+    except OutputError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"cannot use output folder {path}: {_describe(exc)}") from None
+
+
+def root_collective(comm: MPI.Comm, action) -> None:
+    """Run `action()` on rank 0 and raise its OutputError on every rank."""
+    error = None
+    if comm.rank == 0:
+        try:
+            action()
+        except OutputError as exc:
+            error = str(exc)
+    error = comm.bcast(error, root=0)
+    if error is not None:
+        raise OutputError(error)
 
 
 def csv_text(header: list[str], rows: list[list[float]]) -> str:
@@ -44,31 +111,28 @@ class OutputFolder:
     """A run's output folder; all methods are collective-safe (rank 0 writes)."""
 
     def __init__(self, path: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, fields: bool = True):
-        """`fields=False`: a folder of summaries only (nothing is cleared)."""
+        """`fields=False`: a folder of summaries only (nothing is cleared). Collective;
+        raises OutputError on every rank when the folder cannot be used."""
         self.path = Path(path)
         self.comm = comm
         self.is_root = comm.rank == 0
         if not fields:
-            if self.is_root:
-                self.path.mkdir(parents=True, exist_ok=True)
-            comm.barrier()
+            root_collective(comm, lambda: prepare_folder(self.path))
             return
-        if self.is_root:
-            self.path.mkdir(parents=True, exist_ok=True)
-            for stale in ("summary.json", "timeseries.csv", "profiles.csv", "slices.csv"):
-                (self.path / stale).unlink(missing_ok=True)
-            for d in ("fields", "fields.partial"):
-                shutil.rmtree(self.path / d, ignore_errors=True)
+
+        def fresh():
+            prepare_folder(self.path, clear=RESULT_ENTRIES)
             (self.path / "fields.partial").mkdir()
-        comm.barrier()
+
+        root_collective(comm, fresh)
 
     @property
     def partial_fields_dir(self) -> Path:
         return self.path / "fields.partial"
 
     def write_text(self, name: str, text: str) -> None:
-        if self.is_root:
-            write_atomic(self.path / name, text)
+        """Rank 0 writes; an OutputError is raised on every rank (collective)."""
+        root_collective(self.comm, lambda: write_atomic(self.path / name, text))
 
     def write_json(self, name: str, data: dict) -> None:
         self.write_text(name, json.dumps(data, indent=2, sort_keys=False, default=float) + "\n")
@@ -79,9 +143,16 @@ class OutputFolder:
     def finish_fields(self) -> None:
         """Publish `fields.partial/` as `fields/` (after every writer is closed)."""
         self.comm.barrier()
-        if self.is_root and self.partial_fields_dir.exists():
-            os.replace(self.partial_fields_dir, self.path / "fields")
-        self.comm.barrier()
+
+        def publish():
+            try:
+                if self.partial_fields_dir.exists():
+                    remove_entry(self.path / "fields")
+                    os.replace(self.partial_fields_dir, self.path / "fields")
+            except OSError as exc:
+                raise OutputError(f"cannot publish {self.path / 'fields'}: {_describe(exc)}") from None
+
+        root_collective(self.comm, publish)
 
 
 class RunRecord:
@@ -127,8 +198,9 @@ class RunRecord:
         except BaseException as exc:
             self.summary["status"] = "failed"
             self.summary["message"] = f"aborted by an unexpected error: {exc!r}"
-            if self.comm.size == 1:
-                self.folder.write_json("summary.json", self.summary)
+            if self.comm.size == 1 and not isinstance(exc, OutputError):
+                with contextlib.suppress(OutputError):
+                    self.folder.write_json("summary.json", self.summary)
             raise
 
     def close(self) -> dict:
@@ -138,11 +210,17 @@ class RunRecord:
             self.writer.close()
         self.folder.finish_fields()
         self.summary["wall_time_s"] = self.comm.allreduce(time.perf_counter() - self._start, op=MPI.MAX)
-        if self.timeseries:
-            header = list(self.timeseries[0])
-            self.folder.write_csv("timeseries.csv", header, [[r[k] for k in header] for r in self.timeseries])
-        for name, (header, rows) in self._tables.items():
-            if rows:
-                self.folder.write_csv(name, header, rows)
-        self.folder.write_json("summary.json", self.summary)
+        try:
+            if self.timeseries:
+                header = list(self.timeseries[0])
+                self.folder.write_csv("timeseries.csv", header, [[r[k] for k in header] for r in self.timeseries])
+            for name, (header, rows) in self._tables.items():
+                if rows:
+                    self.folder.write_csv(name, header, rows)
+            self.folder.write_json("summary.json", self.summary)
+        except OutputError as exc:  # e.g. a full disk: say so in the summary if it still fits
+            self.summary.update(status="failed", message=f"output could not be written: {exc}")
+            with contextlib.suppress(OutputError):
+                self.folder.write_json("summary.json", self.summary)
+            raise
         return self.summary
