@@ -306,7 +306,8 @@ class Case(Strict):
         sizes = {f"size_{k}_m": (None if getattr(m, k, None) is None else getattr(m, k).si)
                  for k in ("bulk", "surface", "interface")}
         try:
-            checked_inputs(g.radius.si, g.layer_thickness.si, g.coating_thickness.si, **sizes)
+            checked_inputs(g.radius.si, g.layer_thickness.si, g.coating_thickness.si,
+                           shape=g.shape, **sizes)
         except ValueError as exc:
             text = str(exc)
             for arg, key in _MESH_ARGUMENT_KEYS:

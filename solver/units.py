@@ -46,14 +46,16 @@ def check_unit_text(unit: str) -> str:
 def parse_quantity_text(raw: str) -> tuple[float, str]:
     """"150 nm" -> (150.0, "nm"): a decimal number, then a plain unit (maybe empty)."""
     m = _QUANTITY_TEXT.fullmatch(raw) if len(raw) <= 200 else None
-    if m is None:
+    unit_ok = m is not None and (not m.group(2) or _UNIT.fullmatch(m.group(2)))
+    if not unit_ok or len(m.group(2)) > MAX_UNIT_CHARS:
         raise ValueError(
-            f"cannot read {clip_repr(raw, 80)} as a quantity: expected '<number> <unit>', "
-            "e.g. '150 nm' or '1e-17 m^2/s'")
+            f"cannot read {clip_repr(raw, 80)} as a quantity: expected '<number> <unit>' "
+            "with a plain number and unit names joined by '/', '*' or spaces, each with at "
+            "most a one-digit power (no expressions), e.g. '150 nm' or '1e-17 m^2/s'")
     value = float(m.group(1))
     if not math.isfinite(value):
         raise ValueError(f"must be a finite number; got {clip_repr(raw, 80)}")
-    return value, check_unit_text(m.group(2))
+    return value, m.group(2)
 
 
 class Quantity(BaseModel):

@@ -322,3 +322,12 @@ def test_sweep_refuses_bad_series_files(tmp_path, capsys, alarm, text, needle):
     err = _refused(["sweep", str(path), "--out", str(tmp_path / "out")], capsys)
     assert needle in err
     assert not (tmp_path / "out").exists()
+
+
+def test_mesh_sizes_left_out_are_checked_with_the_shapes_defaults(capsys):
+    """Radial default bulk size R/50 = 3 nm (150 nm demo): a 10 nm interface size is
+    coarser than it, so refused; on an octant (default bulk R/8 = 18.75 nm) it is fine."""
+    err = _refused(["validate", DEMO, "--set", "mesh={interface: 10 nm}"], capsys)
+    assert "mesh.interface" in err and "mesh.bulk" in err
+    assert main(["validate", DEMO, "--set", "mesh={interface: 10 nm}",
+                 "--set", "geometry.shape=octant"]) == 0
