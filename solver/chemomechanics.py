@@ -116,19 +116,23 @@ class ChemoMechanics:
         self.peak = Peak()
         self.stats = Stats()
         self.t = 0.0
-        self._volume = domain.comm.allreduce(
-            fem.assemble_scalar(fem.form(domain.volume_integral(fem.Constant(domain.msh, 1.0)))), op=MPI.SUM
-        )
-        # integral of each P1 basis function: the mean of the P1 site fraction is a dot product
+        # integral of each P1 basis function (the P1 partition of unity: they sum to the
+        # volume); the mean of the P1 site fraction is then a dot product
         weights = fem.Function(self.lithium.V)
         compat.assemble_vector_into(compat.petsc_vec(weights), fem.form(
             domain.volume_integral(ufl.TestFunction(self.lithium.V))))
         self._dof_volumes = weights.x.array[: self.lithium.V.dofmap.index_map.size_local].copy()
+        self._volume = domain.comm.allreduce(float(self._dof_volumes.sum()), op=MPI.SUM)
         # (t_s, particle-mean site fraction) after every accepted step (solver/coupling.py)
         self.mean_site_fraction_history = [(0.0, case.lithium.initial_site_fraction.si)]
-        self._lithium_form = fem.form(domain.volume_integral(self._c_expr))
-        if self.mechanics is not None:
-            self._dilatation_form = fem.form(domain.volume_integral(ufl.tr(domain.strain(self.mechanics.u))))
+        self._forms: dict[str, fem.Form] = {}  # output integrals, compiled at first use
+
+    def _form(self, name: str):
+        if name not in self._forms:
+            integrand = (self._c_expr if name == "lithium"
+                         else ufl.tr(self.domain.strain(self.mechanics.u)))
+            self._forms[name] = fem.form(self.domain.volume_integral(integrand))
+        return self._forms[name]
 
     # -- derived quantities --------------------------------------------------------------
     def integral(self, form) -> float:
@@ -141,13 +145,13 @@ class ChemoMechanics:
             "holding": int(self.protocol.holding),
             "theta_surface_min": self.lithium.surface_min(),
             "theta_mean": self.mean_site_fraction(),
-            "li_mol": self.integral(self._lithium_form) * self.domain.symmetry_factor,
+            "li_mol": self.integral(self._form("lithium")) * self.domain.symmetry_factor,
         }
         if self.mechanics is not None:
             peak = self.mechanics.peak_von_mises()
             row["sigma_vm_max_Pa"] = peak["value_Pa"]
             row["sigma_vm_max_radius_m"] = peak["radius_m"]
-            row["volume_change"] = self.integral(self._dilatation_form) / self._volume
+            row["volume_change"] = self.integral(self._form("dilatation")) / self._volume
         return row
 
     def update_output_fields(self) -> None:

@@ -32,14 +32,126 @@ has_adios2: bool = bool(getattr(dolfinx.common, "has_adios2", False)) and hasatt
 )
 
 
+def _memoize_jit_module_lookups() -> None:
+    """Keep the JIT-compiled modules found in the disk cache for the life of the process.
+    FFCx looks a compiled form or element up by listing the whole cache directory and
+    importing the module again at every fem.form / function space (~0.6 ms each, most of
+    a warm 1D run); the modules are named by a hash of their content, so one found once
+    stays valid. Skipped where FFCx has no `get_cached_module`."""
+    import ffcx.codegeneration.jit as ffcx_jit
+
+    lookup = getattr(ffcx_jit, "get_cached_module", None)
+    if lookup is None or getattr(lookup, "lrmo_memo", False):
+        return
+    found: dict = {}
+
+    def memoized(module_name, object_names, cache_dir, timeout):
+        key = (module_name, tuple(object_names), str(cache_dir))
+        if key not in found:
+            result = lookup(module_name, object_names, cache_dir, timeout)
+            if result[0] is None:  # not compiled yet: the caller compiles it
+                return result
+            found[key] = result
+        return found[key]
+
+    memoized.lrmo_memo = True
+    ffcx_jit.get_cached_module = memoized
+
+
+def _lazy_ffcx_option_log() -> None:
+    """FFCx pretty-prints its whole option dict for an INFO log message at every JIT call,
+    whether or not INFO is enabled (a third of a warm 1D set-up). Format it only when the
+    message is emitted. Skipped where FFCx's option module differs."""
+    import logging
+    import pprint
+
+    import ffcx
+
+    module = getattr(ffcx, "parameters", None) or getattr(ffcx, "options", None)
+    logger = getattr(module, "logger", None)
+    if getattr(module, "pprint", None) is not pprint or logger is None:
+        return
+
+    class LazyPprint:
+        @staticmethod
+        def pformat(obj, *args, **kwargs):
+            return pprint.pformat(obj, *args, **kwargs) if logger.isEnabledFor(logging.INFO) else ""
+
+    module.pprint = LazyPprint
+
+
+_memoize_jit_module_lookups()
+_lazy_ffcx_option_log()
+
+
 def functionspace(msh, family: str, degree: int, shape: tuple[int, ...] | None = None):
-    """Lagrange-type space; `shape=(gdim,)` gives a vector space."""
+    """Lagrange-type space; `shape=(gdim,)` gives a vector space. One space per mesh and
+    element, shared by its callers (each new space costs a JIT lookup and a dofmap: most
+    of the set-up of a 1D run); kept on the mesh object, so it goes with it."""
+    key = (family, degree, shape)
+    spaces = getattr(msh, "__dict__", {}).setdefault("_lrmo_spaces", {})
+    if key not in spaces:
+        spaces[key] = _new_functionspace(msh, family, degree, shape)
+    return spaces[key]
+
+
+def _new_functionspace(msh, family: str, degree: int, shape: tuple[int, ...] | None):
     if hasattr(dolfinx.fem, "functionspace"):
         element = (family, degree) if shape is None else (family, degree, shape)
         return dolfinx.fem.functionspace(msh, element)
     if shape is None:
         return dolfinx.fem.FunctionSpace(msh, (family, degree))
     return dolfinx.fem.VectorFunctionSpace(msh, (family, degree), dim=shape[0])
+
+
+def interval_mesh(comm, nodes, owner: int = 0):
+    """Mesh of intervals joining consecutive `nodes` (1D coordinates, increasing), given
+    on rank `owner` (other ranks pass an empty array) and distributed over `comm`."""
+    import dolfinx.mesh
+    import ufl
+
+    nodes = np.asarray(nodes, dtype=np.float64)
+    n = len(nodes) - 1 if comm.rank == owner else 0
+    cells = np.stack([np.arange(n), np.arange(1, n + 1)], axis=1).astype(np.int64)
+    x = nodes.reshape(-1, 1) if comm.rank == owner else np.zeros((0, 1))
+    try:  # 0.7+: basix elements
+        import basix.ufl
+
+        domain = ufl.Mesh(basix.ufl.element("Lagrange", "interval", 1, shape=(1,)))
+    except ImportError:  # 0.5 - 0.6
+        domain = ufl.Mesh(ufl.VectorElement("Lagrange", ufl.interval, 1, dim=1))
+    if comm.size == 1 and DOLFINX_VERSION < (0, 7):
+        # 0.5/0.6 run the graph partitioner even on one process (~3 ms for any mesh);
+        # 0.8+ skip it by themselves
+        def one_part(comm, nparts, tdim, cells, ghost_mode):
+            return dolfinx.cpp.graph.AdjacencyList_int32(np.zeros(cells.num_nodes, dtype=np.int32))
+
+        return dolfinx.mesh.create_mesh(comm, cells, x, domain, partitioner=one_part)
+    return dolfinx.mesh.create_mesh(comm, cells, x, domain)
+
+
+def meshtags(msh, dim: int, indices, values):
+    """Sorted tags of entities of dimension `dim` (all versions)."""
+    import dolfinx.mesh
+
+    indices = np.asarray(indices, dtype=np.int32)
+    order = np.argsort(indices)
+    return dolfinx.mesh.meshtags(msh, dim, indices[order], np.asarray(values, dtype=np.int32)[order])
+
+
+def cell_midpoints(msh, cells) -> np.ndarray:
+    """(n, 3) midpoints of the given local cells."""
+    import dolfinx.mesh
+
+    tdim = msh.topology.dim
+    return dolfinx.mesh.compute_midpoints(msh, tdim, np.asarray(cells, dtype=np.int32))
+
+
+def locate_vertices(msh, marker) -> np.ndarray:
+    """Local vertex indices whose coordinates satisfy `marker(x)` (x: (3, n))."""
+    import dolfinx.mesh
+
+    return dolfinx.mesh.locate_entities(msh, 0, marker)
 
 
 def model_to_mesh(model, comm, rank: int, gdim: int):

@@ -91,7 +91,7 @@ def make_ksp(comm, name: str, options: dict) -> PETSc.KSP:
     ksp.setOptionsPrefix(prefix)
     ksp.setFromOptions()
     ksp.setName(name)
-    if not any("mg_" in key or "view" in key for key in options):
+    if not any(key.startswith("mg_") or "_mg_" in key or "view" in key for key in options):
         for key in options:
             opts.delValue(prefix + key)
     return ksp

@@ -72,28 +72,30 @@ def search_peak(count: int, evaluate: Callable[[int], float], known: dict[int, f
     for i in [*range(0, count, stride), count - 1]:
         value(i)
     coarse = sorted(values)
+
+    def better(i: int, j: int) -> bool:  # larger, or equal and earlier (as a scan finds)
+        return (values[i], -i) > (values[j], -j)
+
     best = max(values[i] for i in coarse)
     starts = [i for k, i in enumerate(coarse)
               if values[i] >= REFINE_WITHIN * best
-              and (k == 0 or values[coarse[k - 1]] <= values[i])
-              and (k == len(coarse) - 1 or values[coarse[k + 1]] <= values[i])]
+              and (k == 0 or better(i, coarse[k - 1]))
+              and (k == len(coarse) - 1 or better(i, coarse[k + 1]))]
     for b in starts:
         k = coarse.index(b)
         lo = coarse[k - 1] if k > 0 else b
         hi = coarse[k + 1] if k < len(coarse) - 1 else b
-        _refine(lo, b, hi, value)
+        _refine(lo, b, hi, value, better)
     return max(values, key=lambda i: (values[i], -i))
 
 
-def _refine(lo: int, b: int, hi: int, value: Callable[[int], float]) -> int:
-    """Bracket lo <= b <= hi with value(b) the largest of the three: evaluate inside the
-    larger side until both sides are a single step."""
+def _refine(lo: int, b: int, hi: int, value: Callable[[int], float], better) -> int:
+    """Bracket lo <= b <= hi with b the best of the three: evaluate inside the larger
+    side until both sides are a single step."""
     while b - lo > 1 or hi - b > 1:
-        if b - lo >= hi - b:
-            m = (lo + b) // 2
-        else:
-            m = (b + hi + 1) // 2
-        if value(m) > value(b):
+        m = (lo + b) // 2 if b - lo >= hi - b else (b + hi + 1) // 2
+        value(m)
+        if better(m, b):
             lo, b, hi = (lo, m, b) if m < b else (b, m, hi)
         elif m < b:
             lo = m

@@ -1,0 +1,176 @@
+"""Benchmark: the 1D particle, lrmo against PyBaMM at equal accuracy, in the same run.
+
+The particle: homogeneous sphere, R = 150 nm, D = 1.5e-18 m^2/s, 1C galvanostatic
+extraction, floor not reached (cases/verify_galvanostatic_radial.yaml with D, the end time
+and the output times overridden). The accuracy: the worst error of the surface hoop
+stress at t = 500, 1000, 2000, 3000 s against the closed form (solver/analytic.py),
+relative to the largest closed-form surface hoop stress over those times.
+
+lrmo: build + solve in this process, warm (the JIT cache filled by a first run): mesh,
+forms, the time loop with the stress at the output times and the peak search. The case
+file is parsed once, outside the timing (a sweep parses it once too).
+PyBaMM (when importable): the same sphere as a PyBaMM model (Fickian diffusion in
+spherical polar coordinates, finite volumes, N cells, its default solver); surface hoop
+stress K (c_avg - c_surf), K = Omega E / (3 (1 - nu)). Build (model, discretisation) +
+solve, warm as well. PyBaMM may live in another interpreter: set LRMO_PYBAMM_PYTHON to
+its python to run that part there (same figures, printed in this run).
+
+Prints time (best and median of the repeats), worst error, and the ratio; asserts nothing.
+Run: .venv/bin/python benchmarks/particle_1d.py [--repeats 20]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+TIMES_S = [500.0, 1000.0, 2000.0, 3000.0]
+PARTICLE = dict(radius_m=150e-9, diffusivity_m2_s=1.5e-18, site_concentration_mol_m3=6.08e4,
+                youngs_modulus_Pa=150e9, poisson_ratio=0.3, partial_molar_volume_m3_mol=7.1e-7)
+# lrmo settings chosen for ~1e-3 (mesh and step control; everything else as the case file)
+LRMO_OVERRIDES = [
+    "materials.core.lithium_diffusivity=1.5e-18 m^2/s",
+    "protocol.end_time=3000 s",
+    "output.times.values=[500, 1000, 2000, 3000]",
+    "mesh.surface=2 nm", "mesh.bulk=20 nm",
+    "time_stepping.initial_step=2 s", "time_stepping.max_step=1000 s",
+    "time_stepping.max_change_per_step=0.05",
+]
+PYBAMM_CELLS = 64
+
+
+def exact_surface_hoop_Pa(flux_mol_m2_s: float) -> np.ndarray:
+    from solver import analytic
+
+    p = PARTICLE
+    return np.array([analytic.galvanostatic_sphere(
+        [p["radius_m"]], t, flux_mol_m2_s, p["radius_m"], p["diffusivity_m2_s"],
+        p["partial_molar_volume_m3_mol"], p["youngs_modulus_Pa"], p["poisson_ratio"])["sigma_t_Pa"][0]
+        for t in TIMES_S])
+
+
+def worst_error(computed, exact) -> float:
+    return float(np.max(np.abs(np.asarray(computed) - exact)) / np.max(np.abs(exact)))
+
+
+def lrmo_once(case, comm):
+    from solver.chemomechanics import ChemoMechanics
+    from solver.run import build_domain
+
+    t0 = time.perf_counter()
+    sim = ChemoMechanics(case, build_domain(case, comm))
+    hoop = {}
+
+    def observe(t, s):
+        if t > 0:
+            m = s.mechanics
+            hoop[t] = m.stress_measures()["sigma_t_Pa"][np.argmax(m.node_radius_m)]
+
+    sim.run(observe)
+    return time.perf_counter() - t0, [hoop[t] for t in TIMES_S], sim
+
+
+def lrmo(repeats: int):
+    from mpi4py import MPI
+
+    from solver.case import load_case
+    from solver.protocol import ChargeProtocol
+    from solver.verify import CASES_DIR
+
+    case = load_case(CASES_DIR / "verify_galvanostatic_radial.yaml", LRMO_OVERRIDES)
+    flux = ChargeProtocol.from_case(case).flux_mol_m2_s
+    lrmo_once(case, MPI.COMM_SELF)  # warm the JIT cache
+    times = []
+    for _ in range(repeats):
+        wall, hoop, sim = lrmo_once(case, MPI.COMM_SELF)
+        times.append(wall)
+    info = dict(dofs=sim.lithium.V.dofmap.index_map.size_global, steps=sim.stats.steps,
+                solves=sim.stats.elasticity_solves)
+    return times, worst_error(hoop, exact_surface_hoop_Pa(flux)), flux, info
+
+
+def pybamm_once(flux_mol_m2_s: float, cells: int):
+    """(wall s, surface hoop stress at TIMES_S) of the sphere as a PyBaMM model."""
+    import pybamm
+
+    p = PARTICLE
+    t0 = time.perf_counter()
+    R, D = p["radius_m"], p["diffusivity_m2_s"]
+    c0 = p["site_concentration_mol_m3"]
+    model = pybamm.BaseModel()
+    c = pybamm.Variable("c", domain="particle")
+    model.rhs = {c: pybamm.div(D * pybamm.grad(c))}
+    model.boundary_conditions = {c: {"left": (pybamm.Scalar(0), "Neumann"),
+                                     "right": (pybamm.Scalar(-flux_mol_m2_s / D), "Neumann")}}
+    model.initial_conditions = {c: pybamm.Scalar(c0)}
+    K = p["partial_molar_volume_m3_mol"] * p["youngs_modulus_Pa"] / (3 * (1 - p["poisson_ratio"]))
+    model.variables = {"hoop": K * (pybamm.r_average(c) - pybamm.surf(c))}
+    r = pybamm.SpatialVariable("r", domain=["particle"], coord_sys="spherical polar")
+    geometry = {"particle": {r: {"min": pybamm.Scalar(0), "max": pybamm.Scalar(R)}}}
+    mesh = pybamm.Mesh(geometry, {"particle": pybamm.Uniform1DSubMesh}, {r: cells})
+    pybamm.Discretisation(mesh, {"particle": pybamm.FiniteVolume()}).process_model(model)
+    solution = pybamm.CasadiSolver(mode="fast", rtol=1e-8, atol=1e-6).solve(model, np.array([0.0, *TIMES_S]))
+    hoop = solution["hoop"].entries[1:]
+    return time.perf_counter() - t0, [float(h) for h in hoop]
+
+
+def pybamm_run(flux: float, repeats: int, cells: int) -> dict:
+    pybamm_once(flux, cells)  # warm
+    times, hoop = [], None
+    for _ in range(repeats):
+        wall, hoop = pybamm_once(flux, cells)
+        times.append(wall)
+    import pybamm
+
+    return dict(times=times, hoop=hoop, version=pybamm.__version__)
+
+
+def pybamm_figures(flux: float, repeats: int, cells: int) -> dict | None:
+    """PyBaMM in this interpreter, else in LRMO_PYBAMM_PYTHON, else None."""
+    try:
+        import pybamm  # noqa: F401
+
+        return pybamm_run(flux, repeats, cells)
+    except ImportError:
+        pass
+    python = os.environ.get("LRMO_PYBAMM_PYTHON")
+    if not python:
+        return None
+    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); import particle_1d as b; "
+            "print(json.dumps(b.pybamm_run(float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))))")
+    out = subprocess.run([python, "-c", code, os.path.dirname(os.path.abspath(__file__)), repr(flux),
+                          str(repeats), str(cells)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--cells", type=int, default=PYBAMM_CELLS, help="PyBaMM finite volumes")
+    args = parser.parse_args()
+    times, err, flux, info = lrmo(args.repeats)
+    best, median = min(times), statistics.median(times)
+    print(f"particle: R = 150 nm, D = 1.5e-18 m^2/s, 1C ({flux:.4g} mol/m^2/s), "
+          f"surface hoop stress at t = {', '.join(f'{t:g}' for t in TIMES_S)} s")
+    print(f"{'model':44s} {'best ms':>8s} {'median ms':>9s} {'worst error':>11s}")
+    print(f"{'lrmo 1D (' + str(info['dofs']) + ' dofs, ' + str(info['steps']) + ' steps, ' + str(info['solves']) + ' stress solves)':44s} "
+          f"{1e3 * best:8.1f} {1e3 * median:9.1f} {err:11.2e}")
+    pb = pybamm_figures(flux, args.repeats, args.cells)
+    if pb is None:
+        print("PyBaMM: absent (pip install pybamm, or set LRMO_PYBAMM_PYTHON to a python that has it)")
+        return
+    pb_err = worst_error(pb["hoop"], exact_surface_hoop_Pa(flux))
+    pb_best, pb_median = min(pb["times"]), statistics.median(pb["times"])
+    print(f"{'PyBaMM ' + pb['version'] + ' (' + str(args.cells) + ' finite volumes, Casadi)':44s} "
+          f"{1e3 * pb_best:8.1f} {1e3 * pb_median:9.1f} {pb_err:11.2e}")
+    print(f"PyBaMM / lrmo time: {pb_best / best:.2f} (best), {pb_median / median:.2f} (median)")
+
+
+if __name__ == "__main__":
+    main()
