@@ -208,9 +208,12 @@ class ChemoMechanics:
                 hi, s_hi = trial, s
         return trial
 
-    def run(self, observer=None, progress=None) -> dict:
+    def run(self, observer=None, progress=None, project_fields: bool = True) -> dict:
         """Step from 0 to the end time. `observer(t, sim)` is called at every output
-        time; `progress(t)` after every accepted step."""
+        time, after the P1 output fields are projected (`project_fields=False`: not, for
+        observers that read only scalars or the stress at the nodes, e.g. sweep members);
+        `progress(t)` after every accepted step."""
+        self._project_fields = project_fields
         ts = self.case.time_stepping
         output_times = self.case.output_times_s()
         end = self.protocol.end_time_s
@@ -306,7 +309,8 @@ class ChemoMechanics:
     def _observe(self, t, observer, output_times) -> None:
         if observer is None or not any(abs(t - o) <= 1e-9 * max(1.0, o) for o in output_times):
             return
-        self.update_output_fields()
+        if self._project_fields:
+            self.update_output_fields()
         observer(t, self)
 
     def results(self) -> dict:

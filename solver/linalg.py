@@ -188,7 +188,8 @@ class ShiftedSystem:
 
 
 class Projector:
-    """L2 projection onto a space V; the mass matrix and its solver are built once."""
+    """L2 projection onto a space V; the mass matrix and its solver are built once (LU on
+    an interval mesh, whose mass matrix is tiny; CG + Jacobi otherwise)."""
 
     def __init__(self, V, name: str = "projection"):
         u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
@@ -196,7 +197,8 @@ class Projector:
         self.v = v
         self.dx = ufl.dx(domain=V.mesh)
         self.M = compat.assemble_matrix(fem.form(u * v * self.dx))
-        self.ksp = make_ksp(V.mesh.comm, name, MASS)
+        comm = V.mesh.comm
+        self.ksp = make_ksp(comm, name, direct_options(comm) if V.mesh.topology.dim == 1 else MASS)
         self.ksp.setOperators(self.M)
         self._forms = {}
         self._b = fem.Function(V)
