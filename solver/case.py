@@ -60,6 +60,8 @@ class Geometry(Strict):
 
     @model_validator(mode="after")
     def _shells_fit(self):
+        if self.radius.si > 1.0:
+            raise ValueError(f"geometry.radius must be <= 1 m (a particle); got {self.radius.short()}")
         shells = self.layer_thickness.si + self.coating_thickness.si
         if shells >= self.radius.si:
             raise ValueError(
@@ -306,13 +308,19 @@ class Case(Strict):
         sizes = {f"size_{k}_m": (None if getattr(m, k, None) is None else getattr(m, k).si)
                  for k in ("bulk", "surface", "interface")}
         try:
-            checked_inputs(g.radius.si, g.layer_thickness.si, g.coating_thickness.si,
-                           shape=g.shape, **sizes)
+            resolved = checked_inputs(g.radius.si, g.layer_thickness.si,
+                                      g.coating_thickness.si, shape=g.shape, **sizes)
         except ValueError as exc:
             text = str(exc)
             for arg, key in _MESH_ARGUMENT_KEYS:
                 text = text.replace(arg, key)
             raise ValueError(text) from None
+        finest = min(("surface", "interface", "bulk"), key=lambda k: resolved[f"size_{k}_m"])
+        if g.radius.si > MAX_ELEMENTS_ACROSS_RADIUS * resolved[f"size_{finest}_m"]:
+            raise ValueError(
+                f"mesh.{finest} = {resolved[f'size_{finest}_m']:.3g} m is finer than "
+                f"geometry.radius / {MAX_ELEMENTS_ACROSS_RADIUS:g} (radius "
+                f"{g.radius.short()}): check the units")
 
     def _check_fitted(self) -> None:
         """Each `fitted:` key is the key path of a quantity in this case; its bracket is
@@ -366,6 +374,10 @@ class Case(Strict):
         unit = self.output.times.unit
         return [float(ureg.Quantity(v, unit).to("s").magnitude) for v in self.output.times.values]
 
+
+# elements across the radius beyond which a case is a unit mistake (1D paper meshes: ~300;
+# 3D meshes are bounded far lower by the pre-flight memory estimate)
+MAX_ELEMENTS_ACROSS_RADIUS = 1e5
 
 # mesh-builder argument -> case key path, longest first (for the builder's messages)
 _MESH_ARGUMENT_KEYS = (
@@ -422,7 +434,8 @@ def format_validation_error(exc: ValidationError, model_cls=None) -> str:
             msg = f"{msg}; got {clip_repr(err.get('input'))}"
         elif kind not in ("value_error",) and "input" in err:
             msg = f"{msg}; got {clip_repr(err['input'])}"
-        lines.append(clip(f"{path}: {msg}" if loc else msg, 400))  # model checks name their keys
+        named = not loc or msg.startswith(f"{path}.") or msg.startswith(f"{path} ")
+        lines.append(clip(msg if named else f"{path}: {msg}", 400))  # checks that name their keys
     if len(errors) > MAX_MESSAGE_LINES:
         lines.append(f"... and {len(errors) - MAX_MESSAGE_LINES} more problems")
     return "\n".join(lines)

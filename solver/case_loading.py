@@ -96,6 +96,19 @@ class BoundedLoader(yaml.SafeLoader):
                 seen.add(key.value)
         return node
 
+    def construct_object(self, node, deep=False):
+        # PyYAML's scalar constructors raise plain ValueError etc. (`!!int 0x`, a
+        # 5000-digit integer, `!!timestamp 2020-99-99`): give them the node's line
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, AttributeError, OverflowError, KeyError) as exc:
+            tag = clip(node.tag.replace("tag:yaml.org,2002:", "!!"), 40)
+            raise ConstructorError(None, None, f"cannot read this {tag} value "
+                                   f"({type(exc).__name__}: {clip(str(exc), 120)})",
+                                   node.start_mark) from None
+
 
 # YAML 1.1 (PyYAML) reads `6.08e4` and `1e-17` as strings; read them as numbers (YAML 1.2)
 BoundedLoader.add_implicit_resolver(

@@ -285,7 +285,8 @@ def _alarm(signum, frame):
 
 
 _WHERE = re.compile(
-    r"(^|\s)[A-Za-z_][\w-]*(\.[\w.-]+)*( \([^)]*\))?[: ]"  # a key path
+    r"(^|\s)[^\s:.]+(\.[^\s:.]+)+( \([^)]*\))?[: ]"  # a dotted key path
+    r"|^[^\s:]+( \([^)]*\))?: "  # a top-level key (keys may hold punctuation)
     r"|line \d+|not UTF-8|larger than|must be a mapping|no such|is a folder")
 
 
@@ -429,6 +430,7 @@ def test_a_bad_refusal_message_is_caught():
     assert check_refusal("Traceback (most recent call last):\n", "x.yaml") is not None
     assert check_refusal("lrmo: invalid case x.yaml: " + "a" * 600, "x.yaml") is not None
     assert check_refusal("lrmo: invalid case x.yaml: ???\n", "x.yaml") is not None
+    assert check_refusal("lrmo: invalid case x.yaml: a value is wrong\n", "x.yaml") is not None
     assert check_refusal(ok + "  more\n" * 7, "x.yaml") is not None
 
 
