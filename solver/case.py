@@ -464,16 +464,21 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
                 nxt = {}
                 node[part] = nxt
             elif not isinstance(nxt, dict):
+                prefix = clip(".".join(path[: i + 1]), 200)
                 if isinstance(nxt, str) and path[i + 1] in ("value", "unit", "source"):
                     # "150 nm" written as a string: expand so .value / .unit can be set
-                    nxt = dict(Quantity.model_validate(_expand(nxt)).model_dump(include={"value", "unit"}))
+                    try:
+                        nxt = dict(Quantity.model_validate(_expand(nxt)).model_dump(
+                            include={"value", "unit"}))
+                    except ValueError as exc:  # pydantic's ValidationError included
+                        message = str(exc).splitlines()[-1 if isinstance(exc, ValidationError) else 0]
+                        raise CaseError(f"{prefix}: {clip(message, 300)}") from None
                     node[part] = nxt
                 else:
-                    prefix = ".".join(path[: i + 1])
-                    raise CaseError(f"--set {'.'.join(path)}: {prefix} is not a mapping")
+                    raise CaseError(f"--set {clip('.'.join(path), 200)}: {prefix} is not a mapping")
             node = nxt
         if not isinstance(node, dict):
-            raise CaseError(f"--set {'.'.join(path)}: cannot set a key inside a value")
+            raise CaseError(f"--set {clip('.'.join(path), 200)}: cannot set a key inside a value")
         node[path[-1]] = value
     return data
 

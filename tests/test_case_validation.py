@@ -333,3 +333,10 @@ def test_mesh_sizes_left_out_are_checked_with_the_shapes_defaults(capsys):
     assert "mesh.interface" in err and "mesh.bulk" in err
     assert main(["validate", DEMO, "--set", "mesh={interface: 10 nm}",
                  "--set", "geometry.shape=octant"]) == 0
+
+
+def test_set_inside_a_bad_quantity_string_names_it(tmp_path, capsys):
+    path = tmp_path / "c.yaml"
+    path.write_text(_demo_text().replace("  radius: {value: 150, unit: nm,", "  radius: '9**9 nm'\n  x: {"))
+    err = _refused(["validate", str(path), "--set", "geometry.radius.value=3"], capsys)
+    assert "geometry.radius: cannot read" in err
