@@ -180,19 +180,54 @@ def bounding_box_tree(msh):
     return dolfinx.geometry.BoundingBoxTree(msh, tdim)
 
 
+def geometry_cells(msh) -> np.ndarray:
+    """(num_cells, nodes_per_cell) geometry node indices of the local cells."""
+    dofmap = msh.geometry.dofmap
+    if hasattr(dofmap, "array") and not isinstance(dofmap, np.ndarray):  # 0.5: AdjacencyList
+        return dofmap.array.reshape(len(dofmap.offsets) - 1, -1)
+    return np.asarray(dofmap)
+
+
 def cells_containing(msh, tree, points: np.ndarray) -> np.ndarray:
-    """For each point (n, 3) the first local cell that contains it, or -1."""
+    """For each point (n, 3) the local (affine simplex) cell that contains it, or -1.
+
+    Computed from barycentric coordinates rather than DOLFINx's GJK collision test, whose
+    absolute tolerances are coarse against a mesh in metres (a point could be given a
+    neighbouring cell and extrapolated, the choice depending on the cell numbering):
+    of the bounding-box candidates, the cell with the largest smallest barycentric
+    coordinate wins; ties (a point on a shared facet) go to the nearest cell midpoint,
+    so that the choice depends on the geometry only."""
     if hasattr(dolfinx.geometry, "compute_collisions_points"):
         candidates = dolfinx.geometry.compute_collisions_points(tree, points)
     else:
         candidates = dolfinx.geometry.compute_collisions(tree, points)
-    colliding = dolfinx.geometry.compute_colliding_cells(msh, candidates, points)
+    tdim, gdim = msh.topology.dim, msh.geometry.dim
+    x = msh.geometry.x[:, :gdim]
+    nodes = geometry_cells(msh)[:, : tdim + 1]
     cells = np.full(len(points), -1, dtype=np.int32)
-    for i in range(len(points)):
-        links = colliding.links(i)
-        if len(links) > 0:
-            cells[i] = links[0]
+    for i, point in enumerate(np.asarray(points)[:, :gdim]):
+        links = np.asarray(candidates.links(i), dtype=np.int32)
+        if len(links) == 0:
+            continue
+        best, smallest = _least_outside(x[nodes[links]], point)
+        if smallest >= -1e-10:
+            cells[i] = links[best]
     return cells
+
+
+def _least_outside(vertices: np.ndarray, point: np.ndarray) -> tuple[int, float]:
+    """Of simplices `vertices` (k, tdim + 1, gdim): the index of the one `point` lies
+    least outside of (largest smallest barycentric coordinate; cells containing it tie
+    at 0 and go to the nearest midpoint), and that smallest coordinate."""
+    edges = vertices[:, 1:, :] - vertices[:, :1, :]  # (k, tdim, gdim)
+    gram = np.einsum("kad,kbd->kab", edges, edges)
+    rhs = np.einsum("kad,kd->ka", edges, point - vertices[:, 0, :])
+    coords = np.linalg.solve(gram, rhs[..., None])[..., 0]  # (k, tdim)
+    smallest = np.minimum(coords.min(axis=1), 1 - coords.sum(axis=1))
+    score = np.round(np.minimum(smallest, 0.0), 9)
+    midpoint = np.sum((vertices.mean(axis=1) - point) ** 2, axis=1)
+    best = int(np.lexsort((midpoint, -score))[0])
+    return best, float(smallest[best])
 
 
 def write_meshtags(xdmf, tags, msh) -> None:
@@ -254,18 +289,27 @@ def cell_dofs(V) -> np.ndarray:
     return np.asarray(dofs)
 
 
-def closest_cells(msh, tree, points: np.ndarray):
-    """Nearest local cell to each point and the distance to it (inf with no local cells)."""
-    tdim = msh.topology.dim
+def closest_cells(msh, tree, points: np.ndarray, candidates: int = 32):
+    """For points outside every cell (just outside the faceted surface): the local cell
+    each lies least outside of, among the `candidates` cells with the nearest midpoints,
+    and how far outside (minus its smallest barycentric coordinate; inf with no local
+    cells). Chosen from the geometry only, like `cells_containing`."""
+    tdim, gdim = msh.topology.dim, msh.geometry.dim
     n_local = msh.topology.index_map(tdim).size_local
     if n_local == 0 or len(points) == 0:
         return np.full(len(points), -1, dtype=np.int32), np.full(len(points), np.inf)
-    cells = np.arange(n_local, dtype=np.int32)
-    midpoint_tree = dolfinx.geometry.create_midpoint_tree(msh, tdim, cells)
-    closest = dolfinx.geometry.compute_closest_entity(tree, midpoint_tree, msh, points)
-    closest = np.asarray(closest, dtype=np.int32)
-    distance = np.sqrt(np.abs(dolfinx.geometry.squared_distance(msh, tdim, closest, points)))
-    return closest, distance
+    x = msh.geometry.x[:, :gdim]
+    nodes = geometry_cells(msh)[:n_local, : tdim + 1]
+    midpoints = x[nodes].mean(axis=1)
+    closest = np.empty(len(points), dtype=np.int32)
+    outside = np.empty(len(points))
+    k = min(candidates, n_local)
+    for i, point in enumerate(np.asarray(points)[:, :gdim]):
+        near = np.argpartition(np.sum((midpoints - point) ** 2, axis=1), k - 1)[:k]
+        near = np.sort(near)
+        best, smallest = _least_outside(x[nodes[near]], point)
+        closest[i], outside[i] = near[best], max(0.0, -smallest)
+    return closest, outside
 
 
 def orthonormalize(functions) -> None:

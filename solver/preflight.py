@@ -91,6 +91,8 @@ def refusal(case: Case, inputs: dict, ranks: int, ranks_on_node: int,
     else:
         advice = "use " + " ".join(f"--set {SIZE_KEYS[k]}='{_nm(inputs[k] * factor * 1.05)}'"
                                    for k in keys)
+        if given:
+            advice += f" (or =null: the {inputs['shape']} defaults)"
     return (f"mesh too large for this node: {now} ({inputs['shape']}) need ~{need / 1e9:.3g} GB "
             f"on {ranks_on_node} rank(s), {available / 1e9:.3g} GB available; {advice}, "
             "or pass --force-large to run anyway")
@@ -103,7 +105,10 @@ def _nm(size_m: float) -> str:
 def preflight(case: Case, comm: MPI.Comm, force: bool = False) -> tuple[list[str], str | None]:
     """(estimate lines to print, refusal message or None). The same on every rank.
     Collective (counts the ranks on each node)."""
-    inputs = mesh_inputs(case)
+    try:
+        inputs = mesh_inputs(case)
+    except ValueError as exc:  # sizes the builder cannot use (normally caught on loading)
+        return [], f"mesh: {exc}"
     estimate = case_estimate(case, comm.size, inputs)
     node = comm.Split_type(MPI.COMM_TYPE_SHARED)
     ranks_on_node = comm.allreduce(node.size, op=MPI.MAX)
