@@ -123,15 +123,16 @@ class ShiftedSystem:
     once and reused; CG on the exact operator keeps the accuracy set by ksp_rtol. Direct
     solvers: one factorisation per distinct (c, rows), reused when c repeats (the BDF2
     coefficients take few distinct values). At most `max_cached` KSPs are kept (least
-    recently used dropped)."""
+    recently used dropped; default 4 iterative, each with a matrix and an AMG hierarchy,
+    8 direct)."""
 
     def __init__(self, comm, name: str, K: PETSc.Mat, M: PETSc.Mat, options: dict,
-                 rung_factor: float = 2.0, max_cached: int = 8):
+                 rung_factor: float = 2.0, max_cached: int | None = None):
         self.comm, self.name, self.K, self.M = comm, name, K, M
         self.options = options
         self.direct = options.get("ksp_type") == "preonly"
         self.log_rung = math.log(rung_factor)
-        self.max_cached = max_cached
+        self.max_cached = max_cached or (8 if self.direct else 4)
         self._cache: OrderedDict = OrderedDict()
         self.A = self._matrix(1.0, None)
         self._A_key = (1.0, None)
