@@ -155,7 +155,14 @@ def load_mesh(comm: MPI.Comm, payload: dict, build: Callable[[], dict], *, gdim:
     mesh.xdmf/.h5, hard links into the cache where possible) is written there.
     Collective."""
     key = cache_key(payload)
-    root = _on_rank0(comm, cache_root)
+
+    def root_or_none():
+        try:
+            return cache_root()
+        except RuntimeError:  # no home folder to put ~/.cache in: meshes are not cached
+            return None
+
+    root = _on_rank0(comm, root_or_none)
     plan = _on_rank0(comm, lambda: _prepare(root, key)) if root else {"status": "off"}
     entry = plan.get("entry")
     if plan["status"] != "hit":
