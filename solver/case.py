@@ -7,6 +7,7 @@ stepping, outputs. Every dimensional number is a quantity (`{value, unit, source
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -415,6 +416,12 @@ def _field_names(model_cls, loc: tuple) -> list[str] | None:
     return None
 
 
+def _key_text(part) -> str:
+    """A key in a key path: as written, or quoted when blank, spaced or dotted."""
+    text = str(part)
+    return clip(repr(text) if not text or re.search(r"[\s.:']", text) else text, 60)
+
+
 def format_validation_error(exc: ValidationError, model_cls=None) -> str:
     """One line per problem: `key.path: what is wrong (allowed ...)`."""
     model_cls = model_cls or Case
@@ -422,7 +429,7 @@ def format_validation_error(exc: ValidationError, model_cls=None) -> str:
     errors = exc.errors()
     for err in errors[:MAX_MESSAGE_LINES]:
         loc = tuple(p for p in err["loc"] if not isinstance(p, str) or not p.startswith("function-"))
-        path = clip(".".join(clip(str(p), 60) for p in loc), 200) or "(top level)"
+        path = clip(".".join(_key_text(p) for p in loc), 200) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
         kind = err["type"]
         if kind == "extra_forbidden":

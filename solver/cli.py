@@ -93,16 +93,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def _refused(kind: str, path: str, exc: Exception, root: bool) -> None:
     """`lrmo: invalid case PATH: key.path: problem` (one line per problem, the first on
-    the same line); the messages are already clipped (solver/case_loading.py)."""
+    the same line), each line at most 480 characters."""
     if root:
         from solver.case_loading import clip
 
         name = clip(str(path), 200)
         lines = str(exc).splitlines() or ["invalid"]
         first = lines[0].removeprefix(f"{name}: ")  # file-level messages start with the name
-        print(f"lrmo: invalid {kind} {name}: {first}", file=sys.stderr)
+        print(clip(f"lrmo: invalid {kind} {name}: {first}", 480), file=sys.stderr)
         for line in lines[1:]:
-            print(f"  {line}", file=sys.stderr)
+            print(clip(f"  {line}", 480), file=sys.stderr)
 
 
 def _dispatch(args, comm) -> int:

@@ -284,9 +284,10 @@ def _alarm(signum, frame):
     raise Hang()
 
 
+_KEY = r"(?:'[^']*'|[^\s:.']+)"  # a key as messages print it: plain, or quoted
 _WHERE = re.compile(
-    r"(^|\s)[^\s:.]+(\.[^\s:.]+)+( \([^)]*\))?[: ]"  # a dotted key path
-    r"|^[^\s:]+( \([^)]*\))?: "  # a top-level key (keys may hold punctuation)
+    rf"(^|\s){_KEY}(\.{_KEY})+( \([^)]*\))?[: ]"  # a dotted key path
+    rf"|^{_KEY}( \([^)]*\))?: "  # a top-level key
     r"|line \d+|not UTF-8|larger than|must be a mapping|no such|is a folder")
 
 
@@ -328,6 +329,7 @@ def run_case_mutant(path: Path, overrides: list[str]) -> tuple[int | None, str, 
 def run_series_mutant(path: Path) -> tuple[int, str]:
     """What `lrmo sweep` does before running anything: the series and every member."""
     from solver.case import CaseError
+    from solver.cli import _refused
     from solver.sweep import _member_case, load_series
 
     try:
@@ -335,7 +337,10 @@ def run_series_mutant(path: Path) -> tuple[int, str]:
         for i, m in enumerate(series.members):
             _member_case(base, i, m)
     except CaseError as exc:
-        return 2, f"lrmo: invalid series {path}: {exc}\n"
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            _refused("series", str(path), exc, True)  # as `lrmo sweep` prints it
+        return 2, err.getvalue()
     return 0, ""
 
 
