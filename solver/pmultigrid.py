@@ -1,6 +1,6 @@
 """Two-level p-multigrid for a P2 (vector) Lagrange operator: the fine level is the P2
 matrix smoothed by Chebyshev/Jacobi, the coarse level the P1 operator rediscretised on
-the same mesh (cheap: about a seventh of the dofs and a twelfth of the nonzeros) and
+the same mesh (cheap: about a sixth of the dofs and a thirteenth of the nonzeros) and
 solved approximately by AMG, and the transfer is the exact P1 -> P2 Lagrange
 interpolation. The smoothers and the coarse AMG come from PETSc options under the KSP's
 prefix (`mg_levels_*`, `mg_coarse_*`; solver/linalg.py ELASTICITY_3D), the structure
