@@ -28,6 +28,11 @@ from solver.peak_search import BUDGET_BYTES, SiteFractionHistory, search_peak
 from solver.protocol import ChargeProtocol
 
 SWITCH_TOLERANCE = 1e-7  # site fraction
+# a site fraction outside [0, 1] by more than this is a diverged solution, not round-off
+RANGE_TOLERANCE = 0.01
+# this many consecutive accepted steps at time_stepping.min_step that still change the
+# site fraction by more than max_change_per_step: the step size has collapsed
+STALL_STEPS = 20
 STRESS_FIELDS = ("sigma_vm_Pa", "sigma_r_Pa", "sigma_t_Pa", "sigma_h_Pa", "sigma_1_Pa")
 
 
@@ -173,10 +178,28 @@ class ChemoMechanics:
         return self.domain.comm.allreduce(local, op=MPI.SUM) / self._volume
 
     # -- stepping ------------------------------------------------------------------------
-    def _max_change(self) -> float:
+    def _step_health(self) -> tuple[float, bool, float, float]:
+        """(largest |theta - theta_n|, any non-finite theta, min theta, max theta) over
+        the owned dofs of every rank: one reduction (collective)."""
         n = self.lithium.V.dofmap.index_map.size_local
-        d = np.abs(self.lithium.theta.x.array[:n] - self.lithium.theta_n.x.array[:n])
-        return self.domain.comm.allreduce(float(d.max()) if n else 0.0, op=MPI.MAX)
+        theta = self.lithium.theta.x.array[:n]
+        local = np.zeros(4)  # maxima of: change, non-finite flag, -min, max
+        local[2] = local[3] = -np.inf
+        if n:
+            finite = np.isfinite(theta)
+            local[1] = 0.0 if finite.all() else 1.0
+            good = theta[finite]
+            if good.size:
+                local[0] = np.abs(good - self.lithium.theta_n.x.array[:n][finite]).max()
+                local[2], local[3] = -good.min(), good.max()
+        glob = np.empty(4)
+        self.domain.comm.Allreduce(local, glob, op=MPI.MAX)
+        return float(glob[0]), bool(glob[1]), float(-glob[2]), float(glob[3])
+
+    def _diverged(self, what: str, step: float, cause: str) -> SolverFailure:
+        return SolverFailure(
+            f"diverged in step {self.stats.steps + 1} from t = {self.t:.6g} s (dt = {step:.3g} s): "
+            f"{what}; likely cause: {cause}")
 
     def _solve(self, dt, dt_previous):
         t0 = time.perf_counter()
@@ -223,6 +246,7 @@ class ChemoMechanics:
         eps = 1e-12 * end
         self._observe(0.0, observer, output_times)
         next_index = 1 if targets[0] <= eps else 0
+        stalled = 0  # consecutive accepted steps at min_step above max_change_per_step
         while t < end - eps:
             if self.stats.steps + self.stats.rejected >= ts.max_steps:
                 raise SolverFailure(
@@ -232,12 +256,35 @@ class ChemoMechanics:
             target = targets[next_index]
             step = min(dt, target - t)
             self._solve(step, dt_previous)
-            change = self._max_change()
-            if change > ts.max_change_per_step.si and step > ts.min_step.si:
+            change, nonfinite, lo, hi = self._step_health()
+            if nonfinite:
+                raise self._diverged(
+                    "the site fraction theta is not finite (NaN or inf)",
+                    step, "a singular or overflowing operator: check the material values "
+                    "(diffusivity, site concentration, partial molar volume) for absurd magnitudes")
+            in_range = -RANGE_TOLERANCE <= lo and hi <= 1 + RANGE_TOLERANCE
+            too_large = change > ts.max_change_per_step.si or not in_range
+            if too_large and step > ts.min_step.si:
                 self.lithium.reject()
                 self.stats.rejected += 1
                 dt = max(step / 2, ts.min_step.si)
                 continue
+            if not in_range:
+                raise self._diverged(
+                    f"the site fraction theta left its physical range [0, 1] (min {lo:.4g}, "
+                    f"max {hi:.4g}) even at time_stepping.min_step = {ts.min_step.si:g} s",
+                    step, "the particle is emptied (end_time too long without hold_at_floor) "
+                    "or the solution is unstable (stress-assisted diffusion with a large "
+                    "partial molar volume); try a finer mesh or a smaller initial step")
+            stalled = stalled + 1 if too_large else 0
+            if stalled >= STALL_STEPS:
+                raise self._diverged(
+                    f"step size collapsed: {stalled} consecutive steps at time_stepping.min_step "
+                    f"= {ts.min_step.si:g} s still change theta by {change:.3g} > "
+                    f"max_change_per_step = {ts.max_change_per_step.si:g}",
+                    step, "the solution is diverging or max_change_per_step is too small for "
+                    "min_step; try a smaller initial_step / min_step, a finer mesh, or a larger "
+                    "max_change_per_step")
             switched = self.protocol.floor_crossed(self.lithium.surface_min())
             if switched:
                 step = self._land_on_floor(step, dt_previous)
