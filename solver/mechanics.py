@@ -102,6 +102,7 @@ class Mechanics:
         self.ksp.setOperators(self.A)
         self.ksp.setFromOptions()  # again, now that the multigrid levels exist
         self.ksp.setUp()
+        self._free_options()
         self.timings["setup_s"] = time.perf_counter() - start
         self._b = fem.Function(self.V)
 
@@ -118,6 +119,17 @@ class Mechanics:
         self.node_radius_m = domain.point_radii(self.node_points)
         self.node_region = self._node_regions(n_owned)
         self.iterations = 0
+
+    def _free_options(self) -> None:
+        """The set-up has read every option (multigrid levels included): free this
+        solver's entries of PETSc's options database, which holds few per process (see
+        linalg.make_ksp), unless a `*view*` option is to be read after the solves."""
+        opts = PETSc.Options()
+        prefix = self.ksp.getOptionsPrefix()
+        keys = [key for key in opts.getAll() if key.startswith(prefix)]
+        if not any("view" in key for key in keys):
+            for key in keys:
+                opts.delValue(key)
 
     def _setup_p_multigrid(self) -> None:
         """Coarse level: P1 on the same mesh with the same constraints and rigid-body
