@@ -2,6 +2,10 @@
 warm starts (solver/pmultigrid.py, solver/warm_start.py, solver/mechanics.py)."""
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+
 import dolfinx
 import numpy as np
 import pytest
@@ -13,7 +17,7 @@ from solver.case import load_case
 from solver.materials import MaterialFields
 from solver.mechanics import Mechanics
 from solver.run import build_domain
-from tests.conftest import CASES
+from tests.conftest import CASES, ROOT, mpi_env
 
 DIRECT = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
 
@@ -47,12 +51,14 @@ def test_interpolation_reproduces_linear_fields_and_p1_functions():
         u1.interpolate(f)
         expected = fem.Function(V2)
         expected.interpolate(u1)  # the P2 interpolant of the P1 function
-        assert _rel_diff(compat.petsc_vec(_apply(P, u1, V2)), compat.petsc_vec(expected)) < 1e-13
+        result = _apply(P, u1, V2)  # (keep the Function alive while its Vec is used)
+        assert _rel_diff(compat.petsc_vec(result), compat.petsc_vec(expected)) < 1e-13
     exact = fem.Function(V2)
     exact.interpolate(linear)  # P2 holds the linear field exactly
     u1 = fem.Function(V1)
     u1.interpolate(linear)
-    assert _rel_diff(compat.petsc_vec(_apply(P, u1, V2)), compat.petsc_vec(exact)) < 1e-13
+    result = _apply(P, u1, V2)
+    assert _rel_diff(compat.petsc_vec(result), compat.petsc_vec(exact)) < 1e-13
 
 
 def test_interpolation_drops_the_constrained_coarse_columns():
@@ -63,7 +69,8 @@ def test_interpolation_drops_the_constrained_coarse_columns():
     P = pmultigrid.interpolation_matrix(V1, V2, compat.petsc_vec(free))
     u1 = fem.Function(V1)
     u1.x.array[:] = 1.0
-    out = _apply(P, u1, V2).x.array
+    result = _apply(P, u1, V2)
+    out = result.x.array
     assert np.all(out[0::3] == 0.0) and np.allclose(out[1::3], 1.0) and np.allclose(out[2::3], 1.0)
 
 
@@ -109,3 +116,17 @@ def test_warm_start_solves_a_load_in_the_span_of_earlier_ones_almost_for_free(sm
     assert its_warm <= 1 < its_cold
     assert _rel_diff(compat.petsc_vec(mech.stress_components),
                      compat.petsc_vec(cold.stress_components)) < 1e-6
+
+
+def test_interpolation_is_exact_on_two_ranks():
+    """The same check with the mesh split over two ranks (ghost columns, global indices)."""
+    script = (
+        "from tests.test_elasticity_solver import test_interpolation_reproduces_linear_fields_and_p1_functions"
+        " as check\ncheck()\nprint('ok')"
+    )
+    if shutil.which("mpirun") is None:
+        pytest.skip("mpirun not found")
+    proc = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", sys.executable, "-c", script],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT, env=mpi_env())
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("ok") == 2
