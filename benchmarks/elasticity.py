@@ -88,7 +88,7 @@ def run_method(name, domain, materials, theta, load):
                cold_its=its[0], cold_s=secs[0], avg_its=np.mean(its), avg_s=np.mean(secs),
                its=its, u=compat.petsc_vec(mech.u).copy(),
                peak_MB=comm.allreduce(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, op=MPI.MAX))
-    mech.ksp.destroy()
+    mech.destroy()
     return row
 
 

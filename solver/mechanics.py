@@ -120,6 +120,14 @@ class Mechanics:
         self.node_region = self._node_regions(n_owned)
         self.iterations = 0
 
+    def destroy(self) -> None:
+        """Free the PETSc objects now (solver, matrices, warm-start vectors) rather than
+        whenever the garbage collector gets to them."""
+        if self._guess is not None:
+            self._guess.destroy()
+        for obj in (self.ksp, self.A, *getattr(self, "_coarse_petsc", ())):
+            obj.destroy()
+
     def _free_options(self) -> None:
         """The set-up has read every option (multigrid levels included): free this
         solver's entries of PETSc's options database, which holds few per process (see
@@ -145,7 +153,8 @@ class Mechanics:
         free.x.array[:] = 1.0
         compat.set_bc(compat.petsc_vec(free), bcs1)
         P = pmultigrid.interpolation_matrix(V1, self.V, compat.petsc_vec(free))
-        self._coarse = (V1, A1, modes1, functions1, P)  # keep alive with the KSP
+        self._coarse_petsc = (A1, modes1, P)  # keep alive with the KSP
+        self._coarse_functions = (V1, functions1)
         pmultigrid.configure(self.ksp, P, A1)
 
     def _rigid_body_constraints(self, V):
