@@ -419,7 +419,7 @@ def _field_names(model_cls, loc: tuple) -> list[str] | None:
 def _key_text(part) -> str:
     """A key in a key path: as written, or quoted when blank, spaced or dotted."""
     text = str(part)
-    return clip(repr(text) if not text or re.search(r"[\s.:']", text) else text, 60)
+    return clip(repr(text) if not text or re.search(r"[\s.:'\"]", text) else text, 60)
 
 
 def format_validation_error(exc: ValidationError, model_cls=None) -> str:

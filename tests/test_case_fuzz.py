@@ -284,7 +284,7 @@ def _alarm(signum, frame):
     raise Hang()
 
 
-_KEY = r"(?:'[^']*'|[^\s:.']+)"  # a key as messages print it: plain, or quoted
+_KEY = r"""(?:'[^']*'|"[^"]*"|[^\s:.'"]+)"""  # a key as messages print it: plain or quoted
 _WHERE = re.compile(
     rf"(^|\s){_KEY}(\.{_KEY})+( \([^)]*\))?[: ]"  # a dotted key path
     rf"|^{_KEY}( \([^)]*\))?: "  # a top-level key
