@@ -225,6 +225,20 @@ class OutputTimes(Strict):
         return unit
 
 
+class CheckpointEvery(Strict):
+    """How often a run writes a checkpoint for `lrmo run --restart`: every `simulated`
+    time or every `wall` (wall-clock) time; exactly one (docs/batch-jobs.md)."""
+
+    simulated: Optional[PositiveTime] = None
+    wall: Optional[PositiveTime] = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self):
+        if (self.simulated is None) == (self.wall is None):
+            raise ValueError("give exactly one of simulated or wall, e.g. {wall: 15 min}")
+        return self
+
+
 class Output(Strict):
     times: Optional[OutputTimes] = Field(
         None, description="output times; default: 11 evenly spaced up to end_time"
@@ -232,6 +246,8 @@ class Output(Strict):
     count: int = Field(11, ge=2, le=10000)
     profile_points: int = Field(101, ge=2, le=100000)
     fields: bool = True
+    checkpoint_every: Optional[CheckpointEvery] = Field(
+        None, description="periodic checkpoints (always one on SIGTERM/SIGINT)")
 
     @model_validator(mode="after")
     def _times_increasing(self):

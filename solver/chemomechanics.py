@@ -10,7 +10,7 @@ stress_every_steps: N` asks for a solve every N steps instead of the search."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import ufl
@@ -131,6 +131,8 @@ class ChemoMechanics:
         # (t_s, particle-mean site fraction) after every accepted step (solver/coupling.py)
         self.mean_site_fraction_history = [(0.0, case.lithium.initial_site_fraction.si)]
         self._forms: dict[str, fem.Form] = {}  # output integrals, compiled at first use
+        self._clock: dict | None = None  # step sizes and next output of a started run
+        self.last_change = 0.0  # largest site-fraction change of the last step
 
     def _form(self, name: str):
         if name not in self._forms:
@@ -231,32 +233,37 @@ class ChemoMechanics:
                 hi, s_hi = trial, s
         return trial
 
-    def run(self, observer=None, progress=None, project_fields: bool = True) -> dict:
-        """Step from 0 to the end time. `observer(t, sim)` is called at every output
-        time, after the P1 output fields are projected (`project_fields=False`: not, for
-        observers that read only scalars or the stress at the nodes, e.g. sweep members);
-        `progress(t)` after every accepted step."""
+    def run(self, observer=None, progress=None, project_fields: bool = True, checkpoint=None) -> dict:
+        """Step to the end time, from 0 or from the state given to `restore`.
+        `observer(t, sim)` is called at every output time, after the P1 output fields are
+        projected (`project_fields=False`: not, for observers that read only scalars or
+        the stress at the nodes, e.g. sweep members); `progress(t)` and then
+        `checkpoint(sim)` after every accepted step (`checkpoint` may save `state()` and
+        raise to stop the run there)."""
         self._project_fields = project_fields
         ts = self.case.time_stepping
         output_times = self.case.output_times_s()
         end = self.protocol.end_time_s
         targets = sorted(set(output_times) | {end})
-        t, dt, dt_previous = 0.0, ts.initial_step.si, None
-        self.t = t
         eps = 1e-12 * end
-        self._observe(0.0, observer, output_times)
-        next_index = 1 if targets[0] <= eps else 0
-        stalled = 0  # consecutive accepted steps at min_step above max_change_per_step
-        while t < end - eps:
+        if self._clock is None:  # a fresh start
+            self.t = 0.0
+            self._clock = {"dt": ts.initial_step.si, "dt_previous": None,
+                           "next_index": 1 if targets[0] <= eps else 0, "stalled": 0}
+            self._observe(0.0, observer, output_times)
+        clock = self._clock
+        while self.t < end - eps:
+            t, dt, dt_previous = self.t, clock["dt"], clock["dt_previous"]
             if self.stats.steps + self.stats.rejected >= ts.max_steps:
                 raise SolverFailure(
                     f"time_stepping.max_steps = {ts.max_steps} reached at t = {t:.6g} s "
                     f"(step {dt:.3g} s): the step size collapsed"
                 )
-            target = targets[next_index]
+            target = targets[clock["next_index"]]
             step = min(dt, target - t)
             self._solve(step, dt_previous)
             change, nonfinite, lo, hi = self._step_health()
+            self.last_change = change
             if nonfinite:
                 raise self._diverged(
                     "the site fraction theta is not finite (NaN or inf)",
@@ -267,7 +274,7 @@ class ChemoMechanics:
             if too_large and step > ts.min_step.si:
                 self.lithium.reject()
                 self.stats.rejected += 1
-                dt = max(step / 2, ts.min_step.si)
+                clock["dt"] = max(step / 2, ts.min_step.si)
                 continue
             if not in_range:
                 raise self._diverged(
@@ -276,12 +283,12 @@ class ChemoMechanics:
                     step, "the particle is emptied (end_time too long without hold_at_floor) "
                     "or the solution is unstable (stress-assisted diffusion with a large "
                     "partial molar volume); try a finer mesh or a smaller initial step")
-            stalled = stalled + 1 if too_large else 0
-            if stalled >= STALL_STEPS:
+            clock["stalled"] = clock["stalled"] + 1 if too_large else 0
+            if clock["stalled"] >= STALL_STEPS:
                 raise self._diverged(
-                    f"step size collapsed: {stalled} consecutive steps at time_stepping.min_step "
-                    f"= {ts.min_step.si:g} s still change theta by {change:.3g} > "
-                    f"max_change_per_step = {ts.max_change_per_step.si:g}",
+                    f"step size collapsed: {clock['stalled']} consecutive steps at "
+                    f"time_stepping.min_step = {ts.min_step.si:g} s still change theta by "
+                    f"{change:.3g} > max_change_per_step = {ts.max_change_per_step.si:g}",
                     step, "the solution is diverging or max_change_per_step is too small for "
                     "min_step; try a smaller initial_step / min_step, a finer mesh, or a larger "
                     "max_change_per_step")
@@ -294,7 +301,7 @@ class ChemoMechanics:
             t += step
             self.t = t
             self.mean_site_fraction_history.append((t, self.mean_site_fraction()))
-            dt_previous = step
+            clock["dt_previous"] = step
             self.stats.steps += 1
             at_output = abs(t - target) <= eps
             if self.history is not None:
@@ -306,16 +313,71 @@ class ChemoMechanics:
             ):
                 self._solve_mechanics(target if at_output else t)
             if at_output:
-                t = target
-                next_index += 1
+                self.t = t = target
+                clock["next_index"] += 1
                 self._observe(t, observer, output_times)
             if change < ts.max_change_per_step.si / 4:
-                dt = min(2 * dt, ts.max_step.si)
+                clock["dt"] = min(2 * dt, ts.max_step.si)
             if progress is not None:
                 progress(t)
+            if checkpoint is not None:
+                checkpoint(self)
         if self.history is not None:
             self._search_peak()
         return self.results()
+
+    def progress_text(self) -> str:
+        """The last step in a few words, for progress lines."""
+        st, steps = self.stats, max(self.stats.steps, 1)
+        text = (f"dt {self._clock['dt_previous'] or 0:.3g} s, max d(theta) {self.last_change:.3g}, "
+                f"steps {st.steps} (rejected {st.rejected}), Krylov/step Li {st.lithium_iterations / steps:.1f}")
+        if self.mechanics is not None:
+            text += f", elasticity {st.elasticity_iterations / steps:.1f}"
+        return text + (", holding" if self.protocol.holding else "")
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """The state at the last accepted step: (JSON-able scalars, owned P1 dof arrays,
+        the last axis over the owned dofs). `restore` of it continues the run to the same
+        results: BDF2 history, adaptive step, protocol, stats, peak and its search store."""
+        n = self._dof_volumes.size
+        scalars = {
+            "t_s": self.t, "clock": dict(self._clock), "holding": self.protocol.holding,
+            "stats": asdict(self.stats), "peak": asdict(self.peak),
+            "mean_site_fraction_history": [list(p) for p in self.mean_site_fraction_history],
+            "solved_peaks": [[t, p] for t, p in self._solved_peaks.items()],
+        }
+        arrays = {"theta_n": self.lithium.theta_n.x.array[:n].copy(),
+                  "theta_nm1": self.lithium.theta_nm1.x.array[:n].copy()}
+        if self.two_way:  # the lagged stress drift of the next step
+            arrays["sigma_h_Pa"] = self.sigma_h_P1.x.array[:n].copy()
+        h = self.history
+        if h is not None:
+            scalars["history"] = {"times": h.times, "keep": h.keep, "thinned": h.thinned}
+            arrays["history"] = np.array(h.snapshots).reshape(len(h), n)
+        return scalars, arrays
+
+    def restore(self, scalars: dict, arrays: dict[str, np.ndarray]) -> None:
+        """Continue from `state()` (arrays mapped to this rank's owned dofs)."""
+        n = self._dof_volumes.size
+        li = self.lithium
+        for name, f in (("theta_n", li.theta_n), ("theta_nm1", li.theta_nm1),
+                        ("theta_n", li.theta), ("sigma_h_Pa", self.sigma_h_P1 if self.two_way else None)):
+            if f is not None:
+                f.x.array[:n] = arrays[name]
+                f.x.scatter_forward()
+        self.t = scalars["t_s"]
+        self._clock = dict(scalars["clock"])
+        self.protocol.holding = scalars["holding"]
+        self.stats = Stats(**scalars["stats"])
+        self.peak = Peak(**scalars["peak"])
+        self.mean_site_fraction_history = [tuple(p) for p in scalars["mean_site_fraction_history"]]
+        self._solved_peaks = {t: p for t, p in scalars["solved_peaks"]}
+        if self.history is not None:
+            h = scalars["history"]
+            self.history.times, self.history.keep = list(h["times"]), list(h["keep"])
+            self.history.thinned = h["thinned"]
+            self.history.snapshots = [row.copy() for row in arrays["history"]]
 
     def _search_peak(self) -> None:
         """Replace the peak over the solved steps by the peak over all stored steps

@@ -1,6 +1,6 @@
 """`lrmo` command line (also `python -m solver`).
 
-    lrmo run CASE.yaml [--out DIR] [--set key.path=value ...] [--force-large]
+    lrmo run CASE.yaml [--out DIR] [--set key.path=value ...] [--force-large] [--restart]
     lrmo validate CASE.yaml [--set ...] [--force-large]
     lrmo mesh CASE.yaml --out DIR [--set ...] [--force-large]
     lrmo verify [--only NAME]
@@ -10,16 +10,18 @@ run, validate and mesh first print the pre-flight estimate (cells, dofs, memory)
 refuse (exit 2) a case whose estimate exceeds the memory available; --force-large
 overrides (docs/meshes.md).
 
-Exit codes: 0 done, 2 bad input, 3 solver failure, 4 output folder unusable
-(not a folder, not writable, disk full). Same behaviour under mpirun; only
-rank 0 prints.
+Exit codes: 0 done, 2 bad input (also: --restart without a checkpoint of this case and
+mesh), 3 solver failure (a diverged or collapsed solution too), 4 output folder unusable
+(not a folder, not writable, disk full), 5 interrupted by SIGTERM/SIGINT: a checkpoint
+was written, continue with the same command plus --restart (docs/batch-jobs.md). Same
+behaviour under mpirun; only rank 0 prints.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_SOLVER_FAILURE, EXIT_OUTPUT = 0, 2, 3, 4
+EXIT_OK, EXIT_BAD_INPUT, EXIT_SOLVER_FAILURE, EXIT_OUTPUT, EXIT_INTERRUPTED = 0, 2, 3, 4, 5
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,7 +50,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="run even if the pre-flight estimate exceeds the memory available")
         return c
 
-    case_command("run", "run a case")
+    run = case_command("run", "run a case")
+    run.add_argument("--restart", action="store_true",
+                     help="continue from the checkpoint in the --out folder (docs/batch-jobs.md)")
     case_command("validate", "check a case file and print the resolved case")
     case_command("mesh", "build the case's mesh only", out_required=True)
     v = sub.add_parser("verify", help="run the verification cases against closed forms")
@@ -103,6 +107,19 @@ def _refused(kind: str, path: str, exc: Exception, root: bool) -> None:
         print(clip(f"lrmo: invalid {kind} {name}: {first}", 480), file=sys.stderr)
         for line in lines[1:]:
             print(clip(f"  {line}", 480), file=sys.stderr)
+
+
+def _restart_command(args, out: str) -> str:
+    """This `lrmo run` command with --restart (to be run as before: the same mpirun/srun
+    line, any number of ranks)."""
+    import shlex
+
+    words = ["lrmo", "run", args.case, "--out", out]
+    for override in args.overrides:
+        words += ["--set", override]
+    if args.force_large:
+        words.append("--force-large")
+    return " ".join(shlex.quote(w) for w in words) + " --restart"
 
 
 def _dispatch(args, comm) -> int:
@@ -211,10 +228,12 @@ def _dispatch(args, comm) -> int:
 
     out = args.out or f"results/{case.name}"
     try:
-        summary = run_case(case, out, comm, log)
-    except ValueError as exc:  # bad geometry/mesh inputs found while building
+        summary = run_case(case, out, comm, log, restart=args.restart, restart_command=_restart_command(args, out))
+    except ValueError as exc:  # bad geometry/mesh inputs found while building; no checkpoint
         log.error(str(exc))
         return EXIT_BAD_INPUT
+    if summary["status"] == "interrupted":
+        return EXIT_INTERRUPTED
     if summary["status"] != "completed":
         return EXIT_SOLVER_FAILURE
     stress = summary.get("stress")

@@ -289,6 +289,17 @@ def cell_dofs(V) -> np.ndarray:
     return np.asarray(dofs)
 
 
+def p1_dof_input_nodes(V) -> np.ndarray:
+    """For every local dof of a scalar P1 space on a mesh of affine cells: the index of
+    its node in the mesh as it was read or built (`geometry.input_global_indices`), the
+    same whatever the number of ranks. A P1 cell's dofs and its geometry nodes follow the
+    same reference-vertex order."""
+    n_local = V.dofmap.index_map.size_local + V.dofmap.index_map.num_ghosts
+    node = np.full(n_local, -1, dtype=np.int64)
+    node[cell_dofs(V).ravel()] = geometry_cells(V.mesh).ravel()
+    return np.asarray(V.mesh.geometry.input_global_indices, dtype=np.int64)[node]
+
+
 def closest_cells(msh, tree, points: np.ndarray, candidates: int = 32):
     """For points outside every cell (just outside the faceted surface): the local cell
     each lies least outside of, among the `candidates` cells with the nearest midpoints,

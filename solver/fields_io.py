@@ -11,16 +11,17 @@ from solver.domain import Domain
 
 
 class FieldWriter:
-    def __init__(self, folder: Path, domain: Domain, functions: dict):
+    def __init__(self, folder: Path, domain: Domain, functions: dict, stem: str = "fields"):
+        """`stem`: the file names (a restarted run starts a series of its own)."""
         self.functions = list(functions.values())
         comm = domain.comm
-        self.xdmf = XDMFFile(comm, str(Path(folder) / "fields.xdmf"), "w")
+        self.xdmf = XDMFFile(comm, str(Path(folder) / f"{stem}.xdmf"), "w")
         self.xdmf.write_mesh(domain.msh)
         domain.cell_tags.name = "regions"
         compat.write_meshtags(self.xdmf, domain.cell_tags, domain.msh)
         # VTX takes functions of one element: the scalar P1 fields
         scalar = [f for f in self.functions if f.ufl_shape == ()]
-        self.vtx = compat.vtx_writer(comm, Path(folder) / "fields.bp", scalar) if scalar else None
+        self.vtx = compat.vtx_writer(comm, Path(folder) / f"{stem}.bp", scalar) if scalar else None
 
     def write(self, t: float) -> None:
         for f in self.functions:

@@ -1,8 +1,15 @@
-"""Messages and progress on rank 0 only."""
+"""Messages and progress on rank 0 only.
+
+Progress: an interactive run (one rank, stderr a terminal) shows a progress bar; any
+other (under mpirun/srun, a batch job, output to a file) prints a line every
+LRMO_PROGRESS_SECONDS seconds of wall time (default 30) with the simulated time, the
+step, what the physics reports about it and the estimated time to completion."""
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
+import time
 
 from mpi4py import MPI
 
@@ -21,6 +28,7 @@ def quiet_library_logging() -> None:
 class Log:
     def __init__(self, comm: MPI.Comm = MPI.COMM_WORLD, quiet: bool = False):
         self.root = comm.rank == 0
+        self.size = comm.size
         self.quiet = quiet
         self._bar = None
 
@@ -40,20 +48,34 @@ class Log:
         if self.root:
             print(f"error: {message}", file=sys.stderr, flush=True)
 
+    def notice(self, message: str) -> None:
+        """An important message that is not an error (stderr, rank 0, even when quiet)."""
+        if self.root:
+            print(f"lrmo: {message}", file=sys.stderr, flush=True)
+
     @contextlib.contextmanager
-    def progress_bar(self, total: float, unit: str):
-        """Yields `advance(t)` that moves the bar to t (no bar off rank 0 or when quiet)."""
+    def progress_bar(self, total: float, unit: str, start: float = 0.0):
+        """Yields `advance(t, describe=None)`: the bar moves to t, or (not interactive) a
+        line is printed when due, with `describe()` (a short text about the step)."""
         if not self.root or self.quiet:
-            yield lambda t: None
+            yield lambda t, describe=None: None
             return
+        if self.size == 1 and sys.stderr.isatty():
+            with self._bar_on_terminal(total, unit, start) as advance:
+                yield advance
+            return
+        yield ProgressLines(total, unit, start, progress_seconds()).advance
+
+    @contextlib.contextmanager
+    def _bar_on_terminal(self, total: float, unit: str, start: float):
         from tqdm import tqdm
 
-        bar = tqdm(total=total, unit=unit, file=sys.stderr, leave=False,
+        bar = tqdm(total=total, initial=start, unit=unit, file=sys.stderr, leave=False,
                    bar_format="{l_bar}{bar}| {n:.4g}/{total:.4g} {unit} [{elapsed}<{remaining}]",
                    disable=None)
         self._bar = bar
 
-        def advance(t: float) -> None:
+        def advance(t: float, describe=None) -> None:
             bar.update(t - bar.n)
 
         try:
@@ -61,3 +83,39 @@ class Log:
         finally:
             bar.close()
             self._bar = None
+
+
+def progress_seconds() -> float:
+    """Seconds between progress lines: $LRMO_PROGRESS_SECONDS, default 30."""
+    try:
+        value = float(os.environ.get("LRMO_PROGRESS_SECONDS", "30"))
+    except ValueError:
+        return 30.0
+    return value if value >= 0 else 30.0
+
+
+def _clock(seconds: float) -> str:
+    if seconds != seconds or seconds == float("inf"):
+        return "?"
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class ProgressLines:
+    """A progress line every `every_s` seconds of wall time (rank 0 prints)."""
+
+    def __init__(self, total: float, unit: str, start: float, every_s: float):
+        self.total, self.unit, self.start_value, self.every_s = total, unit, start, every_s
+        self.start = self.last = time.monotonic()
+
+    def advance(self, t: float, describe=None) -> None:
+        now = time.monotonic()
+        if now - self.last < self.every_s:
+            return
+        self.last = now
+        elapsed = now - self.start
+        done = t - self.start_value
+        remaining = elapsed / done * (self.total - t) if done > 0 else float("inf")
+        detail = f", {describe()}" if describe is not None else ""
+        print(f"[progress] t = {t:.6g} of {self.total:.6g} {self.unit} ({100 * t / self.total:.1f} %)"
+              f"{detail}; elapsed {_clock(elapsed)}, remaining ~{_clock(remaining)}", flush=True)

@@ -1,13 +1,16 @@
 """The output folder contract (README 'Outputs').
 
     case.yaml        fully resolved case
-    summary.json     status, versions, n_ranks, dofs, wall time, mesh info, results
+    summary.json     status (running, completed, failed, interrupted), versions, n_ranks,
+                     host/pid/start of the job, dofs, wall time, mesh info, results
     timeseries.csv   one row per output time, first column t_s
     profiles.csv     long format: t_s, r_m, one column per field
     fields/          XDMF (and VTX where ADIOS2 exists) time series for ParaView
 
 Every text file is written to a temporary name and renamed when complete, on rank 0.
 Field files are written into `fields.partial/`, which becomes `fields/` when closed.
+An interrupted run leaves `checkpoint/` (solver/checkpoint.py) and `fields.partial/` for
+`lrmo run --restart`, which keeps the results so far.
 
 Safety: nothing is written outside the folder and no symlink inside it is followed (a
 symlink where a result goes is removed, not written through); a re-run first clears
@@ -29,7 +32,8 @@ from mpi4py import MPI
 
 # everything a run writes into its folder: cleared before a re-run
 RESULT_ENTRIES = ("case.yaml", "summary.json", "timeseries.csv", "profiles.csv", "slices.csv",
-                  "fields", "fields.partial", "mesh", "oxygen", "checkpoint", "checkpoint.partial")
+                  "fields", "fields.partial", "mesh", "oxygen", "checkpoint", "checkpoint.partial",
+                  "checkpoint.old")
 
 
 class OutputError(OSError):
@@ -110,9 +114,11 @@ def csv_text(header: list[str], rows: list[list[float]]) -> str:
 class OutputFolder:
     """A run's output folder; all methods are collective-safe (rank 0 writes)."""
 
-    def __init__(self, path: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, fields: bool = True):
-        """`fields=False`: a folder of summaries only (nothing is cleared). Collective;
-        raises OutputError on every rank when the folder cannot be used."""
+    def __init__(self, path: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, fields: bool = True,
+                 resume: bool = False):
+        """`fields=False`: a folder of summaries only (nothing is cleared); `resume`: a
+        restart, which keeps the results so far. Collective; raises OutputError on every
+        rank when the folder cannot be used."""
         self.path = Path(path)
         self.comm = comm
         self.is_root = comm.rank == 0
@@ -121,8 +127,8 @@ class OutputFolder:
             return
 
         def fresh():
-            prepare_folder(self.path, clear=RESULT_ENTRIES)
-            (self.path / "fields.partial").mkdir()
+            prepare_folder(self.path, clear=("checkpoint.partial",) if resume else RESULT_ENTRIES)
+            (self.path / "fields.partial").mkdir(exist_ok=resume)
 
         root_collective(comm, fresh)
 
@@ -160,14 +166,22 @@ class RunRecord:
     rows collected at the output times, and the closing write (fields published, CSV
     tables, final summary). Shared by every physics' `run_*` function."""
 
-    def __init__(self, out_dir: str | Path, case_yaml: str, case_name: str, comm: MPI.Comm):
+    def __init__(self, out_dir: str | Path, case_yaml: str, case_name: str, comm: MPI.Comm,
+                 resume: bool = False):
+        """`resume`: a restart from a checkpoint; the previous results stay until replaced.
+        A running summary names the host and pid of rank 0 and the start time, so that a
+        job killed without warning (SIGKILL) can be told from a live one."""
+        import socket
+        from datetime import datetime, timezone
+
         from solver.provenance import versions
 
         self.comm = comm
-        self.folder = OutputFolder(out_dir, comm)
+        self.folder = OutputFolder(out_dir, comm, resume=resume)
         self.folder.write_text("case.yaml", case_yaml)
         self.summary: dict = {"status": "running", "case": case_name, "versions": versions(),
-                              "n_ranks": comm.size}
+                              "n_ranks": comm.size, "host": socket.gethostname(), "pid": os.getpid(),
+                              "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         self.folder.write_json("summary.json", self.summary)  # replaced when the run ends
         self.timeseries: list[dict] = []
         self._tables: dict[str, tuple[list[str], list[list]]] = {}
@@ -203,17 +217,23 @@ class RunRecord:
                     self.folder.write_json("summary.json", self.summary)
             raise
 
-    def close(self) -> dict:
-        """Collective: close the field writer, publish fields/, write the tables and the
-        final summary. Returns the summary."""
+    def write_timeseries(self) -> None:
+        """(Re)write timeseries.csv with the rows so far (collective, atomic)."""
+        if self.timeseries:
+            header = list(self.timeseries[0])
+            self.folder.write_csv("timeseries.csv", header, [[r[k] for k in header] for r in self.timeseries])
+
+    def close(self, publish_fields: bool = True) -> dict:
+        """Collective: close the field writer, publish fields/ (`publish_fields=False`,
+        an interrupted run: left in fields.partial/ for the restart), write the tables
+        and the final summary. Returns the summary."""
         if self.writer is not None:
             self.writer.close()
-        self.folder.finish_fields()
+        if publish_fields:
+            self.folder.finish_fields()
         self.summary["wall_time_s"] = self.comm.allreduce(time.perf_counter() - self._start, op=MPI.MAX)
         try:
-            if self.timeseries:
-                header = list(self.timeseries[0])
-                self.folder.write_csv("timeseries.csv", header, [[r[k] for k in header] for r in self.timeseries])
+            self.write_timeseries()
             for name, (header, rows) in self._tables.items():
                 if rows:
                     self.folder.write_csv(name, header, rows)

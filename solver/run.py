@@ -2,10 +2,12 @@
 solver/output.py). The only module that connects physics and files."""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from mpi4py import MPI
 
+from solver import checkpoint
 from solver.case import Case, dump_case_yaml
 from solver.chemomechanics import ChemoMechanics
 from solver.domain import Domain
@@ -73,28 +75,57 @@ def degrees_of_freedom(sim: ChemoMechanics) -> dict:
     return dofs
 
 
-def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, log: Log | None = None) -> dict:
+def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, log: Log | None = None,
+             restart: bool = False, restart_command: str | None = None) -> dict:
     """Run a case into `out_dir`; returns the summary (the same on every rank).
-    Raises nothing for solver failures: the summary says `failed`."""
+    Raises nothing for solver failures: the summary says `failed`. `restart`: continue
+    from the checkpoint in `out_dir` (RestartRefused, a ValueError, if there is none or
+    it is of another case or mesh; nothing is touched then). SIGTERM/SIGINT end the run
+    at its next accepted step with a checkpoint and the summary `interrupted`, which
+    quotes `restart_command`."""
     log = log or Log(comm)
     if "lithium" not in case.physics:  # oxygen only
         from solver.run_oxygen import run_oxygen_case
 
-        return run_oxygen_case(case, out_dir, comm, log)
-    record = RunRecord(out_dir, dump_case_yaml(case), case.name, comm)
-    summary = record.summary
-    with record.guard(log):
-        log.info(f"lrmo run {case.name}: meshing ({case.geometry.shape})")
-        domain = build_domain(case, comm, record.folder.path / "mesh")
-        summary["mesh"] = domain.info
+        return run_oxygen_case(case, out_dir, comm, log, restart=restart, restart_command=restart_command)
+    out_dir = Path(out_dir)
+    restart_command = restart_command or f"lrmo run CASE.yaml --out {out_dir} --restart"
+    saved = None
+    if restart:  # every check before the folder is touched
+        saved = checkpoint.read_state(out_dir, case, comm)
+        log.info(f"lrmo run {case.name}: restarting from the checkpoint at t = {saved['t_s']:.6g} s "
+                 f"(written on {saved['n_ranks']} rank(s)); meshing ({case.geometry.shape})")
+        domain = build_domain(case, comm)
         sim = ChemoMechanics(case, domain)
-        summary["dofs"] = degrees_of_freedom(sim)
+        order = checkpoint.NodeOrder(sim.lithium.V)
+        arrays = checkpoint.read_arrays(saved, order, domain.info)
+    record = RunRecord(out_dir, dump_case_yaml(case), case.name, comm, resume=restart)
+    summary = record.summary
+    interrupted = None
+    with record.guard(log), contextlib.ExitStack() as stack:
+        if saved is None:
+            log.info(f"lrmo run {case.name}: meshing ({case.geometry.shape})")
+            domain = build_domain(case, comm, record.folder.path / "mesh")
+            stops = stack.enter_context(checkpoint.StopRequests())  # after Gmsh (see there)
+            summary["mesh"] = domain.info
+            sim = ChemoMechanics(case, domain)
+            order = checkpoint.NodeOrder(sim.lithium.V)
+            summary["dofs"] = degrees_of_freedom(sim)
+        else:
+            stops = stack.enter_context(checkpoint.StopRequests())
+            summary.update({k: v for k, v in saved["summary"].items() if k in ("mesh", "dofs", "restarts")})
+            summary.setdefault("restarts", []).append({"from_t_s": saved["t_s"], "n_ranks": comm.size})
+            sim.restore(saved["sim"], arrays)
+            record.timeseries.extend(saved["timeseries"])
         log.info(f"  dofs: {summary['dofs']}, ranks: {comm.size}, flux {sim.protocol.flux_mol_m2_s:.4g} mol/m2/s")
         probe = RayProbe(domain, case.output.profile_points)
         if case.output.fields:
-            record.writer = FieldWriter(record.folder.partial_fields_dir, domain, sim.output_fields)
+            stem = f"fields_restart{len(summary['restarts'])}" if saved else "fields"
+            record.writer = FieldWriter(record.folder.partial_fields_dir, domain, sim.output_fields, stem)
         columns = [c for c in PROFILE_COLUMNS if c in sim.output_fields]
         profiles = record.table("profiles.csv", ["t_s", "r_m", *columns])
+        if saved is not None:
+            profiles.extend(saved["tables"].get("profiles.csv", []))
 
         def observe(t: float, s: ChemoMechanics) -> None:
             record.timeseries.append(s.scalars(t))
@@ -103,6 +134,8 @@ def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, l
                 profiles.extend([[t, r, *v] for r, v in zip(probe.radii_m, values)])
             if record.writer is not None:
                 record.writer.write(t)
+            if watchable(len(record.timeseries)):
+                record.write_timeseries()  # a running job can be watched
             st = s.stats
             log.progress_note(
                 f"  t = {t:9.4g} s  steps {st.steps:5d} (rejected {st.rejected})  "
@@ -111,8 +144,28 @@ def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, l
                 f"ms/step {1e3 * (st.wall_lithium_s + st.wall_mechanics_s) / max(st.steps, 1):.1f}"
             )
 
-        with log.progress_bar(case.protocol.end_time.si, "simulated s") as advance:
-            summary.update(sim.run(observe, advance))
+        schedule = checkpoint.Schedule(comm, case.output.checkpoint_every, stops, sim.t)
+
+        def save(s: ChemoMechanics) -> None:
+            """Write a checkpoint when due; stop after a signal (collective)."""
+            due, stop = schedule.poll(s.t)
+            if due:
+                scalars, arrays = s.state()
+                checkpoint.write(record.folder.path, order, {
+                    "t_s": s.t, "case_hash": checkpoint.case_hash(case), "sim": scalars,
+                    "timeseries": record.timeseries, "tables": {"profiles.csv": profiles},
+                    "summary": {k: summary[k] for k in ("mesh", "dofs", "restarts") if k in summary},
+                }, arrays)
+            if stop is not None:
+                raise checkpoint.Interrupted(s.t, stop)
+
+        with log.progress_bar(case.protocol.end_time.si, "simulated s", start=sim.t) as advance:
+            try:
+                summary.update(sim.run(observe, lambda t: advance(t, sim.progress_text), checkpoint=save))
+            except checkpoint.Interrupted as exc:
+                interrupted = exc
+    if interrupted is not None:
+        return _interrupted(record, interrupted, restart_command, log)
     if "oxygen" in case.physics and summary["status"] == "completed":
         # both physics: O2 runs after Li on the same mesh, into <out>/oxygen/; the only
         # coupling is the source start from the state of charge (solver/coupling.py)
@@ -127,6 +180,24 @@ def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, l
             summary["oxygen_activation_reached"] = activation_s is not None
         summary["oxygen"] = o2.get("oxygen", {"status": o2["status"], "message": o2.get("message")})
     return record.close()
+
+
+def watchable(rows: int) -> bool:
+    """Rewrite timeseries.csv after this many rows? Every time up to 200 rows, then at
+    every 1 % of growth (the rewrite costs O(rows))."""
+    return rows <= 200 or rows % (rows // 100) == 0
+
+
+def _interrupted(record: RunRecord, exc, restart_command: str, log: Log) -> dict:
+    """Close an interrupted run: results so far written, fields left for the restart,
+    the summary says where it stopped and how to continue."""
+    record.summary.update(
+        status="interrupted", t_reached_s=exc.t_s, restart_command=restart_command,
+        message=f"{exc}; a checkpoint at t = {exc.t_s:.6g} s is in {record.folder.path}/checkpoint; "
+                f"continue with: {restart_command}")
+    summary = record.close(publish_fields=False)
+    log.notice(summary["message"])
+    return summary
 
 
 __all__ = ["run_case", "build_domain"]

@@ -53,7 +53,8 @@ def slice_points(domain: Domain) -> np.ndarray:
 
 
 def run_oxygen_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD,
-                    log: Log | None = None, domain: Domain | None = None) -> dict:
+                    log: Log | None = None, domain: Domain | None = None, restart: bool = False,
+                    restart_command: str | None = None) -> dict:
     """Run the oxygen physics of `case` into `out_dir`; returns the summary. Solver
     failures end in a summary with status `failed`, as `run_case`."""
     from solver.run import build_domain
