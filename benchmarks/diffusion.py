@@ -42,16 +42,18 @@ def lrmo_steps(case, domain, repeats: int, warm_start: bool) -> tuple[float, int
     return 1e3 * best / st.steps, st.steps, st.lithium_iterations / st.steps, sim.lithium.system.setups
 
 
-def bare_steps(domain, D, c_max, flux, dt, steps: int, repeats: int) -> tuple[float, float]:
-    """(best ms per step, Krylov its per step) of a plain backward-Euler loop."""
+def bare_steps(domain, D, c_max, flux, dt, steps: int, repeats: int,
+               options: dict | None = None) -> tuple[float, float]:
+    """(best ms per step, Krylov its per step) of a plain backward-Euler loop (CG + the
+    tuned BoomerAMG unless `options` say otherwise; 1D meshes carry the radial weight)."""
     V = compat.functionspace(domain.msh, "Lagrange", 1)
     u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
-    dx = ufl.dx(domain=domain.msh)  # the octant needs no radial weight
-    M = compat.assemble_matrix(fem.form(c_max * u * v * dx))
-    A = compat.assemble_matrix(fem.form((c_max / dt) * u * v * dx + D * c_max * ufl.dot(ufl.grad(u), ufl.grad(v)) * dx))
+    grad, integral = domain.grad, domain.volume_integral
+    M = compat.assemble_matrix(fem.form(integral(c_max * u * v)))
+    A = compat.assemble_matrix(fem.form(integral((c_max / dt) * u * v + D * c_max * ufl.dot(grad(u), grad(v)))))
     load = fem.Function(V)
     compat.assemble_vector_into(compat.petsc_vec(load), fem.form(domain.surface_integral(flux * v)))
-    ksp = linalg.make_ksp(comm, "bare", linalg.HYPRE_3D)
+    ksp = linalg.make_ksp(comm, "bare", options or linalg.HYPRE_3D)
     ksp.setOperators(A)
     c, c_old, b = fem.Function(V), fem.Function(V), fem.Function(V)
     its, best = 0, float("inf")
