@@ -48,6 +48,7 @@ demo: install
 clean:
 	rm -rf results out .pytest_cache
 
-# Speed (prints figures, asserts nothing).
+# Speed (prints figures, asserts nothing): every stage for 1D, the verification octant
+# and a >= 1M-dof octant, 1 and 2 ranks, each beside a bare DOLFINx loop (~10 min).
 benchmark: install
-	$(PY) benchmarks/chemomechanics.py
+	$(PY) benchmarks/record.py
