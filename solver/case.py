@@ -158,6 +158,12 @@ class Mechanics(Strict):
         "one-way coupling finds the peak over all steps from the stored site fraction "
         "with few solves (docs/performance.md); two-way coupling solves every step",
     )
+    peak_over_time: bool = Field(
+        True, description="false: solve the stress only at the output times and at the "
+        "switch to the hold (no peak search, no stored site fraction), and report the "
+        "peak over those times only; for runs that need the stress at the output times, "
+        "e.g. sweeps and fits (one-way coupling without stress_every_steps)",
+    )
 
 
 class Protocol(Strict):

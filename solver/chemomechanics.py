@@ -6,7 +6,8 @@ The stress is solved at the output times and at the switch to the hold. In one-w
 coupling (the default) the peak over time is then found from the site fraction stored at
 every accepted step with few more solves (solver/peak_search.py); with stress-assisted
 diffusion (two-way) the stress is solved after every step, and `mechanics.
-stress_every_steps: N` asks for a solve every N steps instead of the search."""
+stress_every_steps: N` asks for a solve every N steps instead of the search, `mechanics.
+peak_over_time: false` for the solves at the output times (and the switch) only."""
 from __future__ import annotations
 
 import time
@@ -86,7 +87,7 @@ class ChemoMechanics:
         self.with_mechanics = "mechanics" in case.physics
         two_way = self.with_mechanics and case.mechanics.stress_assisted_diffusion
         P1 = compat.functionspace(domain.msh, "Lagrange", 1)
-        self.projector = Projector(P1, "output_projection")
+        self._projection = None  # (P1 projector, DG1 work Function): built at first use
         self.sigma_h_P1 = fem.Function(P1, name="sigma_h_Pa")
         drift = (self.sigma_h_P1, case.mechanics.temperature.si) if two_way else None
         extra = case.solvers.petsc_options
@@ -98,7 +99,7 @@ class ChemoMechanics:
         every = case.mechanics.stress_every_steps
         self.stress_every = 1 if two_way else every
         self.history = None  # site fraction at every accepted step for the peak search
-        if self.with_mechanics and not two_way and every is None:
+        if self.with_mechanics and not two_way and every is None and case.mechanics.peak_over_time:
             n_owned = self.lithium.V.dofmap.index_map.size_local
             largest = domain.comm.allreduce(8 * n_owned, op=MPI.MAX)
             self.history = SiteFractionHistory(max(64, BUDGET_BYTES // max(largest, 1)))
@@ -109,10 +110,6 @@ class ChemoMechanics:
         self._c_expr = self.materials.site_concentration() * self.lithium.theta
         self.output_fields = {"c_Li_mol_m3": self.c_Li, "theta_Li": self.lithium.theta}
         if self.mechanics is not None:
-            S1 = compat.functionspace(domain.msh, "DG", 1)
-            self._dg1 = fem.Function(S1)
-            if not np.allclose(S1.tabulate_dof_coordinates(), self.mechanics.S.tabulate_dof_coordinates()):
-                raise RuntimeError("DG1 scalar and Voigt spaces differ in node layout")
             for name in STRESS_FIELDS:
                 self.output_fields[name] = fem.Function(P1, name=name)
             self.output_fields["sigma_h_Pa"] = self.sigma_h_P1
@@ -163,14 +160,30 @@ class ChemoMechanics:
 
     def update_output_fields(self) -> None:
         """Project the stress measures and c_Li onto P1 for ParaView and the ray."""
-        self.projector.project(self._c_expr, self.c_Li, key="c_Li")
+        projector, dg1 = self._projection_tools()
+        projector.project(self._c_expr, self.c_Li, key="c_Li")
         if self.mechanics is None:
             return
         measures = self.mechanics.stress_measures(all_local=True)
         for name in STRESS_FIELDS:
-            self._dg1.x.array[:] = measures[name]
-            self.projector.project(self._dg1, self.output_fields[name], key="dg1")
+            dg1.x.array[:] = measures[name]
+            projector.project(dg1, self.output_fields[name], key="dg1")
         self.displacement_P1.interpolate(self.mechanics.u)
+
+    def _projection_tools(self) -> tuple[Projector, fem.Function | None]:
+        """The L2 projector onto P1 and a DG1 scalar Function laid out as the stress
+        nodes (None without mechanics); needed only for the output fields and the two-way
+        drift, so compiled at first use (a run with `project_fields=False` never does)."""
+        if self._projection is None:
+            msh = self.domain.msh
+            dg1 = None
+            if self.mechanics is not None:
+                S1 = compat.functionspace(msh, "DG", 1)
+                if not np.allclose(S1.tabulate_dof_coordinates(), self.mechanics.S.tabulate_dof_coordinates()):
+                    raise RuntimeError("DG1 scalar and Voigt spaces differ in node layout")
+                dg1 = fem.Function(S1)
+            self._projection = (Projector(compat.functionspace(msh, "Lagrange", 1), "output_projection"), dg1)
+        return self._projection
 
     def mean_site_fraction(self) -> float:
         """Particle-mean site fraction (collective): sum of dof values times the integral
@@ -407,8 +420,9 @@ class ChemoMechanics:
         self.stats.elasticity_solves += 1
         if self.two_way:
             measures = self.mechanics.stress_measures(all_local=True)
-            self._dg1.x.array[:] = measures["sigma_h_Pa"]
-            self.projector.project(self._dg1, self.sigma_h_P1, key="dg1")
+            projector, dg1 = self._projection_tools()
+            dg1.x.array[:] = measures["sigma_h_Pa"]
+            projector.project(dg1, self.sigma_h_P1, key="dg1")
         self.stats.wall_mechanics_s += time.perf_counter() - t0
         peak = self.mechanics.peak_von_mises()
         self.peak.update(peak, t)
@@ -421,6 +435,12 @@ class ChemoMechanics:
         if self._project_fields:
             self.update_output_fields()
         observer(t, self)
+
+    def _peak_over(self) -> str:
+        """Which times the reported peak is the largest over."""
+        if self.history is not None:
+            return "every step"
+        return "solved steps" if self.stress_every else "output times and the switch"
 
     def results(self) -> dict:
         out = {
@@ -444,6 +464,7 @@ class ChemoMechanics:
                 "krylov_iterations": self.stats.elasticity_iterations,
                 "solves": self.stats.elasticity_solves,
                 "peak_search": self.history is not None,
+                "peak_over": self._peak_over(),
                 "wall_s": self.stats.wall_mechanics_s,
             }
         return out

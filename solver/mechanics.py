@@ -86,7 +86,7 @@ class Mechanics:
         start = time.perf_counter()
         self._guess = None
         if domain.radial:
-            self.ksp = linalg.make_ksp(domain.comm, "elasticity", linalg.DIRECT)
+            self.ksp = linalg.make_ksp(domain.comm, "elasticity", linalg.direct_options(domain.comm))
         else:
             options = {**linalg.ELASTICITY_3D, **(petsc_options or {})}
             self.ksp = linalg.make_ksp(domain.comm, "elasticity", options)

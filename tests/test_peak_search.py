@@ -103,3 +103,40 @@ def test_two_way_coupling_still_solves_every_step():
                        "output.times.values=[60]"])
     assert not stress["peak_search"]
     assert stress["solves"] == sim.stats.steps
+
+
+
+@pytest.mark.parametrize("name, overrides", [
+    ("verify_galvanostatic_radial.yaml",  # no switch: the end is an output time
+     ["protocol.end_time=3000 s", "output.times.values=[500, 1000, 2000, 3000]"]),
+    ("pristine_stress.yaml", []),  # the switch to the hold on the way
+])
+def test_peak_over_output_times_only(name, overrides):
+    """`mechanics.peak_over_time: false`: the same stress at the output times, one solve
+    per output time (and one at the switch), and the peak the largest of those solves."""
+    def observer(seen):
+        def observe(t, s):
+            if t > 0:
+                seen[t] = (s.mechanics.stress_components.x.array.copy(),
+                           s.mechanics.peak_von_mises()["value_Pa"])
+        return observe
+
+    full, only = {}, {}
+    searched, _ = run(CASES / name, overrides, observer(full))
+    stress, sim = run(CASES / name, [*overrides, "mechanics.peak_over_time=false"], observer(only))
+    assert searched["peak_over"] == "every step" and searched["peak_search"]
+    assert stress["peak_over"] == "output times and the switch" and not stress["peak_search"]
+    assert sim.history is None
+    assert list(only) == list(full)
+    for t in full:
+        np.testing.assert_array_equal(only[t][0], full[t][0])
+    switched = sim.stats.switch_time_s is not None
+    assert switched == (name == "pristine_stress.yaml")
+    assert stress["solves"] == len(only) + switched
+    largest_at_outputs = max(value for _, value in only.values())
+    if stress["peak_time_s"] in only:
+        assert stress["peak_von_mises_Pa"] == largest_at_outputs
+    else:  # at the switch
+        assert stress["peak_time_s"] == sim.stats.switch_time_s
+        assert stress["peak_von_mises_Pa"] >= largest_at_outputs
+    assert stress["peak_von_mises_Pa"] <= searched["peak_von_mises_Pa"]
