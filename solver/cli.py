@@ -158,8 +158,10 @@ def _dispatch(args, comm) -> int:
                     line += (f" O2 retained {s['oxygen']['retained_fraction']:.4f}, mobile "
                              f"{s['oxygen']['mobile_fraction']:.4f}, uniformity {s['oxygen']['uniformity']:.3f}")
                 print(line)
-        failed = any(m["summary"]["status"] != "completed" for m in results)
-        return EXIT_SOLVER_FAILURE if failed else EXIT_OK
+        statuses = {m["summary"]["status"] for m in results}
+        if "interrupted" in statuses:
+            return EXIT_INTERRUPTED
+        return EXIT_SOLVER_FAILURE if statuses != {"completed"} else EXIT_OK
 
     if args.command == "reproduce":
         from solver.reproduce import reproduce

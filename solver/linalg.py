@@ -212,3 +212,46 @@ class Projector:
         b = compat.petsc_vec(self._b)
         compat.assemble_vector_into(b, self._forms[key])
         solve(self.ksp, b, out)
+
+
+_PETSC_TYPES = (PETSc.KSP, PETSc.Mat, PETSc.Vec, PETSc.NullSpace, PETSc.PC)
+
+
+def release(*roots) -> int:
+    """Destroy every PETSc object (KSP, Mat, Vec, NullSpace, PC) held by `roots` and by
+    the lrmo objects they hold (attributes, lists, tuples, dicts; objects with their own
+    `destroy()` are asked first), and remove any option left under their solvers'
+    prefixes. For the end of a run: many runs in one process (sweeps) otherwise keep
+    them until the garbage collector finds them, and petsc4py 3.18 may never free a
+    Vec. Returns the number destroyed. The objects must not be used afterwards."""
+    seen: set[int] = set()
+    found: list = []
+
+    def walk(obj, depth: int) -> None:
+        if id(obj) in seen or depth > 8:
+            return
+        seen.add(id(obj))
+        if isinstance(obj, _PETSC_TYPES):
+            found.append(obj)
+        elif isinstance(obj, dict):
+            for v in list(obj.values()):
+                walk(v, depth + 1)
+        elif isinstance(obj, (list, tuple, set, OrderedDict)):
+            for v in list(obj):
+                walk(v, depth + 1)
+        elif type(obj).__module__.startswith("solver.") and hasattr(obj, "__dict__"):
+            if callable(getattr(obj, "destroy", None)):
+                obj.destroy()
+            for v in list(vars(obj).values()):
+                walk(v, depth + 1)
+
+    for root in roots:
+        walk(root, 0)
+    opts = PETSc.Options()
+    prefixes = {k.getOptionsPrefix() for k in found if isinstance(k, PETSc.KSP) and k.handle}
+    for key in [key for key in opts.getAll() if any(p and key.startswith(p) for p in prefixes)]:
+        opts.delValue(key)
+    for obj in found:
+        if obj.handle:  # not destroyed already
+            obj.destroy()
+    return len(found)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mpi4py import MPI
 
-from solver import checkpoint
+from solver import checkpoint, linalg
 from solver.case import Case, dump_case_yaml
 from solver.chemomechanics import ChemoMechanics
 from solver.domain import Domain
@@ -165,7 +165,9 @@ def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, l
             except checkpoint.Interrupted as exc:
                 interrupted = exc
     if interrupted is not None:
-        return _interrupted(record, interrupted, restart_command, log)
+        summary = _interrupted(record, interrupted, restart_command, log)
+        _release(locals().get("sim"))
+        return summary
     if "oxygen" in case.physics and summary["status"] == "completed":
         # both physics: O2 runs after Li on the same mesh, into <out>/oxygen/; the only
         # coupling is the source start from the state of charge (solver/coupling.py)
@@ -179,7 +181,17 @@ def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, l
             summary["oxygen_source_start_s"] = o2_case.oxygen.source.start.si
             summary["oxygen_activation_reached"] = activation_s is not None
         summary["oxygen"] = o2.get("oxygen", {"status": o2["status"], "message": o2.get("message")})
+    _release(locals().get("sim"))
     return record.close()
+
+
+def _release(sim) -> None:
+    """Free the run's PETSc objects and its garbage (solver objects refer to each other
+    in cycles): many runs in one process (sweeps) then keep a flat memory."""
+    import gc
+
+    linalg.release(sim)
+    gc.collect()
 
 
 def watchable(rows: int) -> bool:

@@ -59,6 +59,28 @@ def _member_case(base: Path, index: int, member: Member):
         raise CaseError(f"members.{index} ({member.name}): {exc}") from None
 
 
+def _run_member(case, out: Path, sub: MPI.Comm) -> dict:
+    """run_case, with any error of the member (a mesh or output error, say) recorded as
+    a failed member rather than ending the series. Such errors are raised alike on every
+    rank of the member's communicator (inputs are checked on every rank), so no rank is
+    left waiting; a SolverFailure already gives a failed summary."""
+    try:
+        return run_case(case, out, sub, Log(sub, quiet=True))
+    except Exception as exc:  # noqa: BLE001 (one member's failure is recorded, the series goes on)
+        summary = {"status": "failed", "case": case.name, "n_ranks": sub.size,
+                   "message": clip(f"{type(exc).__name__}: {exc}", 2000)}
+        if sub.rank == 0:
+            import contextlib
+            import json
+
+            from solver.output import OutputError, prepare_folder, write_atomic
+
+            with contextlib.suppress(OutputError):
+                prepare_folder(out)
+                write_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+        return summary
+
+
 def run_series(path: str | Path, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD,
                log: Log | None = None) -> list[dict]:
     """Run every member; returns [{name, label, variable, summary}] on every rank."""
@@ -76,14 +98,16 @@ def run_series(path: str | Path, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_
     for i, (member, case) in enumerate(zip(series.members, cases)):
         if i % groups != color:
             continue
-        summary = run_case(case.model_copy(update={"name": member.name}), Path(out_dir) / member.name,
-                           sub, Log(sub, quiet=True))
+        summary = _run_member(case.model_copy(update={"name": member.name}), Path(out_dir) / member.name, sub)
         mine.append((i, summary if sub.rank == 0 else None))
+        if summary["status"] == "interrupted":  # SIGTERM/SIGINT: stop this group's members
+            break
     sub.Free()
     gathered = comm.allgather(mine)
     summaries = {i: s for part in gathered for i, s in part if s is not None}
     results = [
-        {"name": m.name, "label": m.label, "variable": m.variable, "summary": summaries[i]}
+        {"name": m.name, "label": m.label, "variable": m.variable,
+         "summary": summaries.get(i, {"status": "not run", "message": "the series was interrupted"})}
         for i, m in enumerate(series.members)
     ]
     OutputFolder(out_dir, comm, fields=False).write_json(

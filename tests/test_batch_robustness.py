@@ -160,3 +160,107 @@ def test_restart_refused_without_checkpoint_or_for_another_case(interrupted, tmp
     r = run_lrmo(["run", RADIAL, "--out", str(cut), "--quiet", *SLOW, "--set", "protocol.c_rate=2", "--restart"])
     assert r.returncode == 2 and "case differs" in r.stderr
     assert (cut / "summary.json").read_text() == before  # nothing touched
+
+
+# -- many runs in one process, failing members ---------------------------------------------
+CHEAP = ["protocol.end_time=1 min", "output.times.values=[30, 60]", "output.fields=false",
+         "output.profile_points=5"]
+
+
+def _series(folder, members: list[dict]):
+    import yaml
+
+    path = folder / "series.yaml"
+    path.write_text(yaml.safe_dump({"name": "many", "base": RADIAL, "members": members}))
+    return path
+
+
+def test_200_member_sweep_in_one_process(tmp_path):
+    """Every member completes and PETSc's options table does not grow (it holds 512
+    entries per process: each run used to leave 10)."""
+    from mpi4py import MPI
+    from petsc4py import PETSc
+
+    from solver.sweep import run_series
+
+    members = [{"name": f"m{i:03d}", "variable": 0.5 + i / 200,
+                "set": [*CHEAP, f"protocol.c_rate={0.5 + i / 200}"]} for i in range(200)]
+    before = len(PETSc.Options().getAll())
+    results = run_series(_series(tmp_path, members), tmp_path / "out", MPI.COMM_SELF)
+    assert [r["summary"]["status"] for r in results] == ["completed"] * 200
+    assert len(PETSc.Options().getAll()) <= before
+    series = json.loads((tmp_path / "out" / "series.json").read_text())
+    assert len(series["members"]) == 200
+    # a faster charge extracts more Li in the same time: the mean site fraction falls
+    means = [float((tmp_path / "out" / m["name"] / "timeseries.csv").read_text().splitlines()[-1]
+                   .split(",")[3]) for m in members[::50]]
+    assert means == sorted(means, reverse=True)
+
+
+def test_a_failing_member_does_not_stop_the_series(tmp_path, monkeypatch):
+    """An unexpected error in one member (here a mesh error) is recorded as a failed
+    member in series.json; the members after it still run."""
+    from mpi4py import MPI
+
+    import solver.run
+    from solver.sweep import run_series
+
+    real = solver.run.build_domain
+
+    def broken_for_b(case, comm, mesh_dir=None):
+        if case.name == "b":
+            raise RuntimeError("mesh generation failed (injected)")
+        return real(case, comm, mesh_dir)
+
+    monkeypatch.setattr(solver.run, "build_domain", broken_for_b)
+    members = [{"name": n, "set": list(CHEAP)} for n in ("a", "b", "c")]
+    results = run_series(_series(tmp_path, members), tmp_path / "out", MPI.COMM_SELF)
+    assert [r["summary"]["status"] for r in results] == ["completed", "failed", "completed"]
+    assert "injected" in results[1]["summary"]["message"]
+    series = json.loads((tmp_path / "out" / "series.json").read_text())
+    assert series["members"][1]["summary"]["status"] == "failed"
+    assert _summary(tmp_path / "out" / "b")["status"] == "failed"
+
+
+def test_a_diverging_member_under_mpirun(tmp_path):
+    """Two ranks, one member each group: the diverging member fails, its sibling completes,
+    and `lrmo sweep` exits with 3."""
+    stall = ["time_stepping.max_change_per_step=1e-7", "time_stepping.min_step=1 s",
+             "time_stepping.initial_step=1 s"]
+    members = [{"name": "bad", "set": [*CHEAP, *stall]}, {"name": "good", "set": list(CHEAP)}]
+    r = run_lrmo(["sweep", str(_series(tmp_path, members)), "--out", str(tmp_path / "out")], n_ranks=2)
+    assert r.returncode == 3, r.stderr
+    series = json.loads((tmp_path / "out" / "series.json").read_text())
+    assert [m["summary"]["status"] for m in series["members"]] == ["failed", "completed"]
+    assert (tmp_path / "out" / "good" / "timeseries.csv").is_file()
+
+
+@pytest.mark.slow
+def test_memory_after_five_3d_runs_within_10_percent_of_the_first(tmp_path):
+    """Five small octant runs in one process (a child, so that this process's own
+    allocations do not count): the resident memory after the fifth is within 10 % of
+    that after the first (it grew by a third per run before PETSc objects were freed)."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT, mpi_env
+
+    script = f"""
+import json, sys
+from mpi4py import MPI
+from solver.case import load_case
+from solver.log import Log
+from solver.run import run_case
+case = load_case({str(CASES / 'ru1_stress_octant.yaml')!r}, ["mesh.surface=6 nm", "mesh.interface=4 nm",
+                 "mesh.bulk=20 nm", "protocol.end_time=10 min", "output.times.values=[300, 600]"])
+rss = []
+for i in range(5):
+    assert run_case(case, {str(tmp_path)!r} + f"/run{{i}}", MPI.COMM_SELF, Log(quiet=True))["status"] == "completed"
+    rss.append(int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]))
+print(json.dumps(rss))
+"""
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT,
+                       env=mpi_env(), timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rss = json.loads(r.stdout.strip().splitlines()[-1])
+    assert rss[-1] <= 1.10 * rss[0], rss
