@@ -189,6 +189,63 @@ def read_arrays(state: dict, order: NodeOrder, mesh_info: dict) -> dict[str, np.
     return arrays
 
 
+def exists(folder: Path, comm: MPI.Comm) -> bool:
+    """Is there a checkpoint in `folder` (collective)?"""
+    return comm.bcast(_location(Path(folder)) is not None if comm.rank == 0 else None, root=0)
+
+
+# -- a run's record and its checkpoints ---------------------------------------------------
+SUMMARY_KEYS = ("mesh", "dofs", "restarts")  # the summary entries a restart carries on
+
+
+def resume_summary(record, saved: dict) -> None:
+    """A restarted run's summary: the first run's mesh and dofs, and one more restart."""
+    summary = record.summary
+    summary.update({k: v for k, v in saved["summary"].items() if k in SUMMARY_KEYS})
+    summary.setdefault("restarts", []).append({"from_t_s": saved["t_s"], "n_ranks": record.comm.size})
+
+
+def resume_rows(record, saved: dict, tables: dict[str, list]) -> None:
+    """The timeseries rows and table rows written before the checkpoint."""
+    record.timeseries.extend(saved["timeseries"])
+    for name, rows in tables.items():
+        rows.extend(saved["tables"].get(name, []))
+
+
+def saver(case, record, order: NodeOrder, stops: StopRequests, t_start_s: float, tables: dict[str, list]):
+    """`save(sim, force=False)` for a simulation's `run(checkpoint=...)`: writes a
+    checkpoint when the schedule says so (or `force`), then raises Interrupted after a
+    stop request (collective)."""
+    schedule = Schedule(order.comm, case.output.checkpoint_every, stops, t_start_s)
+    digest = case_hash(case)
+
+    def save(sim, force: bool = False) -> None:
+        due, stop = schedule.poll(sim.t)
+        if due or force:
+            scalars, arrays = sim.state()
+            write(record.folder.path, order, {
+                "t_s": sim.t, "case_hash": digest, "sim": scalars, "timeseries": record.timeseries,
+                "tables": tables,
+                "summary": {k: record.summary[k] for k in SUMMARY_KEYS if k in record.summary},
+            }, arrays)
+        if stop is not None:
+            raise Interrupted(sim.t, stop)
+
+    return save
+
+
+def close_interrupted(record, exc: Interrupted, restart_command: str, log) -> dict:
+    """Close an interrupted run: the results so far written, the fields left in
+    fields.partial/ for the restart, the summary says where it stopped and how to go on."""
+    record.summary.update(
+        status="interrupted", t_reached_s=exc.t_s, restart_command=restart_command,
+        message=f"{exc}; a checkpoint at t = {exc.t_s:.6g} s is in {record.folder.path}/{FOLDER}; "
+                f"continue with: {restart_command}")
+    summary = record.close(publish_fields=False)
+    log.notice(summary["message"])
+    return summary
+
+
 # -- when to write, when to stop ---------------------------------------------------------
 class StopRequests(contextlib.AbstractContextManager):
     """SIGTERM and SIGINT set a flag instead of ending the process (the run then stops at
@@ -211,8 +268,13 @@ class StopRequests(contextlib.AbstractContextManager):
         if threading.current_thread() is threading.main_thread():
             for s in self.SIGNALS:
                 self._previous[s] = signal.getsignal(s)
-                signal.signal(s, self._handle)
+            self.install()
         return self
+
+    def install(self) -> None:
+        """(Re)install the handlers, e.g. after Gmsh replaced SIGINT's."""
+        for s in self._previous:
+            signal.signal(s, self._handle)
 
     def __exit__(self, *exc):
         for s, handler in self._previous.items():
@@ -254,4 +316,5 @@ class Schedule:
 
 
 __all__ = ["NodeOrder", "Schedule", "StopRequests", "Interrupted", "RestartRefused",
-           "write", "read_state", "read_arrays", "case_hash"]
+           "write", "read_state", "read_arrays", "case_hash", "exists", "saver", "resume_summary",
+           "resume_rows", "close_interrupted"]

@@ -27,6 +27,7 @@ class OxygenSimulation:
         self.steps = 0
         self.max_ledger_error_mol = 0.0
         self.wall_s = 0.0
+        self._clock: dict | None = None  # time and position in the output intervals
 
     # -- quantities (collective) ----------------------------------------------------------
     def ledger(self) -> dict:
@@ -62,33 +63,73 @@ class OxygenSimulation:
         return row
 
     # -- stepping -------------------------------------------------------------------------
-    def run(self, observer=None, progress=None) -> dict:
-        """`observer(t, sim)` at every output time; `progress(t)` after every step."""
+    def run(self, observer=None, progress=None, checkpoint=None) -> dict:
+        """From 0 or from the state given to `restore`: `observer(t, sim)` at every
+        output time; `progress(t)` and then `checkpoint(sim)` after every step
+        (`checkpoint` may save `state()` and raise to stop the run there)."""
         ox = self.case.oxygen
         end = ox.end_time.si
         outputs = [t for t in self.case.output_times_s() if t <= end * (1 + 1e-12)]
         targets = sorted({t for t in outputs if t > 0} | {end})
-        if observer is not None and outputs and outputs[0] == 0.0:
-            observer(0.0, self)
-        t, dt_previous = 0.0, None
-        for target in targets:
-            n = max(1, math.ceil((target - t) / ox.time_step.si - 1e-9))
-            dt = (target - t) / n
-            for i in range(n):
+        if self._clock is None:  # a fresh start
+            if observer is not None and outputs and outputs[0] == 0.0:
+                observer(0.0, self)
+            self._clock = {"t": 0.0, "dt_previous": None, "interval": 0, "interval_start": 0.0, "step": 0}
+        clock = self._clock
+        while clock["interval"] < len(targets):
+            target, t0 = targets[clock["interval"]], clock["interval_start"]
+            n = max(1, math.ceil((target - t0) / ox.time_step.si - 1e-9))
+            dt = (target - t0) / n
+            while clock["step"] < n:
+                i, t = clock["step"], clock["t"]
                 t_new = target if i == n - 1 else t + dt
                 start = time.perf_counter()
-                self.transport.solve_step(dt, bdf_coefficients(dt, dt_previous), t_new)
+                self.transport.solve_step(dt, bdf_coefficients(dt, clock["dt_previous"]), t_new)
                 self.transport.accept()
                 self.wall_s += time.perf_counter() - start
-                t, dt_previous = t_new, dt
+                clock.update(t=t_new, dt_previous=dt, step=i + 1)
                 self.steps += 1
                 error = abs(self.ledger()["ledger_error_mol"])
                 self.max_ledger_error_mol = max(self.max_ledger_error_mol, error)
+                last = clock["step"] == n
+                if last:
+                    clock.update(interval=clock["interval"] + 1, interval_start=target, step=0)
+                    if observer is not None and any(abs(t_new - o) <= 1e-9 * max(1.0, o) for o in outputs):
+                        observer(t_new, self)
                 if progress is not None:
-                    progress(t)
-            if observer is not None and any(abs(t - o) <= 1e-9 * max(1.0, o) for o in outputs):
-                observer(t, self)
+                    progress(t_new)
+                if checkpoint is not None:
+                    checkpoint(self)
+                if last:
+                    break
         return self.results()
+
+    # -- checkpoints ----------------------------------------------------------------------
+    @property
+    def t(self) -> float:
+        return self._clock["t"] if self._clock else 0.0
+
+    def state(self) -> tuple[dict, dict]:
+        """(JSON-able scalars, owned P1 dof arrays) at the last step: fields, BDF2
+        histories, ledger accounts, the step position; `restore` continues from it."""
+        tr, n = self.transport, self.transport.n_owned
+        scalars = {"t_s": self.t, "clock": dict(self._clock), "steps": self.steps,
+                   "max_ledger_error_mol": self.max_ledger_error_mol, "wall_s": self.wall_s,
+                   "accounts": {k: list(v) for k, v in tr.accounts.items()}}
+        arrays = {name: getattr(tr, name).x.array[:n].copy()
+                  for name in ("c_n", "c_nm1", "gamma_n", "gamma_nm1")}
+        return scalars, arrays
+
+    def restore(self, scalars: dict, arrays: dict) -> None:
+        tr, n = self.transport, self.transport.n_owned
+        for name, f in (("c_n", tr.c_n), ("c_nm1", tr.c_nm1), ("c_n", tr.c),
+                        ("gamma_n", tr.gamma_n), ("gamma_nm1", tr.gamma_nm1), ("gamma_n", tr.gamma)):
+            f.x.array[:n] = arrays[name]
+            f.x.scatter_forward()
+        self._clock = dict(scalars["clock"])
+        self.steps, self.wall_s = scalars["steps"], scalars["wall_s"]
+        self.max_ledger_error_mol = scalars["max_ledger_error_mol"]
+        tr.accounts = {k: list(v) for k, v in scalars["accounts"].items()}
 
     def results(self) -> dict:
         tr = self.transport

@@ -113,19 +113,18 @@ def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, l
             summary["dofs"] = degrees_of_freedom(sim)
         else:
             stops = stack.enter_context(checkpoint.StopRequests())
-            summary.update({k: v for k, v in saved["summary"].items() if k in ("mesh", "dofs", "restarts")})
-            summary.setdefault("restarts", []).append({"from_t_s": saved["t_s"], "n_ranks": comm.size})
+            checkpoint.resume_summary(record, saved)
             sim.restore(saved["sim"], arrays)
-            record.timeseries.extend(saved["timeseries"])
         log.info(f"  dofs: {summary['dofs']}, ranks: {comm.size}, flux {sim.protocol.flux_mol_m2_s:.4g} mol/m2/s")
         probe = RayProbe(domain, case.output.profile_points)
-        if case.output.fields:
+        columns = [c for c in PROFILE_COLUMNS if c in sim.output_fields]
+        tables = {"profiles.csv": record.table("profiles.csv", ["t_s", "r_m", *columns])}
+        profiles = tables["profiles.csv"]
+        if saved is not None:
+            checkpoint.resume_rows(record, saved, tables)
+        if case.output.fields and sim.t < sim.protocol.end_time_s:
             stem = f"fields_restart{len(summary['restarts'])}" if saved else "fields"
             record.writer = FieldWriter(record.folder.partial_fields_dir, domain, sim.output_fields, stem)
-        columns = [c for c in PROFILE_COLUMNS if c in sim.output_fields]
-        profiles = record.table("profiles.csv", ["t_s", "r_m", *columns])
-        if saved is not None:
-            profiles.extend(saved["tables"].get("profiles.csv", []))
 
         def observe(t: float, s: ChemoMechanics) -> None:
             record.timeseries.append(s.scalars(t))
@@ -144,30 +143,17 @@ def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, l
                 f"ms/step {1e3 * (st.wall_lithium_s + st.wall_mechanics_s) / max(st.steps, 1):.1f}"
             )
 
-        schedule = checkpoint.Schedule(comm, case.output.checkpoint_every, stops, sim.t)
-
-        def save(s: ChemoMechanics) -> None:
-            """Write a checkpoint when due; stop after a signal (collective)."""
-            due, stop = schedule.poll(s.t)
-            if due:
-                scalars, arrays = s.state()
-                checkpoint.write(record.folder.path, order, {
-                    "t_s": s.t, "case_hash": checkpoint.case_hash(case), "sim": scalars,
-                    "timeseries": record.timeseries, "tables": {"profiles.csv": profiles},
-                    "summary": {k: summary[k] for k in ("mesh", "dofs", "restarts") if k in summary},
-                }, arrays)
-            if stop is not None:
-                raise checkpoint.Interrupted(s.t, stop)
-
+        save = checkpoint.saver(case, record, order, stops, sim.t, tables)
         with log.progress_bar(case.protocol.end_time.si, "simulated s", start=sim.t) as advance:
             try:
                 summary.update(sim.run(observe, lambda t: advance(t, sim.progress_text), checkpoint=save))
+                if "oxygen" in case.physics:  # a restart in the O2 stage starts after Li
+                    save(sim, force=True)
             except checkpoint.Interrupted as exc:
                 interrupted = exc
     if interrupted is not None:
-        summary = _interrupted(record, interrupted, restart_command, log)
         _release(locals().get("sim"))
-        return summary
+        return checkpoint.close_interrupted(record, interrupted, restart_command, log)
     if "oxygen" in case.physics and summary["status"] == "completed":
         # both physics: O2 runs after Li on the same mesh, into <out>/oxygen/; the only
         # coupling is the source start from the state of charge (solver/coupling.py)
@@ -176,11 +162,18 @@ def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, l
         from solver.coupling import with_activation_start
 
         o2_case, activation_s = with_activation_start(case, sim.mean_site_fraction_history)
-        o2 = run_oxygen_case(o2_case, record.folder.path / "oxygen", comm, log, domain=domain)
+        o2_dir = record.folder.path / "oxygen"
+        o2 = run_oxygen_case(o2_case, o2_dir, comm, log, domain=domain, restart_command=restart_command,
+                             restart=restart and checkpoint.exists(o2_dir, comm))
         if o2_case.oxygen.source is not None:
             summary["oxygen_source_start_s"] = o2_case.oxygen.source.start.si
             summary["oxygen_activation_reached"] = activation_s is not None
         summary["oxygen"] = o2.get("oxygen", {"status": o2["status"], "message": o2.get("message")})
+        if o2["status"] == "interrupted":  # the fields stay in fields.partial/ for the restart
+            summary.update({k: o2[k] for k in ("status", "restart_command", "message")})
+            summary["t_reached_s"] = {"lithium": sim.t, "oxygen": o2["t_reached_s"]}
+            _release(sim)
+            return record.close(publish_fields=False)
     _release(locals().get("sim"))
     return record.close()
 
@@ -198,18 +191,6 @@ def watchable(rows: int) -> bool:
     """Rewrite timeseries.csv after this many rows? Every time up to 200 rows, then at
     every 1 % of growth (the rewrite costs O(rows))."""
     return rows <= 200 or rows % (rows // 100) == 0
-
-
-def _interrupted(record: RunRecord, exc, restart_command: str, log: Log) -> dict:
-    """Close an interrupted run: results so far written, fields left for the restart,
-    the summary says where it stopped and how to continue."""
-    record.summary.update(
-        status="interrupted", t_reached_s=exc.t_s, restart_command=restart_command,
-        message=f"{exc}; a checkpoint at t = {exc.t_s:.6g} s is in {record.folder.path}/checkpoint; "
-                f"continue with: {restart_command}")
-    summary = record.close(publish_fields=False)
-    log.notice(summary["message"])
-    return summary
 
 
 __all__ = ["run_case", "build_domain"]

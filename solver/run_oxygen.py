@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from mpi4py import MPI
 
+from solver import checkpoint, linalg
 from solver.case import Case, dump_case_yaml
 from solver.domain import Domain
 from solver.fields_io import FieldWriter
@@ -56,27 +57,48 @@ def run_oxygen_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_W
                     log: Log | None = None, domain: Domain | None = None, restart: bool = False,
                     restart_command: str | None = None) -> dict:
     """Run the oxygen physics of `case` into `out_dir`; returns the summary. Solver
-    failures end in a summary with status `failed`, as `run_case`."""
-    from solver.run import build_domain
+    failures end in a summary with status `failed`, as `run_case`; `restart`, signals
+    and checkpoints as there."""
+    from solver.run import build_domain, watchable
 
     log = log or Log(comm)
-    record = RunRecord(out_dir, dump_case_yaml(case), case.name, comm)
-    summary = record.summary
-    with record.guard(log):
-        if domain is None:
-            log.info(f"lrmo run {case.name} (oxygen): meshing ({case.geometry.shape})")
-            domain = build_domain(case, comm, record.folder.path / "mesh")
-        domain, coverage = oxygen_domain(case, domain)
-        summary["mesh"] = domain.info
+    restart_command = restart_command or f"lrmo run CASE.yaml --out {out_dir} --restart"
+    saved = None
+    if restart:  # every check before the folder is touched
+        saved = checkpoint.read_state(Path(out_dir), case, comm)
+        log.info(f"lrmo run {case.name} (oxygen): restarting from the checkpoint at t = {saved['t_s']:.6g} s")
+        domain, coverage = oxygen_domain(case, domain if domain is not None else build_domain(case, comm))
         sim = OxygenSimulation(case, domain, coverage)
-        summary["dofs"] = {"oxygen": sim.transport.V.dofmap.index_map.size_global}
+        order = checkpoint.NodeOrder(sim.transport.V)
+        arrays = checkpoint.read_arrays(saved, order, domain.info)
+    record = RunRecord(out_dir, dump_case_yaml(case), case.name, comm, resume=restart)
+    summary = record.summary
+    interrupted = None
+    with record.guard(log), checkpoint.StopRequests() as stops:
+        if saved is None:
+            if domain is None:
+                log.info(f"lrmo run {case.name} (oxygen): meshing ({case.geometry.shape})")
+                domain = build_domain(case, comm, record.folder.path / "mesh")
+                stops.install()  # again: Gmsh replaces the SIGINT handler
+            domain, coverage = oxygen_domain(case, domain)
+            summary["mesh"] = domain.info
+            sim = OxygenSimulation(case, domain, coverage)
+            order = checkpoint.NodeOrder(sim.transport.V)
+            summary["dofs"] = {"oxygen": sim.transport.V.dofmap.index_map.size_global}
+        else:
+            checkpoint.resume_summary(record, saved)
+            sim.restore(saved["sim"], arrays)
         log.info(f"  dofs: {summary['dofs']}, ranks: {comm.size}, RuO2-covered fraction {coverage:.3f}")
         probe = RayProbe(domain, case.output.profile_points)
         plane = None if domain.radial else RayProbe(domain, 0, slice_points(domain))
+        tables = {"profiles.csv": record.table("profiles.csv", ["t_s", "r_m", *PROFILE_COLUMNS]),
+                  "slices.csv": record.table("slices.csv", ["t_s", "x_m", "y_m", "c_O2_mol_m3"])}
+        profiles, slices = tables["profiles.csv"], tables["slices.csv"]
+        if saved is not None:
+            checkpoint.resume_rows(record, saved, tables)
         if case.output.fields:
-            record.writer = FieldWriter(record.folder.partial_fields_dir, domain, sim.output_fields)
-        profiles = record.table("profiles.csv", ["t_s", "r_m", *PROFILE_COLUMNS])
-        slices = record.table("slices.csv", ["t_s", "x_m", "y_m", "c_O2_mol_m3"])
+            stem = f"fields_restart{len(summary['restarts'])}" if saved else "fields"
+            record.writer = FieldWriter(record.folder.partial_fields_dir, domain, sim.output_fields, stem)
 
         def observe(t: float, s: OxygenSimulation) -> None:
             record.timeseries.append(s.scalars(t))
@@ -89,12 +111,22 @@ def run_oxygen_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_W
                     slices.extend([[t, p[0], p[1], v[0]] for p, v in zip(plane.points, values)])
             if record.writer is not None:
                 record.writer.write(t)
+            if watchable(len(record.timeseries)):
+                record.write_timeseries()  # a running job can be watched
             row = record.timeseries[-1]
             log.progress_note(f"  t = {t:9.4g} s  retained {row['retained_fraction']:.4f}  "
                               f"uniformity {row['uniformity']:.4f}  steps {s.steps}")
 
-        with log.progress_bar(case.oxygen.end_time.si, "simulated s") as advance:
-            summary.update(sim.run(observe, advance))
+        save = checkpoint.saver(case, record, order, stops, sim.t, tables)
+        with log.progress_bar(case.oxygen.end_time.si, "simulated s", start=sim.t) as advance:
+            try:
+                summary.update(sim.run(observe, advance, checkpoint=save))
+            except checkpoint.Interrupted as exc:
+                interrupted = exc
+    if interrupted is not None:
+        linalg.release(sim)
+        return checkpoint.close_interrupted(record, interrupted, restart_command, log)
+    linalg.release(locals().get("sim"))
     record.close()
     if summary["status"] == "completed":
         o = summary["oxygen"]
