@@ -6,7 +6,9 @@ continues it, on any number of ranks, to the results of an uninterrupted run.
     DIR/checkpoint/fields.npz   the physics' nodal arrays and the node coordinates, each
                                 over the mesh's original node numbering (the order in
                                 which the mesh was built or read: the same for any number
-                                of ranks), gathered to rank 0
+                                of ranks), gathered to rank 0; and arrays over one
+                                rank's dofs (the elasticity warm-start basis), used only
+                                by a restart on the same ranks and dof layout
 
 Written atomically by rank 0: into `checkpoint.partial/`, then renamed to `checkpoint/`
 (the previous one moved to `checkpoint.old/` for the moment of the swap, so a kill at
@@ -34,6 +36,7 @@ from solver import compat
 from solver.output import OutputError, remove_entry, root_collective, write_atomic
 
 FORMAT = 1
+LOCAL = "local:"  # names of arrays over this rank's dofs (not P1 nodes): same ranks only
 FOLDER, PARTIAL, OLD = "checkpoint", "checkpoint.partial", "checkpoint.old"
 STATE_FILE, ARRAYS_FILE = "state.json", "fields.npz"
 
@@ -97,7 +100,12 @@ class NodeOrder:
 def write(folder: Path, order: NodeOrder, state: dict, arrays: dict[str, np.ndarray]) -> None:
     """Write a checkpoint of `state` (JSON-able) and `arrays` (owned dof values) into
     `folder` (collective; OutputError on every rank if it cannot be written)."""
-    gathered = {name: order.gather(values) for name, values in arrays.items()}
+    gathered = {name: order.gather(values) for name, values in arrays.items() if not name.startswith(LOCAL)}
+    for name, values in arrays.items():  # rank-local arrays: one entry per rank
+        if name.startswith(LOCAL):
+            parts = order.comm.gather(values, root=0)
+            for rank, part in enumerate(parts or ()):
+                gathered[f"rank{rank}__{name[len(LOCAL):]}"] = part
     coordinates = order.gather(order.coordinates)
     state = {"format": FORMAT, "nodes": order.count, "n_ranks": order.comm.size,
              "written_unix_s": time.time(), **state}
@@ -173,8 +181,13 @@ def read_arrays(state: dict, order: NodeOrder, mesh_info: dict) -> dict[str, np.
     arrays = {}
     if problem is None:
         try:
+            mine = f"rank{order.comm.rank}__" if state["n_ranks"] == order.comm.size else None
             with np.load(Path(state["location"]) / ARRAYS_FILE, allow_pickle=False) as data:
-                arrays = {name: order.take(data[name]) for name in data.files}
+                for name in data.files:
+                    if not name.startswith("rank"):
+                        arrays[name] = order.take(data[name])
+                    elif mine and name.startswith(mine):
+                        arrays[LOCAL + name[len(mine):]] = data[name]
         except (OSError, ValueError, KeyError) as exc:
             problem = f"cannot read the checkpoint's arrays: {exc}"
     if problem is None:

@@ -368,7 +368,20 @@ class ChemoMechanics:
         if h is not None:
             scalars["history"] = {"times": h.times, "keep": h.keep, "thinned": h.thinned}
             arrays["history"] = np.array(h.snapshots).reshape(len(h), n)
+        guess = getattr(self.mechanics, "_guess", None)
+        if guess is not None and len(guess):
+            # the elasticity warm-start basis (3D): rank-local P2 vectors ("local:"), used
+            # by a restart on the same ranks and dof layout, so that its stress solves
+            # start from the same guesses
+            arrays["local:warm_start"] = np.array([x.array for x in guess.X])
+            arrays["local:layout"] = self._p2_layout()
         return scalars, arrays
+
+    def _p2_layout(self) -> np.ndarray:
+        """Owned size and coordinate sums of the P2 dofs: equal for the same dof layout."""
+        V = self.mechanics.V
+        x = V.tabulate_dof_coordinates()[: V.dofmap.index_map.size_local]
+        return np.array([x.shape[0], *x.sum(axis=0)])
 
     def restore(self, scalars: dict, arrays: dict[str, np.ndarray]) -> None:
         """Continue from `state()` (arrays mapped to this rank's owned dofs)."""
@@ -391,6 +404,15 @@ class ChemoMechanics:
             self.history.times, self.history.keep = list(h["times"]), list(h["keep"])
             self.history.thinned = h["thinned"]
             self.history.snapshots = [row.copy() for row in arrays["history"]]
+        guess = getattr(self.mechanics, "_guess", None)
+        layout = arrays.get("local:layout")
+        same = layout is not None and np.array_equal(layout, self._p2_layout())
+        if guess is not None and self.domain.comm.allreduce(same, op=MPI.LAND):
+            x = compat.petsc_vec(self.mechanics.u).duplicate()
+            for values in arrays["local:warm_start"]:
+                x.array[:] = values
+                guess.add(x)
+            x.destroy()
 
     def _search_peak(self) -> None:
         """Replace the peak over the solved steps by the peak over all stored steps

@@ -289,3 +289,76 @@ def test_oxygen_run_restarts_to_the_same_ledger(tmp_path):
     r = run_lrmo(["run", case, "--out", str(cut), "--quiet", *args, "--restart"], n_ranks=2)
     assert r.returncode == 0, r.stderr
     _assert_same_results(ref, cut)
+
+
+def test_signal_to_rank_0_only_stops_every_rank_and_restarts_on_one(tmp_path):
+    """SIGTERM to rank 0's process only (its pid is in summary.json): the ranks agree to
+    stop at the same step; the checkpoint of two ranks continues on one."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT, mpi_env
+
+    args = ["--set", "time_stepping.max_step=0.1 s", "--set", "output.checkpoint_every.simulated=1 min",
+            "--set", "output.times.values=[60, 180, 300, 420, 600]"]
+    ref = tmp_path / "ref"
+    assert run_lrmo(["run", RADIAL, "--out", str(ref), "--quiet", *args]).returncode == 0
+    cut = tmp_path / "cut"
+    proc = subprocess.Popen(["mpirun", "-n", "2", "--oversubscribe", sys.executable, "-m", "solver", "run",
+                             RADIAL, "--out", str(cut), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=mpi_env())
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if json.loads((cut / "checkpoint" / "state.json").read_text())["t_s"] >= 120:
+                break
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.05)
+    os.kill(_summary(cut)["pid"], signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 5, stderr
+    s = _summary(cut)
+    assert s["status"] == "interrupted" and s["n_ranks"] == 2
+    r = run_lrmo(["run", RADIAL, "--out", str(cut), "--quiet", *args, "--restart"])
+    assert r.returncode == 0, r.stderr
+    _assert_same_results(ref, cut)
+
+
+def test_progress_lines_without_a_terminal(tmp_path):
+    """Output to a pipe: progress lines (every LRMO_PROGRESS_SECONDS) with t, dt, the
+    largest change, Krylov iterations and the remaining time."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT, mpi_env
+
+    env = {**mpi_env(), "LRMO_PROGRESS_SECONDS": "0"}
+    r = subprocess.run([sys.executable, "-m", "solver", "run", RADIAL, "--out", str(tmp_path / "p")],
+                       capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    lines = [line for line in r.stdout.splitlines() if line.startswith("[progress]")]
+    assert len(lines) > 10
+    assert all(k in lines[-1] for k in ("t = ", "dt ", "max d(theta)", "Krylov/step", "remaining ~"))
+
+
+@pytest.mark.slow
+def test_octant_restart_gives_the_uninterrupted_results(tmp_path):
+    """3D: the Li transport, the stress (its solver's warm-start basis is checkpointed)
+    and every row of a restart on the same rank equal the uninterrupted run's."""
+    case = str(CASES / "ru1_stress_octant.yaml")
+    args = ["--set", "mesh.surface=6 nm", "--set", "mesh.interface=4 nm", "--set", "mesh.bulk=20 nm",
+            "--set", "protocol.end_time=20 min", "--set", "output.times.values=[300, 600, 900, 1200]",
+            "--set", "output.checkpoint_every.simulated=2 min"]
+    ref = tmp_path / "ref"
+    assert run_lrmo(["run", case, "--out", str(ref), "--quiet", *args]).returncode == 0
+    cut = tmp_path / "cut"
+    code, stderr, _ = _interrupt_late(cut, 500.0, case, args)
+    assert code == 5, stderr
+    r = run_lrmo(["run", case, "--out", str(cut), "--quiet", *args, "--restart"])
+    assert r.returncode == 0, r.stderr
+    _assert_same_results(ref, cut)
+    assert (cut / "fields" / "fields.xdmf").is_file() and (cut / "fields" / "fields_restart1.xdmf").is_file()
