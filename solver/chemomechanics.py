@@ -438,7 +438,11 @@ class ChemoMechanics:
 
     def _solve_mechanics(self, t: float) -> None:
         t0 = time.perf_counter()
-        self.stats.elasticity_iterations += self.mechanics.solve()
+        try:
+            self.stats.elasticity_iterations += self.mechanics.solve()
+        except SolverFailure as exc:
+            raise SolverFailure(f"{exc} in the stress solve at t = {t:.6g} s (after step "
+                                f"{self.stats.steps})") from None
         self.stats.elasticity_solves += 1
         if self.two_way:
             measures = self.mechanics.stress_measures(all_local=True)

@@ -103,9 +103,10 @@ def solve(ksp: PETSc.KSP, b: PETSc.Vec, x_function) -> int:
     ksp.solve(b, x)
     reason = ksp.getConvergedReason()
     if reason < 0:
+        names = {v: k for k, v in vars(PETSc.KSP.ConvergedReason).items() if isinstance(v, int)}
         raise SolverFailure(
-            f"{ksp.getName()} solver diverged "
-            f"(PETSc reason {reason}, {ksp.getIterationNumber()} iterations)"
+            f"{ksp.getName()} solver diverged (PETSc reason {reason} "
+            f"{names.get(reason, '')}, {ksp.getIterationNumber()} iterations)"
         )
     x_function.x.scatter_forward()
     return ksp.getIterationNumber()
