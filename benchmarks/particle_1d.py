@@ -7,7 +7,8 @@ stress at t = 500, 1000, 2000, 3000 s against the closed form (solver/analytic.p
 relative to the largest closed-form surface hoop stress over those times.
 
 lrmo: build + solve in this process, warm (the JIT cache filled by a first run): mesh,
-forms, the time loop with the stress at the output times and the peak search, without
+forms, the time loop with the stress solved at the output times only
+(`mechanics.peak_over_time: false`: PyBaMM computes no peak over time either), without
 the projection of the output fields for ParaView (`run(..., project_fields=False)`: the
 surface hoop stress is read at the stress nodes, as PyBaMM returns only the variables
 asked for). The case file is parsed once, outside the timing (a sweep parses it once).

@@ -120,6 +120,10 @@ def interval_mesh(comm, nodes, owner: int = 0):
         domain = ufl.Mesh(basix.ufl.element("Lagrange", "interval", 1, shape=(1,)))
     except ImportError:  # 0.5 - 0.6
         domain = ufl.Mesh(ufl.VectorElement("Lagrange", ufl.interval, 1, dim=1))
+    if DOLFINX_VERSION < (0, 7):
+        # 0.5/0.6 first try the C++ call with the array and catch the TypeError, whose
+        # message formats the arrays (~0.3 ms): give them the adjacency list directly
+        cells = dolfinx.cpp.graph.AdjacencyList_int64(cells)
     if comm.size == 1 and DOLFINX_VERSION < (0, 7):
         # 0.5/0.6 run the graph partitioner even on one process (~3 ms for any mesh);
         # 0.8+ skip it by themselves

@@ -65,18 +65,25 @@ class Mechanics:
         lmbda, mu = materials.lmbda, materials.mu
         omega = materials.partial_molar_volume
         eps = domain.strain
-        I = ufl.Identity(3)
-
-        def sigma_elastic(strain):
-            return lmbda * ufl.tr(strain) * I + 2 * mu * strain
-
         self.chemical_strain = omega / 3 * materials.site_concentration() * (theta - theta_ref)
         bulk_3K = 3 * lmbda + 2 * mu
+
+        # sigma = s I + 2 mu eps with the scalar s = lambda tr(eps) - 3K eps_ch, written with
+        # s rather than tensor products with the identity: the same values, a smaller UFL
+        # expression (each form and Expression is hashed whole at every JIT cache lookup)
+        def isotropic(strain, chemical=0):
+            return lmbda * ufl.tr(strain) - bulk_3K * chemical
+
+        def elastic_form(V):  # sigma_elastic(eps(u)) : eps(v)
+            eu, ev = eps(ufl.TrialFunction(V)), eps(ufl.TestFunction(V))
+            return fem.form(domain.volume_integral(isotropic(eu) * ufl.tr(ev) + 2 * mu * ufl.inner(eu, ev)))
+
         v = ufl.TestFunction(self.V)
-        self._elastic_form = lambda V: fem.form(domain.volume_integral(
-            ufl.inner(sigma_elastic(eps(ufl.TrialFunction(V))), eps(ufl.TestFunction(V)))))
+        self._elastic_form = elastic_form
         self.L = fem.form(domain.volume_integral(bulk_3K * self.chemical_strain * ufl.tr(eps(v))))
-        self.stress = sigma_elastic(eps(self.u, pointwise=True)) - bulk_3K * self.chemical_strain * I
+        strain = eps(self.u, pointwise=True)
+        s = isotropic(strain, self.chemical_strain)
+        stress_voigt = [(s if i == j else 0) + 2 * mu * strain[i, j] for i, j in VOIGT]
 
         self.bcs = self._rigid_body_constraints(self.V)
         start = time.perf_counter()
@@ -110,7 +117,7 @@ class Mechanics:
         self.S = compat.functionspace(msh, "DG", 1, (6,))
         self.stress_components = fem.Function(self.S, name="stress_voigt")
         self._stress_expr = fem.Expression(
-            ufl.as_vector([self.stress[i, j] for i, j in VOIGT]),
+            ufl.as_vector(stress_voigt),
             compat.interpolation_points(self.S),
         )
         n_owned = self.S.dofmap.index_map.size_local
