@@ -123,15 +123,19 @@ class ShiftedSystem:
     c in log scale, so c_k/c is within sqrt(rung_factor)), one KSP per rung, each set up
     once and reused; CG on the exact operator keeps the accuracy set by ksp_rtol. Direct
     solvers: one factorisation per distinct (c, rows), reused when c repeats (the BDF2
-    coefficients take few distinct values). At most `max_cached` KSPs are kept (least
+    coefficients take few distinct values), or with `refactor=True` one KSP whose matrix
+    is updated in place and refactored at each change (tiny systems, e.g. 1D: a new KSP
+    costs more than a factorisation). At most `max_cached` KSPs are kept (least
     recently used dropped; default 4 iterative, each with a matrix and an AMG hierarchy,
     8 direct)."""
 
     def __init__(self, comm, name: str, K: PETSc.Mat, M: PETSc.Mat, options: dict,
-                 rung_factor: float = 2.0, max_cached: int | None = None):
+                 rung_factor: float = 2.0, max_cached: int | None = None, refactor: bool = False):
         self.comm, self.name, self.K, self.M = comm, name, K, M
         self.options = options
         self.direct = options.get("ksp_type") == "preonly"
+        self.refactor = self.direct and refactor
+        self._single: PETSc.KSP | None = None  # the KSP of `refactor`
         self.log_rung = math.log(rung_factor)
         self.max_cached = max_cached or (8 if self.direct else 4)
         self._cache: OrderedDict = OrderedDict()
@@ -153,6 +157,15 @@ class ShiftedSystem:
     def ksp(self, c: float, rows: np.ndarray | None = None, rows_key=None) -> PETSc.KSP:
         """The KSP solving (K + c M) x = b with the (global, owned) `rows` made identity
         rows; `rows_key` names that row set (hashable) for the caches."""
+        if self.refactor:  # PETSc refactors when the matrix has changed since the last solve
+            if self._single is None or self._A_key != (c, rows_key):
+                self._matrix(c, rows, self.A)
+                self._A_key = (c, rows_key)
+                self.setups += 1
+            if self._single is None:
+                self._single = make_ksp(self.comm, self.name, self.options)
+                self._single.setOperators(self.A)
+            return self._single
         if self.direct:
             key = (c, rows_key)
             entry = self._cache.get(key)

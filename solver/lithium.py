@@ -82,7 +82,9 @@ class LithiumTransport:
             options = linalg.direct_options(domain.comm)
         else:
             options = {**linalg.HYPRE_3D, **(petsc_options or {})}
-        self.system = linalg.ShiftedSystem(domain.comm, "lithium", self.K, self.M, options)
+        # 1D: one LU refactored when the step changes (cheaper than a solver per step size)
+        self.system = linalg.ShiftedSystem(domain.comm, "lithium", self.K, self.M, options,
+                                           refactor=domain.radial)
         self._b = fem.Function(self.V)
         self._history = fem.Function(self.V)
         self._drift = fem.Function(self.V)

@@ -62,10 +62,11 @@ def shifted_solve(problem, system, c, hold):
     return out.x.array[: V.dofmap.index_map.size_local].copy()
 
 
-@pytest.mark.parametrize("options", ["direct", "iterative"])
+@pytest.mark.parametrize("options", ["direct", "direct, refactored", "iterative"])
 def test_shifted_system_solves_like_a_fresh_assembly(problem, options):
-    opts = linalg.direct_options(COMM) if options == "direct" else linalg.HYPRE_3D
-    system = linalg.ShiftedSystem(COMM, "test", problem["K"], problem["M"], opts)
+    opts = linalg.HYPRE_3D if options == "iterative" else linalg.direct_options(COMM)
+    system = linalg.ShiftedSystem(COMM, "test", problem["K"], problem["M"], opts,
+                                  refactor=options.endswith("refactored"))
     for c in (1.0, 3.7, 150.0, 3.7, 0.02):
         for hold in (False, True):
             expected = reference(problem, c, hold)
@@ -91,6 +92,14 @@ def test_direct_factorisations_are_reused_when_a_step_size_repeats(problem):
     for c in (2.0, 4.0, 2.0, 4.0, 2.0):
         shifted_solve(problem, system, c, hold=False)
     assert system.setups == 2
+
+
+def test_refactored_direct_system_keeps_one_solver(problem):
+    system = linalg.ShiftedSystem(COMM, "test", problem["K"], problem["M"], linalg.direct_options(COMM),
+                                  refactor=True)
+    solvers = {id(system.ksp(c)) for c in (2.0, 4.0, 2.0, 2.0)}
+    assert len(solvers) == 1 and not system._cache
+    assert system.setups == 3  # 2, 4, 2: the repeated 2.0 keeps the factors
 
 
 def test_cache_is_bounded(problem):
