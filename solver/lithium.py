@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import ufl
 from dolfinx import fem
+from mpi4py import MPI
 from petsc4py import PETSc
 
 from meshes.markers import FACET_TAGS
@@ -143,10 +144,7 @@ class LithiumTransport:
     # -- quantities -------------------------------------------------------------------
     def surface_min(self, f=None) -> float:
         """Lowest site fraction on the outer surface (collective)."""
-        from mpi4py import MPI
-
         f = self.theta if f is None else f
-        n_owned = self.V.dofmap.index_map.size_local
-        local = f.x.array[self.surface_dofs[self.surface_dofs < n_owned]]
+        local = f.x.array[self._owned_surface]
         value = local.min() if local.size else float("inf")
         return self.domain.comm.allreduce(value, op=MPI.MIN)
