@@ -272,6 +272,7 @@ def test_radial_region_lengths_equal_shell_thicknesses(radial):
 def test_radial_facet_tags_sit_at_the_centre_interfaces_and_surface(radial):
     msh, _, facet_tags, _ = radial
     expected = {"centre": 0.0, **surface_radii(R, DELTA, T)}
+    msh.topology.create_connectivity(0, 1)  # DOLFINx 0.9 needs it for vertex midpoints
     x = dolfinx.mesh.compute_midpoints(msh, 0, facet_tags.indices)[:, 0]
     found = COMM.allgather(list(zip(facet_tags.values, x)))
     positions = {}
