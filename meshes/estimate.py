@@ -10,9 +10,9 @@ octant, the symmetry planes) + B_i ∮ dA / h^2 over the interfaces; a 1D mesh: 
 Node counts and memory follow from the cell count with the ratios below.
 
 Every constant is CALIBRATED, not derived: measured on this project's own meshes and
-runs (Gmsh 4.15 HXT, DOLFINx 0.5.2 / PETSc 3.18, CG + GAMG elasticity, 2-core machine,
-November 2026); the measurements are in docs/meshes.md. Re-measure after changing the
-mesher or the solvers.
+runs (Gmsh 4.15 HXT; DOLFINx 0.5.2 / PETSc 3.18 with the CG + two-level p-multigrid
+elasticity solver and warm starts; 2-core machine, November 2026); the measurements are
+in docs/meshes.md. Re-measure after changing the mesher or the solvers.
 """
 from __future__ import annotations
 
@@ -34,15 +34,23 @@ INTERFACE_CELLS_PER_H2 = 3.14
 P1_NODES_PER_CELL = 0.22
 P2_NODES_PER_CELL = 1.55
 # memory model: a fixed cost per rank (Python, DOLFINx, PETSc, JIT forms), a cost per
-# cell (mesh topology, connectivity, cell-wise data) and per dof solved. CALIBRATED from
-# the peak RSS of serial `lrmo run`s (docs/meshes.md): the verification octant
-# (39k tets, 183k P2 dofs: 541 MB), an octant with a layer (154k tets, 705k P2 dofs:
-# 1602 MB) and an O2-only octant (281k tets, 54k P1 dofs: 674 MB). The P1 figure is
-# an assumption (it is small next to the others).
-BYTES_PER_RANK = 160e6
-BYTES_PER_CELL = 1.7e3
-BYTES_PER_P2_VECTOR_DOF = 1.65e3  # P2 elasticity: matrix, GAMG hierarchy, work vectors
-BYTES_PER_P1_DOF = 0.5e3  # each P1 field solved (Li; O2): matrix, AMG, BDF history
+# cell (mesh topology, connectivity, cell-wise data), per dof solved, and the site
+# fraction stored at every step for the peak search. CALIBRATED from the peak RSS
+# (ru_maxrss) of serial and 2-rank `lrmo run`s on DOLFINx 0.5.2 / PETSc 3.18 with the
+# CG + two-level p-multigrid elasticity solver and its 8-solution warm start (2-core,
+# 24 GB machine, November 2026; the runs and the fit are in docs/meshes.md "Memory
+# calibration"). Re-measure after changing the solvers, DOLFINx or PETSc.
+BYTES_PER_RANK = 165e6  # 60-cell 1D runs: 164 MB serial, 169 MB a rank on 2 ranks
+BYTES_PER_CELL = 1.8e3  # an O2-only octant of 323k tets (no mechanics): 783 MB
+BYTES_PER_P2_VECTOR_DOF = 1.94e3  # P2 matrix, P1 coarse level + AMG, 32 warm-start vectors
+# the busiest of 2 ranks holds 1.16 x its even share of the solve (ghost cells and
+# dofs, imbalance): one 2-rank run of the Ru-1 octant; more ranks may need more
+PARALLEL_SHARE_OVERHEAD = 0.16
+BYTES_PER_P1_DOF = 0.5e3  # each P1 field solved (Li; O2): an assumption, small next to the rest
+BYTES_PER_STORED_VALUE = 8  # float64 site fraction per owned P1 dof and stored step (exact)
+# accepted steps per unit of site-fraction change allowed per step, times the change
+# theta_0 - theta_floor: 2.6 (pristine) and 2.4 (Ru-1) in the 75 min 1C octant runs
+STEPS_PER_CHANGE_RATIO = 2.6
 BYTES_PER_CELL_GMSH = 0.55e3  # rank 0 while Gmsh meshes (benchmarks/mesh_io.py)
 FIT_FRACTION = 0.8  # a case fits when its peak is below this share of available memory
 
@@ -122,9 +130,12 @@ def estimate_cells(inputs: dict, samples: int = 20001) -> float:
 
 
 def estimate_run(inputs: dict, *, mechanics: bool = True, p1_fields: int = 1,
-                 ranks: int = 1) -> Estimate:
+                 ranks: int = 1, history_steps: float = 0.0,
+                 history_cap_bytes: float = math.inf) -> Estimate:
     """Cells, dofs and peak memory of a run on `ranks` ranks. The peak per rank is the
-    larger of the solve (shared evenly) and Gmsh on rank 0 when the mesh is built."""
+    larger of the solve (shared evenly) plus the stored site fraction (`history_steps`
+    steps of the owned P1 dofs, at most `history_cap_bytes` a rank but always 64 steps:
+    solver/peak_search.py) and Gmsh on rank 0 when the mesh is built."""
     cells = estimate_cells(inputs)
     if inputs["shape"] == "radial":
         p1, p2 = cells + 1, (2 * cells + 1 if mechanics else 0.0)
@@ -135,9 +146,26 @@ def estimate_run(inputs: dict, *, mechanics: bool = True, p1_fields: int = 1,
         gmsh_bytes = BYTES_PER_CELL_GMSH * cells
     solve_bytes = (BYTES_PER_CELL * cells + BYTES_PER_P2_VECTOR_DOF * p2
                    + BYTES_PER_P1_DOF * p1 * p1_fields)
-    per_rank = BYTES_PER_RANK + max(solve_bytes / ranks, gmsh_bytes)
-    total = ranks * BYTES_PER_RANK + max(solve_bytes, gmsh_bytes)
+    history = history_bytes_per_rank(p1 / ranks, history_steps, history_cap_bytes)
+    share = solve_bytes / ranks * ((1 + PARALLEL_SHARE_OVERHEAD) if ranks > 1 else 1)
+    per_rank = BYTES_PER_RANK + max(share + history, gmsh_bytes)
+    total = ranks * BYTES_PER_RANK + max(ranks * (share + history), gmsh_bytes)
     return Estimate(inputs["shape"], cells, p1, p2, total, per_rank, ranks)
+
+
+def history_bytes_per_rank(owned_p1_dofs: float, steps: float, cap_bytes: float) -> float:
+    """Bytes of the site fraction stored at `steps` steps, thinned past the cap."""
+    step_bytes = BYTES_PER_STORED_VALUE * owned_p1_dofs
+    if steps <= 0 or step_bytes <= 0:
+        return 0.0
+    kept = math.floor(cap_bytes / step_bytes) if math.isfinite(cap_bytes) else steps
+    return step_bytes * min(steps, max(64.0, kept))
+
+
+def history_steps(site_fraction_change: float, max_change_per_step: float) -> float:
+    """Accepted steps of a run whose site fraction changes by `site_fraction_change` in
+    steps of at most `max_change_per_step` (calibrated, not a bound)."""
+    return STEPS_PER_CHANGE_RATIO * site_fraction_change / max_change_per_step
 
 
 def coarsening_that_fits(inputs: dict, fits, max_factor: float = 1e3) -> float | None:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from mpi4py import MPI
 
-from meshes.estimate import FIT_FRACTION, Estimate, coarsening_that_fits, estimate_run
+from meshes.estimate import (FIT_FRACTION, Estimate, coarsening_that_fits, estimate_run,
+                             history_steps)
 from solver.case import Case
+from solver.peak_search import BUDGET_BYTES
 
 SIZE_KEYS = {"size_surface_m": "mesh.surface", "size_bulk_m": "mesh.bulk",
              "size_interface_m": "mesh.interface"}
@@ -43,7 +45,20 @@ def mesh_inputs(case: Case) -> dict:
 def case_estimate(case: Case, ranks: int, inputs: dict | None = None) -> Estimate:
     p1_fields = ("lithium" in case.physics) + ("oxygen" in case.physics)
     return estimate_run(inputs or mesh_inputs(case), mechanics="mechanics" in case.physics,
-                        p1_fields=p1_fields, ranks=ranks)
+                        p1_fields=p1_fields, ranks=ranks, history_steps=stored_steps(case),
+                        history_cap_bytes=BUDGET_BYTES)
+
+
+def stored_steps(case: Case) -> float:
+    """Steps whose site fraction the peak search stores (solver/chemomechanics.py: one-way
+    coupling, no stress_every_steps, peak_over_time), else 0."""
+    m = case.mechanics
+    if ("mechanics" not in case.physics or m.stress_assisted_diffusion
+            or m.stress_every_steps is not None or not m.peak_over_time):
+        return 0.0
+    change = case.lithium.initial_site_fraction.si - case.lithium.min_site_fraction.si
+    steps = history_steps(abs(change), case.time_stepping.max_change_per_step.si)
+    return min(steps, case.time_stepping.max_steps)
 
 
 def available_memory_bytes() -> float | None:

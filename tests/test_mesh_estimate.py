@@ -6,13 +6,14 @@ import math
 import pytest
 
 from conftest import CASES, run_lrmo
-from meshes.estimate import (BOUNDARY_CELLS_PER_H2, CELLS_PER_H3, coarsening_that_fits,
-                             estimate_cells, estimate_run)
+from meshes.estimate import (BOUNDARY_CELLS_PER_H2, BYTES_PER_RANK, BYTES_PER_STORED_VALUE,
+                             CELLS_PER_H3, coarsening_that_fits, estimate_cells, estimate_run,
+                             history_bytes_per_rank)
 from meshes.particle import _particle_inputs, particle_model
 from meshes.radial import radial_model
 from solver.case import load_case
 from solver.mesh_io import gmsh_session
-from solver.preflight import mesh_inputs, refusal
+from solver.preflight import case_estimate, mesh_inputs, refusal, stored_steps
 
 NM = 1e-9
 R = 150 * NM
@@ -83,11 +84,44 @@ def test_default_sizes_follow_the_shape():
 
 def test_memory_grows_with_refinement_and_mechanics():
     coarse, fine = (estimate_run(inputs(surface=s, bulk=2 * s)) for s in (8 * NM, 4 * NM))
-    assert fine.memory_bytes > 4 * (coarse.memory_bytes - 160e6)
+    assert fine.memory_bytes > 4 * (coarse.memory_bytes - BYTES_PER_RANK)
     no_mechanics = estimate_run(inputs(surface=4 * NM, bulk=8 * NM), mechanics=False)
     assert no_mechanics.p2_dofs == 0 and no_mechanics.memory_bytes < fine.memory_bytes
     two = estimate_run(inputs(surface=4 * NM, bulk=8 * NM), ranks=2)
     assert two.memory_per_rank_bytes < fine.memory_per_rank_bytes < two.memory_bytes
+
+
+def test_memory_above_the_fixed_cost_is_linear_in_the_cells():
+    """Halving every size multiplies cells and dofs by about 8; the memory above the
+    per-rank cost (no stored history) scales with the cell count exactly."""
+    runs = [estimate_run(inputs(surface=s, bulk=2 * s)) for s in (8 * NM, 4 * NM)]
+    per_cell = [(e.memory_bytes - BYTES_PER_RANK) / e.cells for e in runs]
+    assert per_cell[1] == pytest.approx(per_cell[0], rel=1e-12)
+
+
+def test_stored_history_grows_with_the_steps_up_to_the_cap():
+    step = BYTES_PER_STORED_VALUE * 1000
+    assert history_bytes_per_rank(1000, 0, math.inf) == 0
+    assert history_bytes_per_rank(1000, 10, math.inf) == 10 * step
+    assert history_bytes_per_rank(1000, 2e5, 100 * step) == 100 * step
+    assert history_bytes_per_rank(1000, 2e5, step) == 64 * step  # never fewer than 64 steps
+    base = estimate_run(inputs(surface=4 * NM, bulk=8 * NM))
+    longer = estimate_run(inputs(surface=4 * NM, bulk=8 * NM), history_steps=100)
+    assert longer.memory_per_rank_bytes - base.memory_per_rank_bytes == pytest.approx(
+        100 * BYTES_PER_STORED_VALUE * base.p1_dofs)
+
+
+def test_history_is_counted_only_when_the_peak_search_stores_it():
+    stress = str(CASES / "ru1_stress_octant.yaml")
+    one_way = load_case(stress)
+    assert stored_steps(one_way) > 0
+    for change in ("mechanics.stress_assisted_diffusion=true", "mechanics.stress_every_steps=5",
+                   "mechanics.peak_over_time=false"):
+        assert stored_steps(load_case(stress, [change])) == 0
+    assert stored_steps(load_case(stress, ["physics=[lithium]"])) == 0
+    finer_steps = load_case(stress, ["time_stepping.max_change_per_step=0.001"])
+    assert stored_steps(finer_steps) == pytest.approx(2 * stored_steps(one_way))
+    assert (case_estimate(finer_steps, 1).memory_bytes > case_estimate(one_way, 1).memory_bytes)
 
 
 def test_the_suggested_coarsening_is_the_smallest_that_fits():
