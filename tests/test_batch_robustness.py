@@ -63,7 +63,8 @@ SLOW = ["--set", "time_stepping.max_step=0.02 s", "--set", "time_stepping.initia
 
 
 def _interrupt_late(out, t_min_s: float, case: str = RADIAL, args: list[str] = SLOW):
-    """Start `lrmo run`, send SIGTERM once a checkpoint at t >= t_min_s exists."""
+    """Start `lrmo run`, send SIGTERM once a checkpoint at t >= t_min_s exists in `out`
+    (`--out out` unless `args` give it)."""
     import signal
     import subprocess
     import sys
@@ -71,7 +72,8 @@ def _interrupt_late(out, t_min_s: float, case: str = RADIAL, args: list[str] = S
 
     from conftest import ROOT, mpi_env
 
-    proc = subprocess.Popen([sys.executable, "-m", "solver", "run", case, "--out", str(out), *args],
+    where = [] if "--out" in args else ["--out", str(out)]
+    proc = subprocess.Popen([sys.executable, "-m", "solver", "run", case, *where, *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=mpi_env())
     state = out / "checkpoint" / "state.json"
     deadline = time.monotonic() + 300
@@ -362,3 +364,30 @@ def test_octant_restart_gives_the_uninterrupted_results(tmp_path):
     assert r.returncode == 0, r.stderr
     _assert_same_results(ref, cut)
     assert (cut / "fields" / "fields.xdmf").is_file() and (cut / "fields" / "fields_restart1.xdmf").is_file()
+
+
+def test_li_and_o2_run_interrupted_in_the_o2_stage_restarts_there(tmp_path):
+    """Both physics: SIGTERM during the O2 stage; the restart takes the Li stage from
+    its final checkpoint and continues O2 in oxygen/; every result equals the
+    uninterrupted run's."""
+    import yaml
+
+    data = yaml.safe_load((CASES / "verify_galvanostatic_radial.yaml").read_text())
+    oxygen = yaml.safe_load((CASES / "pristine_o2.yaml").read_text())["oxygen"]
+    oxygen.update(end_time="10 min", time_step="0.05 s",
+                  source={"rate": "1 mol/m^3/s", "start_at_mean_site_fraction": 0.95})
+    data.update(physics=["lithium", "mechanics", "oxygen"], oxygen=oxygen)
+    data["output"]["checkpoint_every"] = {"simulated": "1 min"}
+    case = tmp_path / "both.yaml"
+    case.write_text(yaml.safe_dump(data))
+    ref = tmp_path / "ref"
+    assert run_lrmo(["run", str(case), "--out", str(ref), "--quiet"]).returncode == 0
+    cut = tmp_path / "cut"
+    code, stderr, _ = _interrupt_late(cut / "oxygen", 240.0, str(case), ["--out", str(cut)])
+    assert code == 5, stderr
+    s = _summary(cut)
+    assert s["status"] == "interrupted" and s["t_reached_s"]["lithium"] == 600.0
+    r = run_lrmo(["run", str(case), "--out", str(cut), "--quiet", "--restart"])
+    assert r.returncode == 0, r.stderr
+    _assert_same_results(ref, cut)
+    _assert_same_results(ref / "oxygen", cut / "oxygen")
