@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.integrate import trapezoid
 
 # tets per h^3 of volume, per h^2 of boundary and per h^2 of interface. CALIBRATED by
 # a least-squares fit (relative errors) to 14 Gmsh octant/sphere meshes of 6k-155k tets
@@ -116,13 +117,13 @@ def estimate_cells(inputs: dict, samples: int = 20001) -> float:
     r = np.linspace(0.0, R, samples)
     h = size_field(r, inputs)
     if inputs["shape"] == "radial":
-        return float(np.trapz(1.0 / h, r))
+        return float(trapezoid(1.0 / h, r))
     octant = inputs["shape"] == "octant"
     fraction = 1 / 8 if octant else 1.0
-    volume_term = fraction * np.trapz(4 * math.pi * r**2 / h**3, r)
+    volume_term = fraction * trapezoid(4 * math.pi * r**2 / h**3, r)
     boundary_term = fraction * 4 * math.pi * R**2 / h[-1] ** 2
     if octant:  # three quarter discs
-        boundary_term += 3 * np.trapz(math.pi / 2 * r / h**2, r)
+        boundary_term += 3 * trapezoid(math.pi / 2 * r / h**2, r)
     interface_term = sum(fraction * 4 * math.pi * r_i**2 / h_i**2
                          for r_i, h_i in refined_spheres(inputs)[1:])
     return float(CELLS_PER_H3 * volume_term + BOUNDARY_CELLS_PER_H2 * boundary_term
