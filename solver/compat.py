@@ -58,30 +58,7 @@ def _memoize_jit_module_lookups() -> None:
     ffcx_jit.get_cached_module = memoized
 
 
-def _lazy_ffcx_option_log() -> None:
-    """FFCx pretty-prints its whole option dict for an INFO log message at every JIT call,
-    whether or not INFO is enabled (a third of a warm 1D set-up). Format it only when the
-    message is emitted. Skipped where FFCx's option module differs."""
-    import logging
-    import pprint
-
-    import ffcx
-
-    module = getattr(ffcx, "parameters", None) or getattr(ffcx, "options", None)
-    logger = getattr(module, "logger", None)
-    if getattr(module, "pprint", None) is not pprint or logger is None:
-        return
-
-    class LazyPprint:
-        @staticmethod
-        def pformat(obj, *args, **kwargs):
-            return pprint.pformat(obj, *args, **kwargs) if logger.isEnabledFor(logging.INFO) else ""
-
-    module.pprint = LazyPprint
-
-
 _memoize_jit_module_lookups()
-_lazy_ffcx_option_log()
 
 
 def functionspace(msh, family: str, degree: int, shape: tuple[int, ...] | None = None):
