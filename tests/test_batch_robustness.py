@@ -391,3 +391,25 @@ def test_li_and_o2_run_interrupted_in_the_o2_stage_restarts_there(tmp_path):
     assert r.returncode == 0, r.stderr
     _assert_same_results(ref, cut)
     _assert_same_results(ref / "oxygen", cut / "oxygen")
+
+
+def test_restart_refused_for_another_mesh(interrupted):
+    """The checkpoint's nodes are checked against the mesh: another node count, or nodes
+    moved, is refused (a changed case is refused before, by its hash)."""
+    from mpi4py import MPI
+
+    from solver import checkpoint, compat
+    from solver.case import load_case
+    from solver.run import build_domain
+
+    _, cut, _, _, _ = interrupted
+    case = load_case(RADIAL, [s for s in SLOW if s != "--set"])
+    state = checkpoint.read_state(cut, case, MPI.COMM_SELF)
+    domain = build_domain(case, MPI.COMM_SELF)
+    order = checkpoint.NodeOrder(compat.functionspace(domain.msh, "Lagrange", 1))
+    assert set(checkpoint.read_arrays(state, order, domain.info)) >= {"theta_n", "theta_nm1", "history"}
+    with pytest.raises(checkpoint.RestartRefused, match="mesh differs"):
+        checkpoint.read_arrays({**state, "nodes": state["nodes"] + 1}, order, domain.info)
+    order.coordinates = order.coordinates * 1.01
+    with pytest.raises(checkpoint.RestartRefused, match="node coordinates"):
+        checkpoint.read_arrays(state, order, domain.info)
