@@ -219,7 +219,7 @@ class RunRecord:
 
     def write_timeseries(self) -> None:
         """(Re)write timeseries.csv with the rows so far (collective, atomic)."""
-        if self.timeseries:
+        if self.comm.bcast(bool(self.timeseries), root=0):
             header = list(self.timeseries[0])
             self.folder.write_csv("timeseries.csv", header, [[r[k] for k in header] for r in self.timeseries])
 
@@ -235,7 +235,7 @@ class RunRecord:
         try:
             self.write_timeseries()
             for name, (header, rows) in self._tables.items():
-                if rows:
+                if self.comm.bcast(bool(rows), root=0):  # the rows live on rank 0
                     self.folder.write_csv(name, header, rows)
             self.folder.write_json("summary.json", self.summary)
         except OutputError as exc:  # e.g. a full disk: say so in the summary if it still fits

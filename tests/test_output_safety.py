@@ -95,3 +95,12 @@ def test_unusable_folder_exits_4_on_every_rank(tmp_path, n_ranks):
     proc = run_lrmo(["run", CASE, "--out", str(target), *SMALL], n_ranks=n_ranks)
     assert proc.returncode == 4, proc.stderr
     assert proc.stderr.count("not a folder") == 1  # rank 0 prints once
+
+
+def test_writes_stay_collective_when_only_rank_0_holds_the_rows(tmp_path):
+    """profiles.csv rows live on rank 0: the decision to write them is rank 0's, so the
+    ranks' collective writes stay paired and verify (which reads them back and
+    broadcasts them) runs under mpirun."""
+    proc = run_lrmo(["verify", "--only", "galvanostatic_radial", "--out", str(tmp_path)], n_ranks=2)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "checks passed" in proc.stdout
