@@ -105,7 +105,8 @@ class Mechanics:
             if options.get("pc_type") == "mg":
                 self._setup_p_multigrid()
             if warm_start_vectors > 0:
-                self._guess = ProjectionGuess(self.A, warm_start_vectors)
+                null_space = modes if domain.shape == "sphere" else None
+                self._guess = ProjectionGuess(self.A, warm_start_vectors, null_space)
         self.ksp.setOperators(self.A)
         self.ksp.setFromOptions()  # again, now that the multigrid levels exist
         self.ksp.setUp()
@@ -203,6 +204,9 @@ class Mechanics:
         if self._guess is not None:
             self.ksp.setInitialGuessNonzero(self._guess.guess(b, x))
         self.iterations = linalg.solve(self.ksp, b, self.u)
+        if self.domain.shape == "sphere":  # the displacement orthogonal to rigid motions
+            self._modes.remove(x)
+            self.u.x.scatter_forward()
         if self._guess is not None:
             self._guess.add(x)
         self.stress_components.interpolate(self._stress_expr)
