@@ -2,7 +2,7 @@
 in 1D and 3D, split into meshing, set-up and stepping, with steps and Krylov iterations.
 Prints figures; asserts nothing. Run: .venv/bin/python benchmarks/chemomechanics.py
 (or under mpirun). For scale: PyBaMM solves the 1D particle with surface stress to 0.1 %
-in about 13 ms on this machine kind (../shared/physics.md §6)."""
+in about 13 ms on this machine kind (docs/performance.md)."""
 import time
 
 from mpi4py import MPI

@@ -1,4 +1,4 @@
-"""Closed-form solutions used for verification (../shared/physics.md §2 and §4).
+"""Closed-form solutions used for verification (docs/model.md §2 and §4).
 
 - Galvanostatic sphere: constant flux from a uniform start (Carslaw & Jaeger; Crank,
   The Mathematics of Diffusion), x = r/R, tau = D t / R^2.

@@ -52,7 +52,7 @@ class Strict(BaseModel):
 
 
 class Geometry(Strict):
-    """Spherical primary particle with concentric regions (../shared/physics.md §2)."""
+    """Spherical primary particle with concentric regions (docs/model.md §2)."""
 
     shape: Literal["radial", "octant", "sphere"] = "octant"
     radius: PositiveLength
@@ -168,7 +168,7 @@ class Mechanics(Strict):
 
 class Protocol(Strict):
     """First charge: galvanostatic extraction, then a hold at the composition floor
-    (../shared/physics.md §3). The switch is per particle: the whole surface switches
+    (docs/model.md §3). The switch is per particle: the whole surface switches
     to the hold when its lowest site fraction reaches the floor."""
 
     kind: Literal["galvanostatic_charge"] = "galvanostatic_charge"

@@ -3,7 +3,7 @@
 Supported: 0.5.2 (Debian 12), 0.9 (Debian 13) and the current API (0.10+, conda-forge
 and Docker). Every difference in the API the solver uses is absorbed here, by feature
 detection where possible; nothing else in lrmo may branch on the DOLFINx version.
-See ../shared/dolfinx-versions.md for the table this follows.
+See docs/dolfinx-versions.md for the table this follows.
 """
 from __future__ import annotations
 

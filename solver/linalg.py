@@ -16,7 +16,7 @@ from solver import compat
 _counter = itertools.count()
 
 # BoomerAMG tuned for 3D diffusion (measured 2.7x faster per step than the defaults on
-# this machine kind: ../shared/physics.md §6).
+# this machine kind: docs/performance.md).
 HYPRE_3D = {
     "ksp_type": "cg",
     "pc_type": "hypre",

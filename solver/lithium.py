@@ -1,4 +1,4 @@
-"""Li+ transport in the site-fraction formulation (../shared/physics.md §2).
+"""Li+ transport in the site-fraction formulation (docs/model.md §2).
 
     d(c_max theta)/dt = div( D c_max grad(theta) - D c_max theta Omega/(R_g T) grad(sigma_h) )
 

@@ -1,5 +1,5 @@
 """Region-wise material properties as DOLFINx functions, and the graded Li-site density
-of the Li-deficient layer (../shared/physics.md §2, site-fraction formulation)."""
+of the Li-deficient layer (docs/model.md §2, site-fraction formulation)."""
 from __future__ import annotations
 
 import numpy as np

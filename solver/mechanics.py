@@ -1,5 +1,5 @@
 """Diffusion-induced stress: small-strain linear elasticity with the chemical eigenstrain
-(Omega/3) c_max (theta - theta_0) I, traction-free surface (../shared/physics.md §2).
+(Omega/3) c_max (theta - theta_0) I, traction-free surface (docs/model.md §2).
 
     sigma = lambda tr(eps - eps_ch) I + 2 mu (eps - eps_ch),   div sigma = 0
 

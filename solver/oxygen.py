@@ -1,4 +1,4 @@
-"""Mobile O2 in the oxide with escape, sinks and RuO2 capture (../shared/physics.md §4).
+"""Mobile O2 in the oxide with escape, sinks and RuO2 capture (docs/model.md §4).
 
     dc/dt = div(D grad c) + s(t)                        in the oxide (core + layer)
     sink:          c = c_ext

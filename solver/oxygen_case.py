@@ -1,4 +1,4 @@
-"""The `oxygen:` section of a case file (../shared/physics.md §4): mobile O2 in the oxide,
+"""The `oxygen:` section of a case file (docs/model.md §4): mobile O2 in the oxide,
 the condition on each tagged outer surface, the RuO2 capture sites and the islands.
 
     oxygen:

@@ -1,4 +1,4 @@
-"""The first-charge protocol (../shared/physics.md §3): galvanostatic extraction until the
+"""The first-charge protocol (docs/model.md §3): galvanostatic extraction until the
 surface reaches the composition floor, then a hold at the floor.
 
 The switch is per particle: the whole outer surface switches from the flux to the hold

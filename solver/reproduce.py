@@ -1,7 +1,7 @@
 """`lrmo reproduce` (`make reproduce`): the paper's headline cases, a mesh study, the Ru
 series and the O2 maps, written to results/report.md with PNG figures beside it.
 
-Targets: ../shared/physics.md §1 (Sun et al., Energy Environ. Sci. 18, 4335, 2025).
+Targets: docs/model.md §1 (Sun et al., Energy Environ. Sci. 18, 4335, 2025).
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Claims about the Li+ transport and diffusion-induced stress, checked against the
-closed-form galvanostatic sphere (../shared/physics.md §2) and against invariants."""
+closed-form galvanostatic sphere (docs/model.md §2) and against invariants."""
 import numpy as np
 import pytest
 from mpi4py import MPI

@@ -1,4 +1,4 @@
-"""The paper's headline stress cases (../shared/physics.md §1): the declared fit
+"""The paper's headline stress cases (docs/model.md §1): the declared fit
 reproduces its pristine target, and the unfitted Ru-1 prediction lands where the paper
 puts it. These compare against the paper's numbers, never against earlier runs."""
 import json
