@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml tools/install-system-deps tools/constraints-from-system
 	$(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV)
 	$(SYSTEM_PYTHON) tools/constraints-from-system > $(VENV)/constraints.txt
 	$(PY) -m pip install -q --disable-pip-version-check -c $(VENV)/constraints.txt -e '.[test,plots]'
-	$(PY) -m solver version
+	$(PY) -m lrmo version
 	touch $(STAMP)
 
 test: install

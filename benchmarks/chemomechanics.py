@@ -7,10 +7,10 @@ import time
 
 from mpi4py import MPI
 
-from solver.case import load_case
-from solver.chemomechanics import ChemoMechanics
-from solver.run import build_domain
-from solver.verify import CASES_DIR
+from solver.case.schema import load_case
+from solver.simulation.chemomechanics import ChemoMechanics
+from solver.simulation.domain_setup import build_domain
+from solver.studies.verify import CASES_DIR
 
 comm = MPI.COMM_WORLD
 rows = []

@@ -2,7 +2,7 @@
 mesh (the 3D verification octant, cases/verify_galvanostatic_octant.yaml), in the same run.
 
 - bare: fixed dt, right-hand side M c_old + surface flux, CG + the tuned BoomerAMG
-  (solver/linalg.py HYPRE_3D) set up once, zero initial guess, as many steps as lrmo took;
+  (solver/numerics/linalg.py HYPRE_3D) set up once, zero initial guess, as many steps as lrmo took;
 - lrmo: ChemoMechanics with physics [lithium] (elasticity off) over the case's protocol:
   variable-step BDF2 with step-size control and landing on output times, the per-step
   bookkeeping (largest change, surface minimum, mean site fraction) included; as shipped
@@ -18,11 +18,12 @@ import ufl
 from dolfinx import fem
 from mpi4py import MPI
 
-from solver import compat, linalg
-from solver.case import load_case
-from solver.chemomechanics import ChemoMechanics
-from solver.run import build_domain
-from solver.verify import CASES_DIR
+from solver import compat
+from solver.numerics import linalg
+from solver.case.schema import load_case
+from solver.simulation.chemomechanics import ChemoMechanics
+from solver.simulation.domain_setup import build_domain
+from solver.studies.verify import CASES_DIR
 
 comm = MPI.COMM_WORLD
 
@@ -78,7 +79,7 @@ def main(overrides: list[str]) -> None:
     case = load_case(CASES_DIR / "verify_galvanostatic_octant.yaml", ["physics=[lithium]", *overrides])
     domain = build_domain(case, comm)
     core = case.materials.core
-    from solver.protocol import ChargeProtocol
+    from solver.physics.protocol import ChargeProtocol
 
     flux = ChargeProtocol.from_case(case).flux_mol_m2_s
     lrmo_ms, steps, lrmo_its, setups = lrmo_steps(case, domain, 3, warm_start=True)

@@ -1,4 +1,4 @@
-"""Benchmark: the 3D P2 elasticity solver (solver/mechanics.py) against the previous
+"""Benchmark: the 3D P2 elasticity solver (solver/physics/mechanics.py) against the previous
 configuration (CG + GAMG on P2, zero initial guess) on the verification octant
 (cases/verify_galvanostatic_octant.yaml) at three mesh levels: h = 2x, 1x and 0.5x the
 verification sizes (surface/bulk 8/12, 4/6, 2/3 nm). For each level and solver it prints
@@ -19,12 +19,14 @@ import numpy as np
 from dolfinx import fem
 from mpi4py import MPI
 
-from solver import analytic, compat, linalg
-from solver.case import load_case
-from solver.materials import MaterialFields
-from solver.mechanics import Mechanics
-from solver.run import build_domain
-from solver.verify import CASES_DIR
+from solver.physics import analytic
+from solver import compat
+from solver.numerics import linalg
+from solver.case.schema import load_case
+from solver.physics.materials import MaterialFields
+from solver.physics.mechanics import Mechanics
+from solver.simulation.domain_setup import build_domain
+from solver.studies.verify import CASES_DIR
 
 FARADAY = 96485.33212
 METHODS = {  # name: (PETSc options, warm-start vectors)

@@ -34,7 +34,7 @@ def worker(mode: str, surface_nm: float, bulk_nm: float) -> None:
     """One measurement (inside mpirun): build or read the mesh, report per-rank figures."""
     from mpi4py import MPI
 
-    from solver.run import particle_mesh
+    from solver.simulation.domain_setup import particle_mesh
 
     comm = MPI.COMM_WORLD
     import dolfinx  # noqa: F401  (imports counted in the baseline, not in the path)

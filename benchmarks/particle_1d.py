@@ -3,7 +3,7 @@
 The particle: homogeneous sphere, R = 150 nm, D = 1.5e-18 m^2/s, 1C galvanostatic
 extraction, floor not reached (cases/verify_galvanostatic_radial.yaml with D, the end time
 and the output times overridden). The accuracy: the worst error of the surface hoop
-stress at t = 500, 1000, 2000, 3000 s against the closed form (solver/analytic.py),
+stress at t = 500, 1000, 2000, 3000 s against the closed form (solver/physics/analytic.py),
 relative to the largest closed-form surface hoop stress over those times.
 
 lrmo: build + solve in this process, warm (the JIT cache filled by a first run): mesh,
@@ -52,7 +52,7 @@ PYBAMM_CELLS = 64
 
 
 def exact_surface_hoop_Pa(flux_mol_m2_s: float) -> np.ndarray:
-    from solver import analytic
+    from solver.physics import analytic
 
     p = PARTICLE
     return np.array([analytic.galvanostatic_sphere(
@@ -66,8 +66,8 @@ def worst_error(computed, exact) -> float:
 
 
 def lrmo_once(case, comm):
-    from solver.chemomechanics import ChemoMechanics
-    from solver.run import build_domain
+    from solver.simulation.chemomechanics import ChemoMechanics
+    from solver.simulation.domain_setup import build_domain
 
     t0 = time.perf_counter()
     sim = ChemoMechanics(case, build_domain(case, comm))
@@ -146,9 +146,9 @@ class PyBaMMRunner:
 def main() -> None:
     from mpi4py import MPI
 
-    from solver.case import load_case
-    from solver.protocol import ChargeProtocol
-    from solver.verify import CASES_DIR
+    from solver.case.schema import load_case
+    from solver.physics.protocol import ChargeProtocol
+    from solver.studies.verify import CASES_DIR
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)

@@ -9,7 +9,7 @@ Stages, per configuration (each one a separate process, so that peak memory is i
 - set-up: the simulation object (spaces, forms, matrices, preconditioners);
 - diffusion: ms per accepted step over the run (variable-step BDF2, step control,
   bookkeeping); bare: fixed-dt backward Euler, M c_old right-hand side, the same Krylov
-  solver set up once (solver/linalg.py HYPRE_3D; LU in 1D), as many steps;
+  solver set up once (solver/numerics/linalg.py HYPRE_3D; LU in 1D), as many steps;
 - elasticity: seconds and Krylov iterations per solve over the run (p-multigrid CG with
   warm starts in 3D, LU in 1D), and the number of solves against the number of steps
   (the peak over time is found from stored site fractions); bare: the DOLFINx demo's
@@ -58,12 +58,12 @@ def worker(name: str) -> None:
     sys.path.insert(0, str(HERE))
     from diffusion import bare_steps
 
-    from solver import linalg
-    from solver.case import load_case
-    from solver.chemomechanics import ChemoMechanics
-    from solver.mechanics import Mechanics
-    from solver.protocol import ChargeProtocol
-    from solver.run import build_domain
+    from solver.numerics import linalg
+    from solver.case.schema import load_case
+    from solver.simulation.chemomechanics import ChemoMechanics
+    from solver.physics.mechanics import Mechanics
+    from solver.physics.protocol import ChargeProtocol
+    from solver.simulation.domain_setup import build_domain
 
     comm = MPI.COMM_WORLD
     file, overrides = CONFIGS[name]

@@ -136,7 +136,7 @@ def estimate_run(inputs: dict, *, mechanics: bool = True, p1_fields: int = 1,
     """Cells, dofs and peak memory of a run on `ranks` ranks. The peak per rank is the
     larger of the solve (shared evenly) plus the stored site fraction (`history_steps`
     steps of the owned P1 dofs, at most `history_cap_bytes` a rank but always 64 steps:
-    solver/peak_search.py) and Gmsh on rank 0 when the mesh is built."""
+    solver/numerics/peak_search.py) and Gmsh on rank 0 when the mesh is built."""
     cells = estimate_cells(inputs)
     if inputs["shape"] == "radial":
         p1, p2 = cells + 1, (2 * cells + 1 if mechanics else 0.0)

@@ -11,7 +11,7 @@ FACET_TAGS: dict[str, int] = {
     "outer_surface": 10,  # particle surface facing the electrolyte (coating's if present)
     "core_layer_interface": 11,
     "oxide_coating_interface": 12,  # layer|coating, or core|coating when there is no layer
-    "ruo2_islands": 13,  # outer-surface facets under RuO2 islands (solver/islands.py, after meshing)
+    "ruo2_islands": 13,  # outer-surface facets under RuO2 islands (solver/physics/islands.py, after meshing)
     "symmetry_x": 21,  # plane x = 0 of an octant
     "symmetry_y": 22,
     "symmetry_z": 23,

@@ -23,7 +23,7 @@ from mpi4py import MPI
 
 from meshes.markers import CELL_TAGS, FACET_TAGS
 from solver import __version__ as lrmo_version
-from solver.mesh_io import run_gmsh_on_rank0
+from solver.io.mesh_io import run_gmsh_on_rank0
 
 SHAPES = ("octant", "sphere")
 BUILDER_VERSION = 1  # bump when the same inputs give a different mesh (mesh-cache key)

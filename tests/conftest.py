@@ -46,8 +46,8 @@ def mpi_env() -> dict:
 
 
 def run_lrmo(args: list[str], n_ranks: int = 1, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run `python -m solver ARGS` (under `mpirun -n N` when N > 1)."""
-    cmd = [sys.executable, "-m", "solver", *args]
+    """Run `python -m lrmo ARGS` (under `mpirun -n N` when N > 1)."""
+    cmd = [sys.executable, "-m", "lrmo", *args]
     if n_ranks > 1:
         if shutil.which("mpirun") is None:
             pytest.skip("mpirun not found")

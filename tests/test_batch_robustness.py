@@ -73,7 +73,7 @@ def _interrupt_late(out, t_min_s: float, case: str = RADIAL, args: list[str] = S
     from conftest import ROOT, mpi_env
 
     where = [] if "--out" in args else ["--out", str(out)]
-    proc = subprocess.Popen([sys.executable, "-m", "solver", "run", case, *where, *args],
+    proc = subprocess.Popen([sys.executable, "-m", "lrmo", "run", case, *where, *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=mpi_env())
     state = out / "checkpoint" / "state.json"
     deadline = time.monotonic() + 300
@@ -192,7 +192,7 @@ def test_200_member_sweep_in_one_process(tmp_path):
     from mpi4py import MPI
     from petsc4py import PETSc
 
-    from solver.sweep import run_series
+    from solver.studies.sweep import run_series
 
     members = [{"name": f"m{i:03d}", "variable": 0.5 + i / 200,
                 "set": [*CHEAP, f"protocol.c_rate={0.5 + i / 200}"]} for i in range(200)]
@@ -213,17 +213,17 @@ def test_a_failing_member_does_not_stop_the_series(tmp_path, monkeypatch):
     member in series.json; the members after it still run."""
     from mpi4py import MPI
 
-    import solver.run
-    from solver.sweep import run_series
+    import solver.simulation.run
+    from solver.studies.sweep import run_series
 
-    real = solver.run.build_domain
+    real = solver.simulation.run.build_domain
 
     def broken_for_b(case, comm, mesh_dir=None):
         if case.name == "b":
             raise RuntimeError("mesh generation failed (injected)")
         return real(case, comm, mesh_dir)
 
-    monkeypatch.setattr(solver.run, "build_domain", broken_for_b)
+    monkeypatch.setattr(solver.simulation.run, "build_domain", broken_for_b)
     members = [{"name": n, "set": list(CHEAP)} for n in ("a", "b", "c")]
     results = run_series(_series(tmp_path, members), tmp_path / "out", MPI.COMM_SELF)
     assert [r["summary"]["status"] for r in results] == ["completed", "failed", "completed"]
@@ -259,9 +259,9 @@ def test_memory_after_five_3d_runs_within_10_percent_of_the_first(tmp_path):
     script = f"""
 import json, sys
 from mpi4py import MPI
-from solver.case import load_case
-from solver.log import Log
-from solver.run import run_case
+from solver.case.schema import load_case
+from solver.io.log import Log
+from solver.simulation.run import run_case
 case = load_case({str(CASES / 'ru1_stress_octant.yaml')!r}, ["mesh.surface=6 nm", "mesh.interface=4 nm",
                  "mesh.bulk=20 nm", "protocol.end_time=10 min", "output.times.values=[300, 600]"])
 rss = []
@@ -309,7 +309,7 @@ def test_signal_to_rank_0_only_stops_every_rank_and_restarts_on_one(tmp_path):
     ref = tmp_path / "ref"
     assert run_lrmo(["run", RADIAL, "--out", str(ref), "--quiet", *args]).returncode == 0
     cut = tmp_path / "cut"
-    proc = subprocess.Popen(["mpirun", "-n", "2", "--oversubscribe", sys.executable, "-m", "solver", "run",
+    proc = subprocess.Popen(["mpirun", "-n", "2", "--oversubscribe", sys.executable, "-m", "lrmo", "run",
                              RADIAL, "--out", str(cut), *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=ROOT, env=mpi_env())
     deadline = time.monotonic() + 300
@@ -339,7 +339,7 @@ def test_progress_lines_without_a_terminal(tmp_path):
     from conftest import ROOT, mpi_env
 
     env = {**mpi_env(), "LRMO_PROGRESS_SECONDS": "0"}
-    r = subprocess.run([sys.executable, "-m", "solver", "run", RADIAL, "--out", str(tmp_path / "p")],
+    r = subprocess.run([sys.executable, "-m", "lrmo", "run", RADIAL, "--out", str(tmp_path / "p")],
                        capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
     assert r.returncode == 0, r.stderr
     lines = [line for line in r.stdout.splitlines() if line.startswith("[progress]")]
@@ -398,9 +398,10 @@ def test_restart_refused_for_another_mesh(interrupted):
     moved, is refused (a changed case is refused before, by its hash)."""
     from mpi4py import MPI
 
-    from solver import checkpoint, compat
-    from solver.case import load_case
-    from solver.run import build_domain
+    from solver.simulation import checkpoint
+    from solver import compat
+    from solver.case.schema import load_case
+    from solver.simulation.domain_setup import build_domain
 
     _, cut, _, _, _ = interrupted
     case = load_case(RADIAL, [s for s in SLOW if s != "--set"])

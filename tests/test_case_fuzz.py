@@ -314,7 +314,7 @@ def check_refusal(err: str, path: str) -> str | None:
 
 
 def run_case_mutant(path: Path, overrides: list[str]) -> tuple[int | None, str, str]:
-    from solver.cli import main
+    from lrmo.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     argv = ["validate", str(path)] + [a for o in overrides for a in ("--set", o)]
@@ -328,9 +328,9 @@ def run_case_mutant(path: Path, overrides: list[str]) -> tuple[int | None, str, 
 
 def run_series_mutant(path: Path) -> tuple[int, str]:
     """What `lrmo sweep` does before running anything: the series and every member."""
-    from solver.case import CaseError
-    from solver.cli import _refused
-    from solver.sweep import _member_case, load_series
+    from solver.case.schema import CaseError
+    from lrmo.cli import _refused
+    from solver.studies.sweep import _member_case, load_series
 
     try:
         series, base = load_series(path)

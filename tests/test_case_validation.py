@@ -4,8 +4,8 @@ import pytest
 import yaml
 
 from conftest import CASES
-from solver.case import load_case
-from solver.cli import main
+from solver.case.schema import load_case
+from lrmo.cli import main
 
 DEMO = str(CASES / "demo.yaml")
 
@@ -115,7 +115,7 @@ def test_soc_triggered_o2_source_needs_the_lithium_physics(capsys):
 
 @pytest.mark.parametrize("path", sorted((CASES / "series").glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_series_files_and_their_members_are_valid(path):
-    from solver.sweep import load_series
+    from solver.studies.sweep import load_series
 
     series, base = load_series(path)
     for member in series.members:
@@ -123,8 +123,8 @@ def test_shipped_series_files_and_their_members_are_valid(path):
 
 
 def test_series_with_an_unknown_key_names_it(tmp_path):
-    from solver.case import CaseError
-    from solver.sweep import load_series
+    from solver.case.schema import CaseError
+    from solver.studies.sweep import load_series
 
     bad = tmp_path / "s.yaml"
     bad.write_text("name: s\nbase: x.yaml\nmembers: [{name: a, sett: []}]\n")
@@ -287,12 +287,12 @@ def test_a_folder_given_as_the_case_is_refused(tmp_path, capsys):
 
 
 def test_an_unreadable_case_file_is_refused(tmp_path, capsys, monkeypatch):
-    import solver.case_loading
+    import solver.case.loading
 
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(solver.case_loading, "open", denied, raising=False)
+    monkeypatch.setattr(solver.case.loading, "open", denied, raising=False)
     assert "not readable" in _refused(["validate", DEMO], capsys)
 
 

@@ -5,11 +5,11 @@ import pytest
 from mpi4py import MPI
 
 from conftest import CASES
-from solver import analytic
-from solver.case import load_case
-from solver.chemomechanics import ChemoMechanics
-from solver.protocol import ChargeProtocol
-from solver.run import build_domain
+from solver.physics import analytic
+from solver.case.schema import load_case
+from solver.simulation.chemomechanics import ChemoMechanics
+from solver.physics.protocol import ChargeProtocol
+from solver.simulation.domain_setup import build_domain
 
 RADIAL = CASES / "verify_galvanostatic_radial.yaml"
 

@@ -1,5 +1,5 @@
 """The 3D elasticity solver: P1 -> P2 interpolation, p-multigrid against a direct solve,
-warm starts (solver/pmultigrid.py, solver/warm_start.py, solver/mechanics.py)."""
+warm starts (solver/numerics/pmultigrid.py, solver/numerics/warm_start.py, solver/physics/mechanics.py)."""
 from __future__ import annotations
 
 import shutil
@@ -12,11 +12,12 @@ import pytest
 from dolfinx import fem
 from mpi4py import MPI
 
-from solver import compat, linalg, pmultigrid
-from solver.case import load_case
-from solver.materials import MaterialFields
-from solver.mechanics import Mechanics
-from solver.run import build_domain
+from solver import compat
+from solver.numerics import linalg, pmultigrid
+from solver.case.schema import load_case
+from solver.physics.materials import MaterialFields
+from solver.physics.mechanics import Mechanics
+from solver.simulation.domain_setup import build_domain
 from tests.conftest import CASES, ROOT, mpi_env
 
 DIRECT = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}

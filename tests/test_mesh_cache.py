@@ -1,4 +1,4 @@
-"""The mesh cache (solver/mesh_cache.py): location and key, hits give the same mesh as
+"""The mesh cache (solver/io/mesh_cache.py): location and key, hits give the same mesh as
 a fresh build, broken entries are rebuilt, and a cached mesh read on 2 ranks is the
 whole mesh."""
 import json
@@ -9,9 +9,9 @@ import pytest
 from mpi4py import MPI
 
 from conftest import CASES, ROOT, mpi_env, run_lrmo
-from solver import mesh_cache
-from solver.mesh_cache import MANIFEST, cache_key, cache_root, entry_is_valid
-from solver.run import particle_mesh
+from solver.io import mesh_cache
+from solver.io.mesh_cache import MANIFEST, cache_key, cache_root, entry_is_valid
+from solver.simulation.domain_setup import particle_mesh
 
 COMM = MPI.COMM_WORLD
 NM = 1e-9
@@ -121,7 +121,7 @@ def test_a_cached_mesh_read_on_2_ranks_is_the_whole_mesh(private_cache):
     serial = summary(*mesh)
     script = (
         "import json, sys; from mpi4py import MPI; sys.path.insert(0, 'tests');"
-        "from test_mesh_cache import ARGS, summary; from solver.run import particle_mesh;"
+        "from test_mesh_cache import ARGS, summary; from solver.simulation.domain_setup import particle_mesh;"
         "*m, info = particle_mesh(ARGS, 'octant', MPI.COMM_WORLD); s = summary(*m);"
         "MPI.COMM_WORLD.rank == 0 and print(json.dumps({'hit': info['cache']['hit'],"
         "'cells': s['cells'], 'facets': s['facets'], 'x_sum': s['x'].sum(axis=0).tolist(),"

@@ -1,4 +1,4 @@
-"""The pre-flight mesh estimate (meshes/estimate.py, solver/preflight.py): its integrals
+"""The pre-flight mesh estimate (meshes/estimate.py, solver/simulation/preflight.py): its integrals
 against closed forms, its cell counts against real Gmsh meshes, and the refusal of a
 case too large for the memory available."""
 import math
@@ -11,9 +11,9 @@ from meshes.estimate import (BOUNDARY_CELLS_PER_H2, BYTES_PER_RANK, BYTES_PER_ST
                              history_bytes_per_rank)
 from meshes.particle import _particle_inputs, particle_model
 from meshes.radial import radial_model
-from solver.case import load_case
-from solver.mesh_io import gmsh_session
-from solver.preflight import case_estimate, mesh_inputs, refusal, stored_steps
+from solver.case.schema import load_case
+from solver.io.mesh_io import gmsh_session
+from solver.simulation.preflight import case_estimate, mesh_inputs, refusal, stored_steps
 
 NM = 1e-9
 R = 150 * NM

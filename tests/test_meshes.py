@@ -22,7 +22,7 @@ from meshes.markers import CELL_TAGS, FACET_TAGS
 from meshes.particle import build_and_load, build_particle, region_radii, surface_radii
 from meshes.radial import build_radial
 from solver import compat
-from solver.mesh_io import INFO_FILE, MESH_FILE, read_particle_mesh
+from solver.io.mesh_io import INFO_FILE, MESH_FILE, read_particle_mesh
 
 COMM = MPI.COMM_WORLD
 R, DELTA, T = 150e-9, 20e-9, 5e-9
@@ -232,7 +232,7 @@ def test_info_json_records_inputs_counts_and_quality(octant_files):
     assert info["num_nodes"] > 0
     assert 0 < info["min_quality_minSICN"] <= 1
     assert info["cell_tags"] == CELL_TAGS
-    # ruo2_islands is tagged after meshing, in DOLFINx (solver/islands.py)
+    # ruo2_islands is tagged after meshing, in DOLFINx (solver/physics/islands.py)
     assert info["facet_tags"] == {n: t for n, t in FACET_TAGS.items()
                                   if n not in ("centre", "ruo2_islands")}
 

@@ -5,8 +5,8 @@ import pytest
 from mpi4py import MPI
 
 from conftest import CASES
-from solver.case import load_case
-from solver.fitting import run_summary
+from solver.case.schema import load_case
+from solver.studies.fitting import run_summary
 
 PAIRS = [("pristine_stress", "pristine_stress_octant"), ("ru1_stress", "ru1_stress_octant")]
 # what may differ between a 1D case and its 3D twin: naming, the shape, the element sizes

@@ -1,4 +1,4 @@
-"""The shifted-operator cache of the diffusion solver (solver/linalg.py ShiftedSystem):
+"""The shifted-operator cache of the diffusion solver (solver/numerics/linalg.py ShiftedSystem):
 it solves (K + c M) x = b like a freshly assembled matrix, for direct and iterative
 solvers, with and without identity (Dirichlet) rows, and sets up a preconditioner per
 step-size rung, not per step size."""
@@ -11,7 +11,8 @@ from dolfinx import fem, mesh
 from mpi4py import MPI
 from petsc4py import PETSc
 
-from solver import compat, linalg
+from solver import compat
+from solver.numerics import linalg
 
 COMM = MPI.COMM_WORLD
 

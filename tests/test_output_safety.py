@@ -68,7 +68,8 @@ def test_a_write_that_fails_midway_exits_4_and_leaves_no_temporary_file(tmp_path
     import errno
     import os
 
-    from solver import cli, output
+    from lrmo import cli
+    from solver.io import output
 
     real_replace = os.replace
 

@@ -9,12 +9,13 @@ from mpi4py import MPI
 from scipy.integrate import trapezoid
 
 from conftest import CASES, run_lrmo
-from solver import analytic
-from solver.case import load_case
-from solver.cli import main
-from solver.oxygen_simulation import OxygenSimulation
-from solver.run import build_domain, run_case
-from solver.run_oxygen import oxygen_domain
+from solver.physics import analytic
+from solver.case.schema import load_case
+from lrmo.cli import main
+from solver.simulation.oxygen_simulation import OxygenSimulation
+from solver.simulation.domain_setup import build_domain
+from solver.simulation.run import run_case
+from solver.simulation.run_oxygen import oxygen_domain
 
 R, D = 150e-9, 1e-17
 COARSE_3D = ["mesh.surface=10 nm", "mesh.bulk=25 nm"]
@@ -160,7 +161,7 @@ def test_ruo2_capacity_follows_the_loading_and_coverage():
 
 
 def test_islands_cover_the_requested_fraction_reproducibly():
-    from solver.islands import covered_fraction, island_centres, tag_islands
+    from solver.physics.islands import covered_fraction, island_centres, tag_islands
 
     case = load_case(CASES / "ru1_islands_o2.yaml", COARSE_3D)
     domain = build_domain(case, MPI.COMM_WORLD)
@@ -201,7 +202,7 @@ def test_islands_need_a_3d_mesh(capsys):
 
 
 def test_oxygen_run_writes_ledger_maps_and_fields(tmp_path):
-    from solver.o2_maps import render_side_by_side
+    from solver.studies.o2_maps import render_side_by_side
 
     case = load_case(CASES / "ru1_islands_o2.yaml", COARSE_3D)
     summary = run_case(case, tmp_path / "ru1")

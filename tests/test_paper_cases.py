@@ -8,8 +8,8 @@ import pytest
 from mpi4py import MPI
 
 from conftest import CASES, run_lrmo
-from solver.case import load_case
-from solver.fitting import run_summary
+from solver.case.schema import load_case
+from solver.studies.fitting import run_summary
 
 
 def peak(name, overrides=()):
@@ -62,7 +62,7 @@ def test_sweep_members_split_over_ranks_match_serial(tmp_path):
 
 
 def test_ru1_retains_more_o2_and_more_uniformly_than_pristine_after_40_min(tmp_path):
-    from solver.run import run_case
+    from solver.simulation.run import run_case
 
     o2 = {}
     for name in ("pristine_o2", "ru1_o2"):
@@ -83,9 +83,9 @@ def test_o2_source_switches_on_at_the_state_of_charge_threshold(tmp_path):
     t* = 0.05 R c_max / (3 j)."""
     import yaml
 
-    from solver.case import validate_case
-    from solver.protocol import ChargeProtocol
-    from solver.run import run_case
+    from solver.case.schema import validate_case
+    from solver.physics.protocol import ChargeProtocol
+    from solver.simulation.run import run_case
 
     data = yaml.safe_load((CASES / "verify_galvanostatic_radial.yaml").read_text())
     oxygen = yaml.safe_load((CASES / "pristine_o2.yaml").read_text())["oxygen"]

@@ -1,4 +1,4 @@
-"""The peak stress over time from few elasticity solves (solver/peak_search.py) agrees
+"""The peak stress over time from few elasticity solves (solver/numerics/peak_search.py) agrees
 with solving after every step, in 1D and 3D, and the search itself finds the largest of
 a sequence with few evaluations."""
 from __future__ import annotations
@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from solver.case import load_case
-from solver.chemomechanics import ChemoMechanics
-from solver.peak_search import SiteFractionHistory, search_peak
-from solver.run import build_domain
+from solver.case.schema import load_case
+from solver.simulation.chemomechanics import ChemoMechanics
+from solver.numerics.peak_search import SiteFractionHistory, search_peak
+from solver.simulation.domain_setup import build_domain
 from tests.conftest import CASES
 
 

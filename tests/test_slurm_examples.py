@@ -20,7 +20,7 @@ def fake_slurm(tmp_path: Path) -> dict:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "srun").write_text('#!/bin/sh\nexec mpirun -n 2 --oversubscribe "$@"\n')
-    (bin_dir / "lrmo").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m solver "$@"\n')
+    (bin_dir / "lrmo").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m lrmo "$@"\n')
     for f in bin_dir.iterdir():
         f.chmod(0o755)
     env = mpi_env()

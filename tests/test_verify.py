@@ -3,7 +3,7 @@ the command's exit code reports a failure."""
 import pytest
 from mpi4py import MPI
 
-from solver import verify
+from solver.studies import verify
 
 
 @pytest.mark.parametrize("case_path", verify.verification_cases(), ids=lambda p: p.stem)

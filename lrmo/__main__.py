@@ -1,0 +1,3 @@
+from lrmo.cli import main
+
+raise SystemExit(main())

@@ -1,3 +1,0 @@
-from solver.cli import main
-
-raise SystemExit(main())

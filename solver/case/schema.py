@@ -1,0 +1,560 @@
+"""Case files: the schema, loading, `--set` overrides and readable validation errors.
+
+A case file reads like a methods section: geometry, mesh, materials, protocol, time
+stepping, outputs. Every dimensional number is a quantity (`{value, unit, source}` or
+"150 nm"); the solver only ever sees SI values (`.si`).
+"""
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from solver.case.loading import CaseError, clip, clip_repr, parse_yaml, read_yaml_file
+from solver.case.oxygen import Oxygen
+from solver.case.fitted import FittedParameter
+from solver.case.units import (  # noqa: F401  (the quantity kinds of case files)
+    Quantity,
+    dump_quantity,
+    quantity,
+    Length,
+    PositiveLength,
+    Time,
+    PositiveTime,
+    Diffusivity,
+    Modulus,
+    PoissonRatio,
+    MolarVolume,
+    Concentration,
+    PositiveConcentration,
+    Density,
+    SpecificCurrent,
+    Temperature,
+    Fraction,
+    OpenFraction,
+    PositiveNumber,
+)
+
+# a case or member name becomes a folder name: a plain file name, no path, no leading dot
+PLAIN_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$"
+
+
+class Strict(BaseModel):
+    """Unknown keys refused; no coercion (a boolean is not a number, "5" is not an int);
+    inf and NaN refused."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, strict=True,
+                              allow_inf_nan=False)
+
+
+class Geometry(Strict):
+    """Spherical primary particle with concentric regions (docs/model.md §2)."""
+
+    shape: Literal["radial", "octant", "sphere"] = "octant"
+    radius: PositiveLength
+    layer_thickness: Length = "0 nm"
+    coating_thickness: Length = "0 nm"
+
+    @model_validator(mode="after")
+    def _shells_fit(self):
+        if self.radius.si > 1.0:
+            raise ValueError(f"geometry.radius must be <= 1 m (a particle); got {self.radius.short()}")
+        shells = self.layer_thickness.si + self.coating_thickness.si
+        if shells >= self.radius.si:
+            raise ValueError(
+                "geometry.layer_thickness + geometry.coating_thickness must be < "
+                f"geometry.radius; got {self.layer_thickness.short()} + "
+                f"{self.coating_thickness.short()} >= {self.radius.short()}"
+            )
+        return self
+
+
+class MeshSizes(Strict):
+    """Target element sizes; the builder grades from `surface` to `bulk`. A size left
+    out takes the default of the geometry's shape (meshes/particle.py `default_sizes`:
+    1D sizes are far finer than 3D ones); docs/meshes.md."""
+
+    surface: Optional[PositiveLength] = None
+    bulk: Optional[PositiveLength] = None
+    interface: Optional[PositiveLength] = None
+
+    @model_validator(mode="after")
+    def _surface_not_coarser(self):
+        if self.surface is not None and self.bulk is not None and self.surface.si > self.bulk.si:
+            raise ValueError(
+                f"mesh.surface must be <= mesh.bulk; got {self.surface.short()} > "
+                f"{self.bulk.short()}"
+            )
+        return self
+
+
+class CoreMaterial(Strict):
+    """Bulk LRMO."""
+
+    density: Density
+    lithium_diffusivity: Diffusivity
+    lithium_site_concentration: PositiveConcentration = Field(
+        description="Li sites per volume (c_max); c = c_max * site fraction"
+    )
+    youngs_modulus: Modulus
+    poisson_ratio: PoissonRatio
+    partial_molar_volume: MolarVolume
+
+
+class LayerMaterial(Strict):
+    """Li-deficient surface layer: fewer Li sites, graded over its thickness; any
+    property left out equals the core's."""
+
+    site_deficiency_at_surface: OpenFraction = Field(
+        "0", description="1 - c_max(R)/c_max(core)"
+    )
+    profile: Literal["step", "linear", "erfc"] = "linear"
+    lithium_diffusivity: Optional[Diffusivity] = None
+    youngs_modulus: Optional[Modulus] = None
+    poisson_ratio: Optional[PoissonRatio] = None
+    partial_molar_volume: Optional[MolarVolume] = None
+
+
+class CoatingMaterial(Strict):
+    """RuO2 shell (mechanics only: it holds no Li)."""
+
+    youngs_modulus: Modulus
+    poisson_ratio: PoissonRatio
+
+
+class Materials(Strict):
+    core: CoreMaterial
+    layer: LayerMaterial = LayerMaterial()
+    coating: Optional[CoatingMaterial] = None
+
+
+class Lithium(Strict):
+    """Li site fractions: start at rest, extract down to the floor."""
+
+    initial_site_fraction: Fraction = "1"
+    min_site_fraction: Fraction = "0"
+
+    @model_validator(mode="after")
+    def _floor_below_start(self):
+        if self.min_site_fraction.si >= self.initial_site_fraction.si:
+            raise ValueError(
+                "lithium.min_site_fraction must be < lithium.initial_site_fraction; got "
+                f"{self.min_site_fraction.si:g} >= {self.initial_site_fraction.si:g}"
+            )
+        return self
+
+
+class Mechanics(Strict):
+    stress_assisted_diffusion: bool = False
+    temperature: Temperature = "298.15 K"
+    stress_every_steps: Optional[int] = Field(
+        None, ge=1, le=100000,
+        description="solve the stress every N accepted steps (always at output times and "
+        "at the switch to the hold) and track the peak over the solved steps. Unset: "
+        "one-way coupling finds the peak over all steps from the stored site fraction "
+        "with few solves (docs/performance.md); two-way coupling solves every step",
+    )
+    peak_over_time: bool = Field(
+        True, description="false: solve the stress only at the output times and at the "
+        "switch to the hold (no peak search, no stored site fraction), and report the "
+        "peak over those times only; for runs that need the stress at the output times, "
+        "e.g. sweeps and fits (one-way coupling without stress_every_steps)",
+    )
+
+
+class Protocol(Strict):
+    """First charge: galvanostatic extraction, then a hold at the composition floor
+    (docs/model.md §3). The switch is per particle: the whole surface switches
+    to the hold when its lowest site fraction reaches the floor."""
+
+    kind: Literal["galvanostatic_charge"] = "galvanostatic_charge"
+    c_rate: PositiveNumber
+    current_1C: SpecificCurrent = Field(description="mass-specific current of 1C")
+    end_time: PositiveTime
+    hold_at_floor: bool = True
+
+
+class TimeStepping(Strict):
+    """BDF2 with a backward-Euler start; the step adapts to the change per step."""
+
+    initial_step: PositiveTime = "0.1 s"
+    max_step: PositiveTime = "30 s"
+    min_step: PositiveTime = "1e-6 s"
+    max_change_per_step: quantity("", gt=0, le=1) = Field(
+        "0.01", description="largest site-fraction change allowed in one step"
+    )
+    max_steps: int = Field(100000, ge=1, description="a run needing more steps fails")
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if not (self.min_step.si <= self.initial_step.si <= self.max_step.si):
+            raise ValueError(
+                "time_stepping: need min_step <= initial_step <= max_step; got "
+                f"{self.min_step.short()}, {self.initial_step.short()}, "
+                f"{self.max_step.short()}"
+            )
+        return self
+
+
+class Solvers(Strict):
+    """Extra PETSc options applied to the iterative solvers (3D), e.g.
+    {ksp_max_it: 500, ksp_monitor: ""}; the built-in choices are in solver/numerics/linalg.py."""
+
+    petsc_options: dict[str, Any] = Field({}, description="solver/case/petsc_options.py: allowed keys")
+
+    @field_validator("petsc_options")
+    @classmethod
+    def _allowed(cls, options: dict) -> dict:
+        from solver.case.petsc_options import check_petsc_options
+
+        return check_petsc_options(options)
+
+
+class OutputTimes(Strict):
+    values: list[float] = Field(max_length=10000)
+    unit: str = "s"
+
+    @field_validator("unit")
+    @classmethod
+    def _a_time_unit(cls, unit: str) -> str:
+        from solver.case.units import check_unit_text, ureg
+
+        unit = check_unit_text(unit)
+        try:
+            ureg.Quantity(1.0, unit).to("s")
+        except Exception:
+            raise ValueError(f"must be a unit of time, e.g. s or min; got {clip_repr(unit)}") from None
+        return unit
+
+
+class CheckpointEvery(Strict):
+    """How often a run writes a checkpoint for `lrmo run --restart`: every `simulated`
+    time or every `wall` (wall-clock) time; exactly one (docs/batch-jobs.md)."""
+
+    simulated: Optional[PositiveTime] = None
+    wall: Optional[PositiveTime] = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self):
+        if (self.simulated is None) == (self.wall is None):
+            raise ValueError("give exactly one of simulated or wall, e.g. {wall: 15 min}")
+        return self
+
+
+class Output(Strict):
+    times: Optional[OutputTimes] = Field(
+        None, description="output times; default: 11 evenly spaced up to end_time"
+    )
+    count: int = Field(11, ge=2, le=10000)
+    profile_points: int = Field(101, ge=2, le=100000)
+    fields: bool = True
+    checkpoint_every: Optional[CheckpointEvery] = Field(
+        None, description="periodic checkpoints (always one on SIGTERM/SIGINT)")
+
+    @model_validator(mode="after")
+    def _times_increasing(self):
+        if self.times is not None:
+            v = self.times.values
+            if not v:
+                raise ValueError("output.times.values must not be empty")
+            if any(b <= a for a, b in zip(v, v[1:])) or v[0] < 0:
+                raise ValueError(
+                    f"output.times.values must be >= 0 and strictly increasing; got {clip_repr(v)}"
+                )
+        return self
+
+
+class Case(Strict):
+    name: str = Field(pattern=PLAIN_NAME, description="a plain file name (the default output folder)")
+    description: str = ""
+    physics: list[Literal["lithium", "mechanics", "oxygen"]] = Field(
+        ["lithium", "mechanics"], min_length=1)
+    geometry: Geometry
+    mesh: MeshSizes = MeshSizes()
+    materials: Optional[Materials] = Field(None, description="required when physics includes 'lithium'")
+    lithium: Lithium = Lithium()
+    mechanics: Mechanics = Mechanics()
+    protocol: Optional[Protocol] = Field(None, description="required when physics includes 'lithium'")
+    oxygen: Optional[Oxygen] = Field(None, description="required when physics includes 'oxygen'")
+    time_stepping: TimeStepping = TimeStepping()
+    solvers: Solvers = Solvers()
+    output: Output = Output()
+    fitted: dict[str, FittedParameter] = Field(
+        default_factory=dict,
+        description="fitted parameters: case key path -> target, bracket, fitted value",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if "mechanics" in self.physics and "lithium" not in self.physics:
+            raise ValueError("physics: 'mechanics' needs 'lithium' (it is driven by c_Li)")
+        if len(set(self.physics)) != len(self.physics):
+            raise ValueError(f"physics: entries must be unique; got {self.physics}")
+        for section in ("materials", "protocol"):
+            if "lithium" in self.physics and getattr(self, section) is None:
+                raise ValueError(f"{section}: required key is missing (physics includes 'lithium')")
+        self._check_oxygen()
+        if (self.geometry.coating_thickness.si > 0 and self.materials is not None
+                and self.materials.coating is None):
+            raise ValueError(
+                "materials.coating is required when geometry.coating_thickness > 0"
+            )
+        if "lithium" in self.physics and self.geometry.coating_thickness.si > 0:
+            raise ValueError(
+                "geometry.coating_thickness must be 0 when physics includes 'lithium' "
+                "(Li transport through a RuO2 shell is not modelled)"
+            )
+        if self.output.times is not None and self.output.times.values:
+            last_s = self.output_times_s()[-1]
+            end_key = "protocol.end_time" if self.protocol is not None else "oxygen.end_time"
+            if not last_s <= self.end_time_s() * (1 + 1e-12):
+                raise ValueError(
+                    f"output.times.values must not exceed {end_key}; got "
+                    f"{self.output.times.values[-1]:g} {self.output.times.unit} > "
+                    f"{self.end_time_s():g} s"
+                )
+        self._check_mesh()
+        self._check_fitted()
+        return self
+
+    def _check_mesh(self) -> None:
+        """The mesh builder's rules (meshes/particle.py `check_inputs`: sizes in
+        (0, radius], surface and interface <= bulk, shells at least one element thick),
+        applied to the resolved sizes now, so that the message names the case keys."""
+        from meshes.particle import checked_inputs
+
+        g, m = self.geometry, self.mesh
+        sizes = {f"size_{k}_m": (None if getattr(m, k, None) is None else getattr(m, k).si)
+                 for k in ("bulk", "surface", "interface")}
+        try:
+            resolved = checked_inputs(g.radius.si, g.layer_thickness.si,
+                                      g.coating_thickness.si, shape=g.shape, **sizes)
+        except ValueError as exc:
+            text = str(exc)
+            for arg, key in _MESH_ARGUMENT_KEYS:
+                text = text.replace(arg, key)
+            raise ValueError(text) from None
+        finest = min(("surface", "interface", "bulk"), key=lambda k: resolved[f"size_{k}_m"])
+        if g.radius.si > MAX_ELEMENTS_ACROSS_RADIUS * resolved[f"size_{finest}_m"]:
+            raise ValueError(
+                f"mesh.{finest} = {resolved[f'size_{finest}_m']:.3g} m is finer than "
+                f"geometry.radius / {MAX_ELEMENTS_ACROSS_RADIUS:g} (radius "
+                f"{g.radius.short()}): check the units")
+
+    def _check_fitted(self) -> None:
+        """Each `fitted:` key is the key path of a quantity in this case; its bracket is
+        positive and ordered (the fit searches log10 of the value)."""
+        for key, entry in self.fitted.items():
+            node = self
+            for part in key.split("."):
+                node = getattr(node, part, None) if isinstance(node, BaseModel) else None
+            if not isinstance(node, Quantity):
+                raise ValueError(f"fitted.{clip(key, 80)}: not the key path of a quantity in "
+                                 "this case (e.g. materials.layer.lithium_diffusivity)")
+            lo, hi = entry.bracket
+            if not 0 < lo < hi:
+                raise ValueError(f"fitted.{clip(key, 80)}.bracket: need 0 < low < high; got "
+                                 f"[{lo:g}, {hi:g}]")
+
+    def _check_oxygen(self) -> None:
+        """The oxygen section's checks that need the rest of the case."""
+        if ("oxygen" in self.physics) != (self.oxygen is not None):
+            raise ValueError("oxygen: required when physics includes 'oxygen', and only then")
+        if self.oxygen is None:
+            return
+        if self.geometry.coating_thickness.si > 0:
+            raise ValueError(
+                "geometry.coating_thickness must be 0 when physics includes 'oxygen' "
+                "(RuO2 is a capture condition on the surface: oxygen.surfaces)"
+            )
+        src = self.oxygen.source
+        if src is not None and src.start_at_mean_site_fraction is not None:
+            if "lithium" not in self.physics:
+                raise ValueError("oxygen.source.start_at_mean_site_fraction: needs 'lithium' in "
+                                 "physics (the Li run gives the state of charge)")
+            if src.start.si != 0:
+                raise ValueError("oxygen.source: give start or start_at_mean_site_fraction, not both")
+        if self.oxygen.islands is not None and self.geometry.shape == "radial":
+            raise ValueError("oxygen.islands: needs a 3D geometry.shape (octant or sphere), not radial")
+
+    # -- derived values ---------------------------------------------------------------
+    def end_time_s(self) -> float:
+        """The last simulated time: protocol.end_time, or oxygen.end_time (the later of
+        the two when both physics run)."""
+        ends = [s.end_time.si for s in (self.protocol, self.oxygen) if s is not None]
+        return max(ends)
+
+    def output_times_s(self) -> list[float]:
+        from solver.case.units import ureg
+
+        if self.output.times is None:
+            n, end = self.output.count, self.end_time_s()
+            return [end * i / (n - 1) for i in range(n)]
+        unit = self.output.times.unit
+        return [float(ureg.Quantity(v, unit).to("s").magnitude) for v in self.output.times.values]
+
+
+# elements across the radius beyond which a case is a unit mistake (1D paper meshes: ~300;
+# 3D meshes are bounded far lower by the pre-flight memory estimate)
+MAX_ELEMENTS_ACROSS_RADIUS = 1e5
+
+# mesh-builder argument -> case key path, longest first (for the builder's messages)
+_MESH_ARGUMENT_KEYS = (
+    ("layer_thickness_m", "geometry.layer_thickness"),
+    ("coating_thickness_m", "geometry.coating_thickness"),
+    ("size_interface_m", "mesh.interface"),
+    ("size_surface_m", "mesh.surface"),
+    ("size_bulk_m", "mesh.bulk"),
+    ("radius_m", "geometry.radius"),
+)
+
+# ---------------------------------------------------------------------------------------
+# Loading, overrides, errors
+# ---------------------------------------------------------------------------------------
+MAX_MESSAGE_LINES = 5
+
+
+def _field_names(model_cls, loc: tuple) -> list[str] | None:
+    """Allowed keys of the model at `loc` (for 'unknown key' messages)."""
+    cls = model_cls
+    for part in loc:
+        if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
+            return None
+        field = cls.model_fields.get(part)
+        if field is None:
+            return None
+        ann = field.annotation
+        args = [a for a in getattr(ann, "__args__", ()) if isinstance(a, type)]
+        candidates = [ann] + args
+        cls = next(
+            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+        )
+    if isinstance(cls, type) and issubclass(cls, BaseModel):
+        return [f for f in cls.model_fields if f not in ("si", "si_unit")]
+    return None
+
+
+def _key_text(part) -> str:
+    """A key in a key path: as written, or quoted when blank, spaced or dotted."""
+    text = str(part)
+    return clip(repr(text) if not text or re.search(r"[\s.:'\"]", text) else text, 60)
+
+
+def format_validation_error(exc: ValidationError, model_cls=None) -> str:
+    """One line per problem: `key.path: what is wrong (allowed ...)`."""
+    model_cls = model_cls or Case
+    lines = []
+    errors = exc.errors()
+    for err in errors[:MAX_MESSAGE_LINES]:
+        loc = tuple(p for p in err["loc"] if not isinstance(p, str) or not p.startswith("function-"))
+        path = clip(".".join(_key_text(p) for p in loc), 200) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            allowed = _field_names(model_cls, loc[:-1])
+            msg = "unknown key" + (f"; allowed keys: {', '.join(allowed)}" if allowed else "")
+        elif kind == "missing":
+            msg = "required key is missing"
+        elif kind == "literal_error":
+            msg = f"{msg}; got {clip_repr(err.get('input'))}"
+        elif kind not in ("value_error",) and "input" in err:
+            msg = f"{msg}; got {clip_repr(err['input'])}"
+        named = not loc or msg.startswith(f"{path}.") or msg.startswith(f"{path} ")
+        lines.append(clip(msg if named else f"{path}: {msg}", 400))  # checks that name their keys
+    if len(errors) > MAX_MESSAGE_LINES:
+        lines.append(f"... and {len(errors) - MAX_MESSAGE_LINES} more problems")
+    return "\n".join(lines)
+
+
+def parse_override(text: str) -> tuple[list[str], object]:
+    """`key.path=value` -> (['key', 'path'], value parsed as YAML)."""
+    if "=" not in text:
+        raise CaseError(f"--set {clip_repr(text)}: expected key.path=value")
+    key, _, raw = text.partition("=")
+    path = [p for p in key.strip().split(".")]
+    if not key.strip() or any(not p for p in path):
+        raise CaseError(f"--set {clip_repr(text)}: empty key path")
+    value = parse_yaml(raw, f"--set {clip(key, 100)}") if raw.strip() else ""
+    return path, value
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    data = copy.deepcopy(raw)
+    for text in overrides:
+        path, value = parse_override(text)
+        node = data
+        for i, part in enumerate(path[:-1]):
+            nxt = node.get(part) if isinstance(node, dict) else None
+            if nxt is None:
+                nxt = {}
+                node[part] = nxt
+            elif not isinstance(nxt, dict):
+                prefix = clip(".".join(path[: i + 1]), 200)
+                if isinstance(nxt, str) and path[i + 1] in ("value", "unit", "source"):
+                    # "150 nm" written as a string: expand so .value / .unit can be set
+                    try:
+                        nxt = dict(Quantity.model_validate(_expand(nxt)).model_dump(
+                            include={"value", "unit"}))
+                    except ValueError as exc:  # pydantic's ValidationError included
+                        message = str(exc).splitlines()[-1 if isinstance(exc, ValidationError) else 0]
+                        raise CaseError(f"{prefix}: {clip(message, 300)}") from None
+                    node[part] = nxt
+                else:
+                    raise CaseError(f"--set {clip('.'.join(path), 200)}: {prefix} is not a mapping")
+            node = nxt
+        if not isinstance(node, dict):
+            raise CaseError(f"--set {clip('.'.join(path), 200)}: cannot set a key inside a value")
+        node[path[-1]] = value
+    return data
+
+
+def _expand(text: str) -> dict:
+    from solver.case.units import _parse
+
+    return _parse(text)
+
+
+def load_case_data(path: str | Path, overrides: list[str] = ()) -> dict:
+    """The case file's data with the overrides applied (bounded reading:
+    solver/case/loading.py)."""
+    raw = read_yaml_file(path, "case")
+    if not isinstance(raw, dict):
+        raise CaseError(f"{clip(str(path), 200)}: a case file must be a mapping of sections")
+    return apply_overrides(raw, list(overrides))
+
+
+def validate_case(data: dict) -> Case:
+    try:
+        return Case.model_validate(data)
+    except ValidationError as exc:
+        raise CaseError(format_validation_error(exc)) from None
+
+
+def load_case(path: str | Path, overrides: list[str] = ()) -> Case:
+    """Read, override and validate a case file; raises CaseError with key paths."""
+    return validate_case(load_case_data(path, overrides))
+
+
+def resolved_case_dict(case: Case) -> dict:
+    """The case with every default filled in, in the same form as the input file."""
+
+    def clean(obj):
+        if isinstance(obj, Quantity):
+            return dump_quantity(obj)
+        if isinstance(obj, BaseModel):
+            return {k: clean(getattr(obj, k)) for k in type(obj).model_fields}
+        if isinstance(obj, dict):
+            return {k: clean(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [clean(v) for v in obj]
+        return obj
+
+    return clean(case)
+
+
+def dump_case_yaml(case: Case) -> str:
+    return yaml.safe_dump(resolved_case_dict(case), sort_keys=False, allow_unicode=True)

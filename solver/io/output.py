@@ -1,0 +1,252 @@
+"""The output folder contract (README 'Outputs').
+
+    case.yaml        fully resolved case
+    summary.json     status (running, completed, failed, interrupted), versions, n_ranks,
+                     host/pid/start of the job, dofs, wall time, mesh info, results
+    timeseries.csv   one row per output time, first column t_s
+    profiles.csv     long format: t_s, r_m, one column per field
+    fields/          XDMF (and VTX where ADIOS2 exists) time series for ParaView
+
+Every text file is written to a temporary name and renamed when complete, on rank 0.
+Field files are written into `fields.partial/`, which becomes `fields/` when closed.
+An interrupted run leaves `checkpoint/` (solver/simulation/checkpoint.py) and `fields.partial/` for
+`lrmo run --restart`, which keeps the results so far.
+
+Safety: nothing is written outside the folder and no symlink inside it is followed (a
+symlink where a result goes is removed, not written through); a re-run first clears
+every result of the previous one (`oxygen/`, `mesh/` and checkpoints included). A
+target that is not a folder, is not writable or fills up raises `OutputError` (exit 4).
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from mpi4py import MPI
+
+# everything a run writes into its folder: cleared before a re-run
+RESULT_ENTRIES = ("case.yaml", "summary.json", "timeseries.csv", "profiles.csv", "slices.csv",
+                  "fields", "fields.partial", "mesh", "oxygen", "checkpoint", "checkpoint.partial",
+                  "checkpoint.old")
+
+
+class OutputError(OSError):
+    """The output folder cannot be used or written (not a folder, not writable, full).
+    The message names the path and the cause; the CLI exits with 4."""
+
+
+def _describe(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file in the same folder (rank-local).
+    The temporary file is created exclusively (never through an existing file or
+    symlink) and removed again if the write fails; `os.replace` swaps the name itself,
+    so a symlink at `path` is replaced, not followed."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise OutputError(f"cannot write {path}: {_describe(exc)}") from None
+
+
+def remove_entry(path: Path) -> None:
+    """Remove a file, a folder tree or a symlink (the link itself, never its target)."""
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
+
+
+def prepare_folder(path: Path, clear: tuple[str, ...] = ()) -> None:
+    """Create the folder if needed, check that it is a writable folder, and clear the
+    named entries of a previous run (rank-local; raises OutputError)."""
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"output folder {path} exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".lrmo-write-test-{os.getpid()}"
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.unlink(probe)
+        for name in clear:
+            remove_entry(path / name)
+    except OutputError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"cannot use output folder {path}: {_describe(exc)}") from None
+
+
+def root_collective(comm: MPI.Comm, action) -> None:
+    """Run `action()` on rank 0 and raise its OutputError on every rank."""
+    error = None
+    if comm.rank == 0:
+        try:
+            action()
+        except OutputError as exc:
+            error = str(exc)
+    error = comm.bcast(error, root=0)
+    if error is not None:
+        raise OutputError(error)
+
+
+def csv_text(header: list[str], rows: list[list[float]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([f"{v:.10g}" if isinstance(v, float) else v for v in row])
+    return buf.getvalue()
+
+
+class OutputFolder:
+    """A run's output folder; all methods are collective-safe (rank 0 writes)."""
+
+    def __init__(self, path: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, fields: bool = True,
+                 resume: bool = False):
+        """`fields=False`: a folder of summaries only (nothing is cleared); `resume`: a
+        restart, which keeps the results so far. Collective; raises OutputError on every
+        rank when the folder cannot be used."""
+        self.path = Path(path)
+        self.comm = comm
+        self.is_root = comm.rank == 0
+        if not fields:
+            root_collective(comm, lambda: prepare_folder(self.path))
+            return
+
+        def fresh():
+            prepare_folder(self.path, clear=("checkpoint.partial",) if resume else RESULT_ENTRIES)
+            (self.path / "fields.partial").mkdir(exist_ok=resume)
+
+        root_collective(comm, fresh)
+
+    @property
+    def partial_fields_dir(self) -> Path:
+        return self.path / "fields.partial"
+
+    def write_text(self, name: str, text: str) -> None:
+        """Rank 0 writes; an OutputError is raised on every rank (collective)."""
+        root_collective(self.comm, lambda: write_atomic(self.path / name, text))
+
+    def write_json(self, name: str, data: dict) -> None:
+        self.write_text(name, json.dumps(data, indent=2, sort_keys=False, default=float) + "\n")
+
+    def write_csv(self, name: str, header: list[str], rows: list[list[float]]) -> None:
+        self.write_text(name, csv_text(header, rows))
+
+    def finish_fields(self) -> None:
+        """Publish `fields.partial/` as `fields/` (after every writer is closed)."""
+        self.comm.barrier()
+
+        def publish():
+            try:
+                if self.partial_fields_dir.exists():
+                    remove_entry(self.path / "fields")
+                    os.replace(self.partial_fields_dir, self.path / "fields")
+            except OSError as exc:
+                raise OutputError(f"cannot publish {self.path / 'fields'}: {_describe(exc)}") from None
+
+        root_collective(self.comm, publish)
+
+
+class RunRecord:
+    """One run's folder from start to finish: case.yaml and a `running` summary at once,
+    rows collected at the output times, and the closing write (fields published, CSV
+    tables, final summary). Shared by every physics' `run_*` function."""
+
+    def __init__(self, out_dir: str | Path, case_yaml: str, case_name: str, comm: MPI.Comm,
+                 resume: bool = False):
+        """`resume`: a restart from a checkpoint; the previous results stay until replaced.
+        A running summary names the host and pid of rank 0 and the start time, so that a
+        job killed without warning (SIGKILL) can be told from a live one."""
+        import socket
+        from datetime import datetime, timezone
+
+        from solver.io.provenance import versions
+
+        self.comm = comm
+        self.folder = OutputFolder(out_dir, comm, resume=resume)
+        self.folder.write_text("case.yaml", case_yaml)
+        self.summary: dict = {"status": "running", "case": case_name, "versions": versions(),
+                              "n_ranks": comm.size, "host": socket.gethostname(), "pid": os.getpid(),
+                              "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        self.folder.write_json("summary.json", self.summary)  # replaced when the run ends
+        self.timeseries: list[dict] = []
+        self._tables: dict[str, tuple[list[str], list[list]]] = {}
+        self.writer = None  # a FieldWriter, closed before fields/ is published
+        self._start = time.perf_counter()
+
+    def table(self, name: str, header: list[str]) -> list[list]:
+        """Rows (filled by the caller on rank 0) of the CSV file `name`."""
+        self._tables[name] = (list(header), [])
+        return self._tables[name][1]
+
+    @contextlib.contextmanager
+    def guard(self, log):
+        """Run the body. A SolverFailure (raised alike on every rank: PETSc's reasons are
+        global) marks the run failed and lets `close` keep what is good. Any other error
+        may be on this rank only: it is recorded in serial and re-raised without any
+        collective call, for the caller to abort every rank."""
+        from solver.numerics.linalg import SolverFailure
+
+        try:
+            yield
+            self.summary["status"] = "completed"
+        except SolverFailure as exc:
+            t_last = self.timeseries[-1]["t_s"] if self.timeseries else 0.0
+            self.summary["status"] = "failed"
+            self.summary["message"] = f"{exc} (after the last good output at t = {t_last:g} s)"
+            log.error(f"solver failure: {self.summary['message']}")
+        except BaseException as exc:
+            self.summary["status"] = "failed"
+            self.summary["message"] = f"aborted by an unexpected error: {exc!r}"
+            if self.comm.size == 1 and not isinstance(exc, OutputError):
+                with contextlib.suppress(OutputError):
+                    self.folder.write_json("summary.json", self.summary)
+            raise
+
+    def write_timeseries(self) -> None:
+        """(Re)write timeseries.csv with the rows so far (collective, atomic)."""
+        if self.comm.bcast(bool(self.timeseries), root=0):
+            header = list(self.timeseries[0])
+            self.folder.write_csv("timeseries.csv", header, [[r[k] for k in header] for r in self.timeseries])
+
+    def close(self, publish_fields: bool = True) -> dict:
+        """Collective: close the field writer, publish fields/ (`publish_fields=False`,
+        an interrupted run: left in fields.partial/ for the restart), write the tables
+        and the final summary. Returns the summary."""
+        if self.writer is not None:
+            self.writer.close()
+        if publish_fields:
+            self.folder.finish_fields()
+        self.summary["wall_time_s"] = self.comm.allreduce(time.perf_counter() - self._start, op=MPI.MAX)
+        try:
+            self.write_timeseries()
+            for name, (header, rows) in self._tables.items():
+                if self.comm.bcast(bool(rows), root=0):  # the rows live on rank 0
+                    self.folder.write_csv(name, header, rows)
+            self.folder.write_json("summary.json", self.summary)
+        except OutputError as exc:  # e.g. a full disk: say so in the summary if it still fits
+            self.summary.update(status="failed", message=f"output could not be written: {exc}")
+            with contextlib.suppress(OutputError):
+                self.folder.write_json("summary.json", self.summary)
+            raise
+        return self.summary
+
+
+def watchable(rows: int) -> bool:
+    """Rewrite timeseries.csv after this many rows? Every time up to 200 rows, then at
+    every 1 % of growth (the rewrite costs O(rows))."""
+    return rows <= 200 or rows % (rows // 100) == 0

@@ -1,0 +1,151 @@
+"""Li+ transport in the site-fraction formulation (docs/model.md §2).
+
+    d(c_max theta)/dt = div( D c_max grad(theta) - D c_max theta Omega/(R_g T) grad(sigma_h) )
+
+with c = c_max(r) theta. The Li-deficient layer has fewer sites (lower c_max) but the
+same site fraction at t = 0, so an unloaded layered particle is at rest. On the outer
+surface either an outward (extraction) flux j in mol/m^2/s is imposed, or theta is held
+at the composition floor. The stress-drift term (two-way coupling) is optional and lagged
+by one step.
+
+Time discretisation: variable-step BDF2 (backward Euler on the first step). The matrices
+M (c_max-weighted mass) and K (stiffness) are assembled once; the system matrix
+a0/dt M + K is updated in place when a0/dt changes, with the preconditioner (or the LU
+factors) cached per step size (solver/numerics/linalg.py ShiftedSystem); the right-hand side is
+M h + loads, the hold's Dirichlet lifting two precomputed vectors.
+"""
+from __future__ import annotations
+
+import numpy as np
+import ufl
+from dolfinx import fem
+from mpi4py import MPI
+from petsc4py import PETSc
+
+from meshes.markers import FACET_TAGS
+from solver import compat
+from solver.numerics import linalg
+from solver.physics.domain import Domain
+from solver.physics.materials import MaterialFields
+from solver.case.units import GAS_CONSTANT_J_MOL_K
+
+
+class LithiumTransport:
+    def __init__(
+        self,
+        domain: Domain,
+        materials: MaterialFields,
+        initial_site_fraction: float,
+        floor_site_fraction: float,
+        stress_drift: tuple | None = None,
+        petsc_options: dict | None = None,
+    ):
+        """`stress_drift = (sigma_h, temperature_K)` switches on two-way coupling;
+        sigma_h is a P1 Function kept up to date by the caller."""
+        msh = domain.msh
+        self.domain = domain
+        self.V = compat.functionspace(msh, "Lagrange", 1)
+        self.theta = fem.Function(self.V, name="theta_Li")
+        self.theta_n = fem.Function(self.V)
+        self.theta_nm1 = fem.Function(self.V)
+        for f in (self.theta, self.theta_n, self.theta_nm1):
+            f.x.array[:] = initial_site_fraction
+        self.c_max = materials.site_concentration()
+        D = materials.diffusivity
+        grad = domain.grad
+
+        u, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
+        mass = domain.volume_integral(self.c_max * u * v)
+        stiffness = domain.volume_integral(D * self.c_max * ufl.dot(grad(u), grad(v)))
+        self.M = compat.assemble_matrix(fem.form(mass))
+        self.K = compat.assemble_matrix(fem.form(stiffness))
+        self._surface_load = fem.Function(self.V)  # owns the memory the Vec wraps
+        self.surface_load = compat.petsc_vec(self._surface_load)
+        compat.assemble_vector_into(self.surface_load, fem.form(domain.surface_integral(v)))
+
+        self.drift_form = None
+        if stress_drift is not None:
+            sigma_h, temperature_K = stress_drift
+            omega = materials.partial_molar_volume
+            drift = D * self.c_max * omega / (GAS_CONSTANT_J_MOL_K * temperature_K)
+            self.drift_form = fem.form(
+                domain.volume_integral(drift * self.theta_n * ufl.dot(grad(sigma_h), grad(v)))
+            )
+        fdim = msh.topology.dim - 1
+        surface_facets = domain.facet_tags.find(FACET_TAGS["outer_surface"])
+        self.surface_dofs = fem.locate_dofs_topological(self.V, fdim, surface_facets)
+        self.floor_site_fraction = floor_site_fraction
+        index_map = self.V.dofmap.index_map
+        self._owned_surface = self.surface_dofs[self.surface_dofs < index_map.size_local]
+        self._hold_rows = (self._owned_surface + index_map.local_range[0]).astype(PETSc.IntType)
+        self._lift_K, self._lift_M = self._lifting_vectors()
+
+        if domain.radial:
+            options = linalg.direct_options(domain.comm)
+        else:
+            options = {**linalg.HYPRE_3D, **(petsc_options or {})}
+        # 1D: one LU refactored when the step changes (cheaper than a solver per step size)
+        self.system = linalg.ShiftedSystem(domain.comm, "lithium", self.K, self.M, options,
+                                           refactor=domain.radial)
+        self._b = fem.Function(self.V)
+        self._history = fem.Function(self.V)
+        self._drift = fem.Function(self.V)
+        self.iterations = 0
+        self.warm_start = True  # iterative solves start from the extrapolated history
+
+    def _lifting_vectors(self):
+        """K g and M g for g = 1 on the surface dofs, 0 elsewhere: the hold's lifting is
+        -floor (K g + c M g) off the surface rows, whatever c."""
+        g = fem.Function(self.V)
+        g.x.array[self.surface_dofs] = 1.0
+        vectors = []
+        for A in (self.K, self.M):
+            out = fem.Function(self.V)
+            A.mult(compat.petsc_vec(g), compat.petsc_vec(out))
+            vectors.append(out)
+        return vectors
+
+    # -- one step -------------------------------------------------------------------
+    def solve_step(self, dt: float, bdf: tuple[float, float, float], flux_mol_m2_s: float, hold: bool) -> int:
+        """theta <- solution at t + dt. `bdf = (a0, a1, a2)`: the time derivative is
+        (a0 theta + a1 theta_n + a2 theta_nm1)/dt. Returns the Krylov iterations."""
+        a0, a1, a2 = bdf
+        c = a0 / dt
+        ksp = self.system.ksp(c, self._hold_rows if hold else None, "hold" if hold else None)
+        h = self._history.x.array
+        h[:] = -(a1 * self.theta_n.x.array + a2 * self.theta_nm1.x.array) / dt
+        b = compat.petsc_vec(self._b)
+        self.M.mult(compat.petsc_vec(self._history), b)
+        if not hold:
+            b.axpy(-flux_mol_m2_s, self.surface_load)
+        if self.drift_form is not None:
+            d = compat.petsc_vec(self._drift)
+            compat.assemble_vector_into(d, self.drift_form)
+            b.axpy(1.0, d)
+        if hold:
+            floor = self.floor_site_fraction
+            b.axpy(-floor, compat.petsc_vec(self._lift_K))
+            b.axpy(-floor * c, compat.petsc_vec(self._lift_M))
+            b.array[self._owned_surface] = floor
+        if self.warm_start and not self.system.direct:  # guess: extrapolated history
+            w = -a1 - 1.0 if a2 else 0.0  # dt / dt_previous (bdf_coefficients)
+            self.theta.x.array[:] = (1 + w) * self.theta_n.x.array - w * self.theta_nm1.x.array
+        ksp.setInitialGuessNonzero(self.warm_start and not self.system.direct)
+        self.iterations = linalg.solve(ksp, b, self.theta)
+        return self.iterations
+
+    def accept(self) -> None:
+        """Shift the history after an accepted step."""
+        self.theta_nm1.x.array[:] = self.theta_n.x.array
+        self.theta_n.x.array[:] = self.theta.x.array
+
+    def reject(self) -> None:
+        self.theta.x.array[:] = self.theta_n.x.array
+
+    # -- quantities -------------------------------------------------------------------
+    def surface_min(self, f=None) -> float:
+        """Lowest site fraction on the outer surface (collective)."""
+        f = self.theta if f is None else f
+        local = f.x.array[self._owned_surface]
+        value = local.min() if local.size else float("inf")
+        return self.domain.comm.allreduce(value, op=MPI.MIN)

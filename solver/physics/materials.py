@@ -1,0 +1,107 @@
+"""Region-wise material properties as DOLFINx functions, and the graded Li-site density
+of the Li-deficient layer (docs/model.md §2, site-fraction formulation)."""
+from __future__ import annotations
+
+import numpy as np
+import ufl
+from dolfinx import fem
+
+from meshes.markers import CELL_TAGS
+from solver import compat
+from solver.case.schema import Case
+from solver.physics.domain import Domain
+
+
+def region_function(domain: Domain, values: dict[str, float], name: str):
+    """Piecewise-constant (DG0) function taking `values[region]` on each region."""
+    V0 = compat.functionspace(domain.msh, "DG", 0)
+    f = fem.Function(V0, name=name)
+    f.x.array[:] = 0.0
+    for region, value in values.items():
+        cells = domain.cell_tags.find(CELL_TAGS[region])
+        f.x.array[compat.cell_dofs(V0)[cells, 0]] = value
+    f.x.scatter_forward()
+    return f
+
+
+def oxide_properties(case: Case) -> dict[str, dict[str, float]]:
+    """SI values per region; layer properties not given fall back to the core's."""
+    core = case.materials.core
+    layer = case.materials.layer
+    props = {
+        "core": {
+            "lithium_diffusivity": core.lithium_diffusivity.si,
+            "youngs_modulus": core.youngs_modulus.si,
+            "poisson_ratio": core.poisson_ratio.si,
+            "partial_molar_volume": core.partial_molar_volume.si,
+        }
+    }
+    props["layer"] = {
+        k: (getattr(layer, k).si if getattr(layer, k) is not None else v)
+        for k, v in props["core"].items()
+    }
+    coating = case.materials.coating
+    if coating is not None:
+        props["coating"] = {
+            "lithium_diffusivity": 0.0,
+            "youngs_modulus": coating.youngs_modulus.si,
+            "poisson_ratio": coating.poisson_ratio.si,
+            "partial_molar_volume": 0.0,
+        }
+    return props
+
+
+class MaterialFields:
+    """E, nu, Omega, D as DG0 functions and c_max(r) as a UFL expression."""
+
+    def __init__(self, domain: Domain, case: Case):
+        props = oxide_properties(case)
+        present = domain.regions_present()
+
+        def field(key):
+            return region_function(domain, {reg: props[reg][key] for reg in present}, key)
+
+        self.diffusivity = field("lithium_diffusivity")
+        self.youngs_modulus = field("youngs_modulus")
+        self.poisson_ratio = field("poisson_ratio")
+        self.partial_molar_volume = field("partial_molar_volume")
+        self.in_layer = region_function(domain, {"layer": 1.0} if "layer" in present else {}, "in_layer")
+        self.c_max_core = case.materials.core.lithium_site_concentration.si
+        self.deficiency = case.materials.layer.site_deficiency_at_surface.si
+        self.profile = case.materials.layer.profile
+        self.domain = domain
+        E, nu = self.youngs_modulus, self.poisson_ratio
+        self.lmbda = E * nu / ((1 + nu) * (1 - 2 * nu))
+        self.mu = E / (2 * (1 + nu))
+
+    def layer_grading(self):
+        """g(r) in [0, 1]: 1 at the oxide surface, 0 at the layer's inner edge and below."""
+        d = self.domain
+        thickness = d.layer_thickness_m
+        if thickness <= 0 or self.deficiency == 0:
+            return 0
+        depth = (d.oxide_radius_m - d.r) / thickness  # 0 at surface, 1 at inner edge
+        if self.profile == "step":
+            g = 1
+        elif self.profile == "linear":
+            g = 1 - depth
+        else:  # erfc: smooth, 1 at the surface, erfc(2) = 0.005 at the inner edge
+            g = 1 - ufl.erf(2 * depth)
+        return self.in_layer * ufl.max_value(0, ufl.min_value(1, g))
+
+    def site_concentration(self):
+        """c_max(r) in mol/m^3: lower in the Li-deficient layer."""
+        return self.c_max_core * (1 - self.deficiency * self.layer_grading())
+
+    def site_concentration_at(self, r: np.ndarray) -> np.ndarray:
+        """c_max at radii r (numpy), for profiles and checks."""
+        d = self.domain
+        g = np.zeros_like(r)
+        if d.layer_thickness_m > 0 and self.deficiency > 0:
+            depth = (d.oxide_radius_m - r) / d.layer_thickness_m
+            inside = (depth >= 0) & (depth <= 1)
+            from scipy.special import erf
+
+            shape = {"step": np.ones_like(r), "linear": 1 - depth, "erfc": 1 - erf(2 * depth)}
+            g = np.where(inside, np.clip(shape[self.profile], 0, 1), 0.0)
+        return self.c_max_core * (1 - self.deficiency * g)

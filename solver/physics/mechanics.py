@@ -1,0 +1,262 @@
+"""Diffusion-induced stress: small-strain linear elasticity with the chemical eigenstrain
+(Omega/3) c_max (theta - theta_0) I, traction-free surface (docs/model.md §2).
+
+    sigma = lambda tr(eps - eps_ch) I + 2 mu (eps - eps_ch),   div sigma = 0
+
+Displacement in P2, so the stress is piecewise linear (DG1) and consistent with the P1
+concentration. Rigid-body motion: symmetry planes on the octant, u_r(0) = 0 in 1D, and
+for the full sphere the six rigid-body modes as the operator's null space (the eigenstrain
+load is self-equilibrated, so the singular system is consistent) and as GAMG's
+near-null space. The operator never changes: assembled and set up once.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import ufl
+from dolfinx import fem
+from petsc4py import PETSc
+
+from meshes.markers import CELL_TAGS, FACET_TAGS
+from solver import compat
+from solver.numerics import linalg, pmultigrid
+from solver.physics.domain import Domain
+from solver.physics.materials import MaterialFields
+from solver.numerics.warm_start import ProjectionGuess
+
+# Voigt order of the six stress components stored per DG1 node
+VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
+
+
+def rigid_body_modes(V) -> tuple[PETSc.NullSpace, list]:
+    """Three translations and three rotations of a 3D vector P-k space, orthonormalised.
+    Returns the null space and the Functions whose memory its vectors wrap (keep them)."""
+    index_map = V.dofmap.index_map
+    bs = V.dofmap.index_map_bs
+    n_local = index_map.size_local
+    owners = [fem.Function(V) for _ in range(6)]
+    x = V.tabulate_dof_coordinates()[:n_local]
+    for i in range(3):  # translations
+        owners[i].x.array[i:n_local * bs:bs] = 1.0
+    for k, a, b in ((3, 0, 1), (4, 1, 2), (5, 2, 0)):  # rotation in the (a, b) plane
+        owners[k].x.array[a:n_local * bs:bs] = -x[:, b]
+        owners[k].x.array[b:n_local * bs:bs] = x[:, a]
+    for f in owners:
+        f.x.scatter_forward()
+    compat.orthonormalize(owners)
+    vecs = [compat.petsc_vec(f) for f in owners]
+    return PETSc.NullSpace().create(vectors=vecs, comm=V.mesh.comm), owners
+
+
+class Mechanics:
+    """P2 elasticity for a concentration field `theta`; `solve()` after theta changes.
+
+    3D: CG with two-level p-multigrid (P2 smoothed, AMG on the rediscretised P1 problem;
+    solver/numerics/pmultigrid.py) unless the options choose another `pc_type`, and each solve
+    starts from the projection onto the last `warm_start_vectors` solutions
+    (solver/numerics/warm_start.py; 0 = zero initial guess). 1D: direct."""
+
+    def __init__(self, domain: Domain, materials: MaterialFields, theta, theta_ref: float,
+                 petsc_options: dict | None = None, warm_start_vectors: int = 8):
+        msh = domain.msh
+        self.domain = domain
+        self.V = compat.functionspace(msh, "Lagrange", 2, domain.displacement_shape)
+        self.u = fem.Function(self.V, name="displacement")
+        lmbda, mu = materials.lmbda, materials.mu
+        omega = materials.partial_molar_volume
+        eps = domain.strain
+        self.chemical_strain = omega / 3 * materials.site_concentration() * (theta - theta_ref)
+        bulk_3K = 3 * lmbda + 2 * mu
+
+        # sigma = s I + 2 mu eps with the scalar s = lambda tr(eps) - 3K eps_ch, written with
+        # s rather than tensor products with the identity: the same values, a smaller UFL
+        # expression (each form and Expression is hashed whole at every JIT cache lookup)
+        def isotropic(strain, chemical=0):
+            return lmbda * ufl.tr(strain) - bulk_3K * chemical
+
+        def elastic_form(V):  # sigma_elastic(eps(u)) : eps(v)
+            eu, ev = eps(ufl.TrialFunction(V)), eps(ufl.TestFunction(V))
+            return fem.form(domain.volume_integral(isotropic(eu) * ufl.tr(ev) + 2 * mu * ufl.inner(eu, ev)))
+
+        v = ufl.TestFunction(self.V)
+        self._elastic_form = elastic_form
+        self.L = fem.form(domain.volume_integral(bulk_3K * self.chemical_strain * ufl.tr(eps(v))))
+        strain = eps(self.u, pointwise=True)
+        s = isotropic(strain, self.chemical_strain)
+        stress_voigt = [(s if i == j else 0) + 2 * mu * strain[i, j] for i, j in VOIGT]
+
+        self.bcs = self._rigid_body_constraints(self.V)
+        start = time.perf_counter()
+        self.A = compat.assemble_matrix(self._elastic_form(self.V), self.bcs)
+        # wall seconds: P2 matrix assembly, preconditioner set-up (coarse level included)
+        self.timings = {"assembly_s": time.perf_counter() - start}
+        start = time.perf_counter()
+        self._guess = None
+        if domain.radial:
+            self.ksp = linalg.make_ksp(domain.comm, "elasticity", linalg.direct_options(domain.comm))
+        else:
+            options = {**linalg.ELASTICITY_3D, **(petsc_options or {})}
+            self.ksp = linalg.make_ksp(domain.comm, "elasticity", options)
+            modes, self._mode_functions = rigid_body_modes(self.V)
+            self.A.setNearNullSpace(modes)
+            if domain.shape == "sphere":
+                self.A.setNullSpace(modes)
+            self._modes = modes
+            if options.get("pc_type") == "mg":
+                self._setup_p_multigrid()
+            if warm_start_vectors > 0:
+                null_space = modes if domain.shape == "sphere" else None
+                self._guess = ProjectionGuess(self.A, warm_start_vectors, null_space)
+        self.ksp.setOperators(self.A)
+        self.ksp.setFromOptions()  # again, now that the multigrid levels exist
+        self.ksp.setUp()
+        self._free_options()
+        self.timings["setup_s"] = time.perf_counter() - start
+        self._b = fem.Function(self.V)
+
+        # stress components at the DG1 nodes
+        self.S = compat.functionspace(msh, "DG", 1, (6,))
+        self.stress_components = fem.Function(self.S, name="stress_voigt")
+        self._stress_expr = fem.Expression(
+            ufl.as_vector(stress_voigt),
+            compat.interpolation_points(self.S),
+        )
+        n_owned = self.S.dofmap.index_map.size_local
+        self.all_node_points = self.S.tabulate_dof_coordinates()
+        self.node_points = self.all_node_points[:n_owned]
+        self.node_radius_m = domain.point_radii(self.node_points)
+        self.node_region = self._node_regions(n_owned)
+        self.iterations = 0
+
+    def destroy(self) -> None:
+        """Free the PETSc objects now (solver, matrices, warm-start vectors) rather than
+        whenever the garbage collector gets to them."""
+        if self._guess is not None:
+            self._guess.destroy()
+        for obj in (self.ksp, self.A, *getattr(self, "_coarse_petsc", ())):
+            obj.destroy()
+
+    def _free_options(self) -> None:
+        """The set-up has read every option (multigrid levels included): free this
+        solver's entries of PETSc's options database, which holds few per process (see
+        linalg.make_ksp), unless a `*view*` option is to be read after the solves."""
+        opts = PETSc.Options()
+        prefix = self.ksp.getOptionsPrefix()
+        keys = [key for key in opts.getAll() if key.startswith(prefix)]
+        if not any("view" in key for key in keys):
+            for key in keys:
+                opts.delValue(key)
+
+    def _setup_p_multigrid(self) -> None:
+        """Coarse level: P1 on the same mesh with the same constraints and rigid-body
+        (near-)null space; transfer: the P1 -> P2 interpolation."""
+        V1 = compat.functionspace(self.domain.msh, "Lagrange", 1, self.domain.displacement_shape)
+        bcs1 = self._rigid_body_constraints(V1)
+        A1 = compat.assemble_matrix(self._elastic_form(V1), bcs1)
+        modes1, functions1 = rigid_body_modes(V1)
+        A1.setNearNullSpace(modes1)
+        if self.domain.shape == "sphere":
+            A1.setNullSpace(modes1)
+        free = fem.Function(V1)  # 1, and 0 on the constrained dofs
+        free.x.array[:] = 1.0
+        compat.set_bc(compat.petsc_vec(free), bcs1)
+        P = pmultigrid.interpolation_matrix(V1, self.V, compat.petsc_vec(free))
+        self._coarse_petsc = (A1, modes1, P)  # keep alive with the KSP
+        self._coarse_functions = (V1, functions1)
+        pmultigrid.configure(self.ksp, P, A1)
+
+    def _rigid_body_constraints(self, V):
+        d = self.domain
+        fdim = d.msh.topology.dim - 1
+        if d.radial:
+            centre = d.facet_tags.find(FACET_TAGS["centre"])
+            dofs = fem.locate_dofs_topological(V, fdim, centre)
+            return [fem.dirichletbc(PETSc.ScalarType(0.0), dofs, V)]
+        if d.shape == "octant":
+            bcs = []
+            for axis, name in enumerate(("symmetry_x", "symmetry_y", "symmetry_z")):
+                facets = d.facet_tags.find(FACET_TAGS[name])
+                Vi = V.sub(axis)
+                dofs = fem.locate_dofs_topological(Vi, fdim, facets)
+                bcs.append(fem.dirichletbc(PETSc.ScalarType(0.0), dofs, Vi))
+            return bcs
+        return []
+
+    def _node_regions(self, n_owned: int) -> np.ndarray:
+        """Region name index (into CELL_TAGS order) of the cell owning each DG1 node."""
+        tdim = self.domain.msh.topology.dim
+        tag_of_cell = np.zeros(self.domain.msh.topology.index_map(tdim).size_local
+                               + self.domain.msh.topology.index_map(tdim).num_ghosts, dtype=np.int32)
+        tag_of_cell[self.domain.cell_tags.indices] = self.domain.cell_tags.values
+        cell_dofs = compat.cell_dofs(self.S)
+        region = np.zeros(cell_dofs.size, dtype=np.int32)
+        region[cell_dofs.ravel()] = np.repeat(tag_of_cell[: cell_dofs.shape[0]], cell_dofs.shape[1])
+        return region[:n_owned]
+
+    def solve(self) -> int:
+        b = compat.petsc_vec(self._b)
+        compat.assemble_vector_into(b, self.L)
+        if self.bcs:  # homogeneous Dirichlet values: no lifting needed
+            compat.set_bc(b, self.bcs)
+        if self.domain.shape == "sphere":
+            self._modes.remove(b)
+        x = compat.petsc_vec(self.u)
+        if self._guess is not None:
+            self.ksp.setInitialGuessNonzero(self._guess.guess(b, x))
+        self.iterations = linalg.solve(self.ksp, b, self.u)
+        if self.domain.shape == "sphere":  # the displacement orthogonal to rigid motions
+            self._modes.remove(x)
+            self.u.x.scatter_forward()
+        if self._guess is not None:
+            self._guess.add(x)
+        self.stress_components.interpolate(self._stress_expr)
+        return self.iterations
+
+    # -- stress measures ----------------------------------------------------------------
+    def _tensors(self, count: int) -> np.ndarray:
+        s = self.stress_components.x.array.reshape(-1, 6)[:count]
+        S = np.empty((count, 3, 3))
+        for k, (i, j) in enumerate(VOIGT):
+            S[:, i, j] = s[:, k]
+            S[:, j, i] = s[:, k]
+        return S
+
+    @staticmethod
+    def _von_mises(S: np.ndarray) -> np.ndarray:
+        trace = np.trace(S, axis1=1, axis2=2)
+        dev = S - trace[:, None, None] / 3 * np.eye(3)
+        return np.sqrt(1.5 * np.einsum("nij,nij->n", dev, dev))
+
+    def stress_measures(self, all_local: bool = False) -> dict[str, np.ndarray]:
+        """von Mises, hydrostatic, radial, hoop and largest principal stress (Pa) at the
+        owned DG1 nodes (or all local ones, ghosts included). Hoop = mean of the two
+        tangential normal stresses."""
+        points = self.all_node_points if all_local else self.node_points
+        n_owned = len(points)
+        S = self._tensors(n_owned)
+        trace = np.trace(S, axis1=1, axis2=2)
+        n = self.domain.radial_directions(points)
+        radial = np.einsum("ni,nij,nj->n", n, S, n)
+        return {
+            "sigma_vm_Pa": self._von_mises(S),
+            "sigma_h_Pa": trace / 3,
+            "sigma_r_Pa": radial,
+            "sigma_t_Pa": (trace - radial) / 2,
+            "sigma_1_Pa": np.linalg.eigvalsh(S)[:, -1] if n_owned else np.zeros(0),
+        }
+
+    def peak_von_mises(self) -> dict:
+        """Largest von Mises stress over the particle with its radius and region
+        (collective; the same on every rank)."""
+        vm = self._von_mises(self._tensors(len(self.node_points)))
+        if vm.size:
+            i = int(np.argmax(vm))
+            local = (float(vm[i]), float(self.node_radius_m[i]), int(self.node_region[i]))
+        else:
+            local = (-1.0, 0.0, 0)
+        all_peaks = self.domain.comm.allgather(local)
+        value, radius, tag = max(all_peaks, key=lambda p: (p[0], -p[1]))
+        names = {v: k for k, v in CELL_TAGS.items()}
+        return {"value_Pa": value, "radius_m": radius, "region": names.get(tag, "unknown"),
+                "location": self.domain.describe_radius(radius)}

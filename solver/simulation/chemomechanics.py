@@ -1,0 +1,499 @@
+"""The first-charge simulation: Li+ transport stepped in time, the charge protocol
+switched exactly, and the results handed to an observer at the output times. No file is
+written here (see solver/simulation/run.py).
+
+The stress is solved at the output times and at the switch to the hold. In one-way
+coupling (the default) the peak over time is then found from the site fraction stored at
+every accepted step with few more solves (solver/numerics/peak_search.py); with stress-assisted
+diffusion (two-way) the stress is solved after every step, and `mechanics.
+stress_every_steps: N` asks for a solve every N steps instead of the search, `mechanics.
+peak_over_time: false` for the solves at the output times (and the switch) only."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import ufl
+from dolfinx import fem
+from mpi4py import MPI
+
+from solver import compat
+from solver.case.schema import Case
+from solver.physics.domain import Domain
+from solver.numerics.linalg import Projector, SolverFailure
+from solver.physics.lithium import LithiumTransport
+from solver.physics.materials import MaterialFields
+from solver.physics.mechanics import Mechanics
+from solver.numerics.peak_search import BUDGET_BYTES, SiteFractionHistory, search_peak
+from solver.physics.protocol import ChargeProtocol
+
+SWITCH_TOLERANCE = 1e-7  # site fraction
+# a site fraction outside [0, 1] by more than this is a diverged solution, not round-off
+RANGE_TOLERANCE = 0.01
+# this many consecutive accepted steps at time_stepping.min_step that still change the
+# site fraction by more than max_change_per_step: the step size has collapsed
+STALL_STEPS = 20
+STRESS_FIELDS = ("sigma_vm_Pa", "sigma_r_Pa", "sigma_t_Pa", "sigma_h_Pa", "sigma_1_Pa")
+
+
+def bdf_coefficients(dt: float, dt_previous: float | None) -> tuple[float, float, float]:
+    """Variable-step BDF2 (backward Euler when there is no previous step)."""
+    if dt_previous is None:
+        return 1.0, -1.0, 0.0
+    w = dt / dt_previous
+    return (1 + 2 * w) / (1 + w), -(1 + w), w * w / (1 + w)
+
+
+@dataclass
+class Peak:
+    value_Pa: float = 0.0
+    time_s: float = 0.0
+    radius_m: float = 0.0
+    region: str = "none"
+    location: str = "none"
+
+    def update(self, candidate: dict, t: float) -> None:
+        if candidate["value_Pa"] > self.value_Pa:
+            self.value_Pa = candidate["value_Pa"]
+            self.radius_m = candidate["radius_m"]
+            self.region = candidate["region"]
+            self.location = candidate["location"]
+            self.time_s = t
+
+
+@dataclass
+class Stats:
+    steps: int = 0
+    rejected: int = 0
+    lithium_iterations: int = 0
+    elasticity_iterations: int = 0
+    elasticity_solves: int = 0
+    operator_builds: int = 0
+    wall_lithium_s: float = 0.0
+    wall_mechanics_s: float = 0.0
+    switch_time_s: float | None = None
+
+
+class ChemoMechanics:
+    """Owns the fields and solvers; `run(observer)` steps to the end time."""
+
+    def __init__(self, case: Case, domain: Domain):
+        self.case = case
+        self.domain = domain
+        self.materials = MaterialFields(domain, case)
+        self.protocol = ChargeProtocol.from_case(case)
+        theta0 = case.lithium.initial_site_fraction.si
+        self.with_mechanics = "mechanics" in case.physics
+        two_way = self.with_mechanics and case.mechanics.stress_assisted_diffusion
+        P1 = compat.functionspace(domain.msh, "Lagrange", 1)
+        self._projection = None  # (P1 projector, DG1 work Function): built at first use
+        self.sigma_h_P1 = fem.Function(P1, name="sigma_h_Pa")
+        drift = (self.sigma_h_P1, case.mechanics.temperature.si) if two_way else None
+        extra = case.solvers.petsc_options
+        self.lithium = LithiumTransport(domain, self.materials, theta0, self.protocol.floor_site_fraction, drift, extra)
+        self.mechanics = (
+            Mechanics(domain, self.materials, self.lithium.theta, theta0, extra) if self.with_mechanics else None
+        )
+        self.two_way = two_way
+        every = case.mechanics.stress_every_steps
+        self.stress_every = 1 if two_way else every
+        self.history = None  # site fraction at every accepted step for the peak search
+        if self.with_mechanics and not two_way and every is None and case.mechanics.peak_over_time:
+            n_owned = self.lithium.V.dofmap.index_map.size_local
+            largest = domain.comm.allreduce(8 * n_owned, op=MPI.MAX)
+            self.history = SiteFractionHistory(max(64, BUDGET_BYTES // max(largest, 1)))
+        self._solved_peaks: dict[float, dict] = {}  # t -> peak_von_mises() of solves in the run
+
+        # output fields (P1, for ParaView and the profile ray)
+        self.c_Li = fem.Function(P1, name="c_Li_mol_m3")
+        self._c_expr = self.materials.site_concentration() * self.lithium.theta
+        self.output_fields = {"c_Li_mol_m3": self.c_Li, "theta_Li": self.lithium.theta}
+        if self.mechanics is not None:
+            for name in STRESS_FIELDS:
+                self.output_fields[name] = fem.Function(P1, name=name)
+            self.output_fields["sigma_h_Pa"] = self.sigma_h_P1
+            P1v = compat.functionspace(domain.msh, "Lagrange", 1, domain.displacement_shape)
+            self.displacement_P1 = fem.Function(P1v, name="displacement_m")
+        self.peak = Peak()
+        self.stats = Stats()
+        self.t = 0.0
+        # integral of each P1 basis function (the P1 partition of unity: they sum to the
+        # volume); the mean of the P1 site fraction is then a dot product
+        weights = fem.Function(self.lithium.V)
+        compat.assemble_vector_into(compat.petsc_vec(weights), fem.form(
+            domain.volume_integral(ufl.TestFunction(self.lithium.V))))
+        self._dof_volumes = weights.x.array[: self.lithium.V.dofmap.index_map.size_local].copy()
+        self._volume = domain.comm.allreduce(float(self._dof_volumes.sum()), op=MPI.SUM)
+        # (t_s, particle-mean site fraction) after every accepted step (solver/physics/coupling.py)
+        self.mean_site_fraction_history = [(0.0, case.lithium.initial_site_fraction.si)]
+        self._forms: dict[str, fem.Form] = {}  # output integrals, compiled at first use
+        self._clock: dict | None = None  # step sizes and next output of a started run
+        self.last_change = 0.0  # largest site-fraction change of the last step
+
+    def _form(self, name: str):
+        if name not in self._forms:
+            integrand = (self._c_expr if name == "lithium"
+                         else ufl.tr(self.domain.strain(self.mechanics.u)))
+            self._forms[name] = fem.form(self.domain.volume_integral(integrand))
+        return self._forms[name]
+
+    # -- derived quantities --------------------------------------------------------------
+    def integral(self, form) -> float:
+        return self.domain.comm.allreduce(fem.assemble_scalar(form), op=MPI.SUM)
+
+    def scalars(self, t: float) -> dict:
+        """The timeseries row at time t (collective)."""
+        row = {
+            "t_s": t,
+            "holding": int(self.protocol.holding),
+            "theta_surface_min": self.lithium.surface_min(),
+            "theta_mean": self.mean_site_fraction(),
+            "li_mol": self.integral(self._form("lithium")) * self.domain.symmetry_factor,
+        }
+        if self.mechanics is not None:
+            peak = self.mechanics.peak_von_mises()
+            row["sigma_vm_max_Pa"] = peak["value_Pa"]
+            row["sigma_vm_max_radius_m"] = peak["radius_m"]
+            row["volume_change"] = self.integral(self._form("dilatation")) / self._volume
+        return row
+
+    def update_output_fields(self) -> None:
+        """Project the stress measures and c_Li onto P1 for ParaView and the ray."""
+        projector, dg1 = self._projection_tools()
+        projector.project(self._c_expr, self.c_Li, key="c_Li")
+        if self.mechanics is None:
+            return
+        measures = self.mechanics.stress_measures(all_local=True)
+        for name in STRESS_FIELDS:
+            dg1.x.array[:] = measures[name]
+            projector.project(dg1, self.output_fields[name], key="dg1")
+        self.displacement_P1.interpolate(self.mechanics.u)
+
+    def _projection_tools(self) -> tuple[Projector, fem.Function | None]:
+        """The L2 projector onto P1 and a DG1 scalar Function laid out as the stress
+        nodes (None without mechanics); needed only for the output fields and the two-way
+        drift, so compiled at first use (a run with `project_fields=False` never does)."""
+        if self._projection is None:
+            msh = self.domain.msh
+            dg1 = None
+            if self.mechanics is not None:
+                S1 = compat.functionspace(msh, "DG", 1)
+                if not np.allclose(S1.tabulate_dof_coordinates(), self.mechanics.S.tabulate_dof_coordinates()):
+                    raise RuntimeError("DG1 scalar and Voigt spaces differ in node layout")
+                dg1 = fem.Function(S1)
+            self._projection = (Projector(compat.functionspace(msh, "Lagrange", 1), "output_projection"), dg1)
+        return self._projection
+
+    def mean_site_fraction(self) -> float:
+        """Particle-mean site fraction (collective): sum of dof values times the integral
+        of their basis functions, exact for P1."""
+        n = self._dof_volumes.size
+        local = float(self._dof_volumes @ self.lithium.theta.x.array[:n])
+        return self.domain.comm.allreduce(local, op=MPI.SUM) / self._volume
+
+    # -- stepping ------------------------------------------------------------------------
+    def _step_health(self) -> tuple[float, bool, float, float]:
+        """(largest |theta - theta_n|, any non-finite theta, min theta, max theta) over
+        the owned dofs of every rank: one reduction (collective)."""
+        n = self.lithium.V.dofmap.index_map.size_local
+        theta = self.lithium.theta.x.array[:n]
+        local = np.zeros(4)  # maxima of: change, non-finite flag, -min, max
+        local[2] = local[3] = -np.inf
+        if n:
+            finite = np.isfinite(theta)
+            local[1] = 0.0 if finite.all() else 1.0
+            good = theta[finite]
+            if good.size:
+                local[0] = np.abs(good - self.lithium.theta_n.x.array[:n][finite]).max()
+                local[2], local[3] = -good.min(), good.max()
+        glob = np.empty(4)
+        self.domain.comm.Allreduce(local, glob, op=MPI.MAX)
+        return float(glob[0]), bool(glob[1]), float(-glob[2]), float(glob[3])
+
+    def _diverged(self, what: str, step: float, cause: str) -> SolverFailure:
+        return SolverFailure(
+            f"diverged in step {self.stats.steps + 1} from t = {self.t:.6g} s (dt = {step:.3g} s): "
+            f"{what}; likely cause: {cause}")
+
+    def _solve(self, dt, dt_previous):
+        t0 = time.perf_counter()
+        try:
+            its = self.lithium.solve_step(dt, bdf_coefficients(dt, dt_previous),
+                                          self.protocol.flux_mol_m2_s, self.protocol.holding)
+        except SolverFailure as exc:
+            raise SolverFailure(f"{exc} in step {self.stats.steps + 1} from t = {self.t:.6g} s "
+                                f"(dt = {dt:.3g} s)") from None
+        self.stats.wall_lithium_s += time.perf_counter() - t0
+        self.stats.lithium_iterations += its
+
+    def _land_on_floor(self, dt, dt_previous) -> float:
+        """Shorten the step so that the surface minimum lands on the floor (regula falsi
+        on the step length; the surface minimum decreases monotonically with it)."""
+        floor = self.protocol.floor_site_fraction
+        lo, s_lo = 0.0, self.lithium.surface_min(self.lithium.theta_n)
+        hi, s_hi = dt, self.lithium.surface_min()
+        trial = dt
+        for _ in range(30):
+            trial = lo + (hi - lo) * (s_lo - floor) / (s_lo - s_hi)
+            self._solve(trial, dt_previous)
+            s = self.lithium.surface_min()
+            if abs(s - floor) < SWITCH_TOLERANCE:
+                break
+            if s > floor:
+                lo, s_lo = trial, s
+            else:
+                hi, s_hi = trial, s
+        return trial
+
+    def run(self, observer=None, progress=None, project_fields: bool = True, checkpoint=None) -> dict:
+        """Step to the end time, from 0 or from the state given to `restore`.
+        `observer(t, sim)` is called at every output time, after the P1 output fields are
+        projected (`project_fields=False`: not, for observers that read only scalars or
+        the stress at the nodes, e.g. sweep members); `progress(t)` and then
+        `checkpoint(sim)` after every accepted step (`checkpoint` may save `state()` and
+        raise to stop the run there)."""
+        self._project_fields = project_fields
+        ts = self.case.time_stepping
+        output_times = self.case.output_times_s()
+        end = self.protocol.end_time_s
+        targets = sorted(set(output_times) | {end})
+        eps = 1e-12 * end
+        if self._clock is None:  # a fresh start
+            self.t = 0.0
+            self._clock = {"dt": ts.initial_step.si, "dt_previous": None,
+                           "next_index": 1 if targets[0] <= eps else 0, "stalled": 0}
+            self._observe(0.0, observer, output_times)
+        clock = self._clock
+        while self.t < end - eps:
+            t, dt, dt_previous = self.t, clock["dt"], clock["dt_previous"]
+            if self.stats.steps + self.stats.rejected >= ts.max_steps:
+                raise SolverFailure(
+                    f"time_stepping.max_steps = {ts.max_steps} reached at t = {t:.6g} s "
+                    f"(step {dt:.3g} s): the step size collapsed"
+                )
+            target = targets[clock["next_index"]]
+            step = min(dt, target - t)
+            self._solve(step, dt_previous)
+            change, nonfinite, lo, hi = self._step_health()
+            self.last_change = change
+            if nonfinite:
+                raise self._diverged(
+                    "the site fraction theta is not finite (NaN or inf)",
+                    step, "a singular or overflowing operator: check the material values "
+                    "(diffusivity, site concentration, partial molar volume) for absurd magnitudes")
+            in_range = -RANGE_TOLERANCE <= lo and hi <= 1 + RANGE_TOLERANCE
+            too_large = change > ts.max_change_per_step.si or not in_range
+            if too_large and step > ts.min_step.si:
+                self.lithium.reject()
+                self.stats.rejected += 1
+                clock["dt"] = max(step / 2, ts.min_step.si)
+                continue
+            if not in_range:
+                raise self._diverged(
+                    f"the site fraction theta left its physical range [0, 1] (min {lo:.4g}, "
+                    f"max {hi:.4g}) even at time_stepping.min_step = {ts.min_step.si:g} s",
+                    step, "the particle is emptied (end_time too long without hold_at_floor) "
+                    "or the solution is unstable (stress-assisted diffusion with a large "
+                    "partial molar volume); try a finer mesh or a smaller initial step")
+            clock["stalled"] = clock["stalled"] + 1 if too_large else 0
+            if clock["stalled"] >= STALL_STEPS:
+                raise self._diverged(
+                    f"step size collapsed: {clock['stalled']} consecutive steps at "
+                    f"time_stepping.min_step = {ts.min_step.si:g} s still change theta by "
+                    f"{change:.3g} > max_change_per_step = {ts.max_change_per_step.si:g}",
+                    step, "the solution is diverging or max_change_per_step is too small for "
+                    "min_step; try a smaller initial_step / min_step, a finer mesh, or a larger "
+                    "max_change_per_step")
+            switched = self.protocol.floor_crossed(self.lithium.surface_min())
+            if switched:
+                step = self._land_on_floor(step, dt_previous)
+                self.protocol.holding = True
+                self.stats.switch_time_s = t + step
+            self.lithium.accept()
+            t += step
+            self.t = t
+            self.mean_site_fraction_history.append((t, self.mean_site_fraction()))
+            clock["dt_previous"] = step
+            self.stats.steps += 1
+            at_output = abs(t - target) <= eps
+            if self.history is not None:
+                n = self._dof_volumes.size
+                self.history.append(target if at_output else t, self.lithium.theta.x.array[:n],
+                                    keep=at_output or switched)
+            if self.mechanics is not None and (
+                at_output or switched or (self.stress_every and self.stats.steps % self.stress_every == 0)
+            ):
+                self._solve_mechanics(target if at_output else t)
+            if at_output:
+                self.t = t = target
+                clock["next_index"] += 1
+                self._observe(t, observer, output_times)
+            if change < ts.max_change_per_step.si / 4:
+                clock["dt"] = min(2 * dt, ts.max_step.si)
+            if progress is not None:
+                progress(t)
+            if checkpoint is not None:
+                checkpoint(self)
+        if self.history is not None:
+            self._search_peak()
+        return self.results()
+
+    def progress_text(self) -> str:
+        """The last step in a few words, for progress lines."""
+        st, steps = self.stats, max(self.stats.steps, 1)
+        text = (f"dt {self._clock['dt_previous'] or 0:.3g} s, max d(theta) {self.last_change:.3g}, "
+                f"steps {st.steps} (rejected {st.rejected}), Krylov/step Li {st.lithium_iterations / steps:.1f}")
+        if self.mechanics is not None:
+            text += f", elasticity {st.elasticity_iterations / steps:.1f}"
+        return text + (", holding" if self.protocol.holding else "")
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """The state at the last accepted step: (JSON-able scalars, owned P1 dof arrays,
+        the last axis over the owned dofs). `restore` of it continues the run to the same
+        results: BDF2 history, adaptive step, protocol, stats, peak and its search store."""
+        n = self._dof_volumes.size
+        scalars = {
+            "t_s": self.t, "clock": dict(self._clock), "holding": self.protocol.holding,
+            "stats": asdict(self.stats), "peak": asdict(self.peak),
+            "mean_site_fraction_history": [list(p) for p in self.mean_site_fraction_history],
+            "solved_peaks": [[t, p] for t, p in self._solved_peaks.items()],
+        }
+        arrays = {"theta_n": self.lithium.theta_n.x.array[:n].copy(),
+                  "theta_nm1": self.lithium.theta_nm1.x.array[:n].copy()}
+        if self.two_way:  # the lagged stress drift of the next step
+            arrays["sigma_h_Pa"] = self.sigma_h_P1.x.array[:n].copy()
+        h = self.history
+        if h is not None:
+            scalars["history"] = {"times": h.times, "keep": h.keep, "thinned": h.thinned}
+            arrays["history"] = np.array(h.snapshots).reshape(len(h), n)
+        guess = getattr(self.mechanics, "_guess", None)
+        if guess is not None and len(guess):
+            # the elasticity warm-start basis (3D): rank-local P2 vectors ("local:"), used
+            # by a restart on the same ranks and dof layout, so that its stress solves
+            # start from the same guesses
+            arrays["local:warm_start"] = np.array([x.array for x in guess.X])
+            arrays["local:layout"] = self._p2_layout()
+        return scalars, arrays
+
+    def _p2_layout(self) -> np.ndarray:
+        """Owned size and coordinate sums of the P2 dofs: equal for the same dof layout."""
+        V = self.mechanics.V
+        x = V.tabulate_dof_coordinates()[: V.dofmap.index_map.size_local]
+        return np.array([x.shape[0], *x.sum(axis=0)])
+
+    def restore(self, scalars: dict, arrays: dict[str, np.ndarray]) -> None:
+        """Continue from `state()` (arrays mapped to this rank's owned dofs)."""
+        n = self._dof_volumes.size
+        li = self.lithium
+        for name, f in (("theta_n", li.theta_n), ("theta_nm1", li.theta_nm1),
+                        ("theta_n", li.theta), ("sigma_h_Pa", self.sigma_h_P1 if self.two_way else None)):
+            if f is not None:
+                f.x.array[:n] = arrays[name]
+                f.x.scatter_forward()
+        self.t = scalars["t_s"]
+        self._clock = dict(scalars["clock"])
+        self.protocol.holding = scalars["holding"]
+        self.stats = Stats(**scalars["stats"])
+        self.peak = Peak(**scalars["peak"])
+        self.mean_site_fraction_history = [tuple(p) for p in scalars["mean_site_fraction_history"]]
+        self._solved_peaks = {t: p for t, p in scalars["solved_peaks"]}
+        if self.history is not None:
+            h = scalars["history"]
+            self.history.times, self.history.keep = list(h["times"]), list(h["keep"])
+            self.history.thinned = h["thinned"]
+            self.history.snapshots = [row.copy() for row in arrays["history"]]
+        guess = getattr(self.mechanics, "_guess", None)
+        layout = arrays.get("local:layout")
+        same = layout is not None and np.array_equal(layout, self._p2_layout())
+        if guess is not None and self.domain.comm.allreduce(same, op=MPI.LAND):
+            x = compat.petsc_vec(self.mechanics.u).duplicate()
+            for values in arrays["local:warm_start"]:
+                x.array[:] = values
+                guess.add(x)
+            x.destroy()
+
+    def _search_peak(self) -> None:
+        """Replace the peak over the solved steps by the peak over all stored steps
+        (solver/numerics/peak_search.py); the fields are left as they were at the end."""
+        h, theta, mech = self.history, self.lithium.theta, self.mechanics
+        index = {t: i for i, t in enumerate(h.times)}
+        peaks = {index[t]: p for t, p in self._solved_peaks.items() if t in index}
+        known = {i: p["value_Pa"] for i, p in peaks.items()}
+        saved = [f.x.array.copy() for f in (theta, mech.u, mech.stress_components)]
+
+        def evaluate(i: int) -> float:
+            theta.x.array[: h.snapshots[i].size] = h.snapshots[i]
+            theta.x.scatter_forward()
+            self._solve_mechanics(h.times[i])
+            peaks[i] = self._solved_peaks[h.times[i]]
+            return peaks[i]["value_Pa"]
+
+        best = search_peak(len(h), evaluate, known)
+        for f, values in zip((theta, mech.u, mech.stress_components), saved):
+            f.x.array[:] = values
+        self.peak = Peak()
+        self.peak.update(peaks[best], h.times[best])
+
+    def _solve_mechanics(self, t: float) -> None:
+        t0 = time.perf_counter()
+        try:
+            self.stats.elasticity_iterations += self.mechanics.solve()
+        except SolverFailure as exc:
+            raise SolverFailure(f"{exc} in the stress solve at t = {t:.6g} s (after step "
+                                f"{self.stats.steps})") from None
+        self.stats.elasticity_solves += 1
+        if self.two_way:
+            measures = self.mechanics.stress_measures(all_local=True)
+            projector, dg1 = self._projection_tools()
+            dg1.x.array[:] = measures["sigma_h_Pa"]
+            projector.project(dg1, self.sigma_h_P1, key="dg1")
+        self.stats.wall_mechanics_s += time.perf_counter() - t0
+        peak = self.mechanics.peak_von_mises()
+        self.peak.update(peak, t)
+        if self.history is not None:
+            self._solved_peaks[t] = peak
+
+    def _observe(self, t, observer, output_times) -> None:
+        if observer is None or not any(abs(t - o) <= 1e-9 * max(1.0, o) for o in output_times):
+            return
+        if self._project_fields:
+            self.update_output_fields()
+        observer(t, self)
+
+    def _peak_over(self) -> str:
+        """Which times the reported peak is the largest over."""
+        if self.history is not None:
+            return "every step"
+        return "solved steps" if self.stress_every else "output times and the switch"
+
+    def results(self) -> dict:
+        out = {
+            "lithium": {
+                "flux_mol_m2_s": self.protocol.flux_mol_m2_s,
+                "switch_to_hold_time_s": self.stats.switch_time_s,
+                "steps": self.stats.steps,
+                "rejected_steps": self.stats.rejected,
+                "krylov_iterations": self.stats.lithium_iterations,
+                "wall_s": self.stats.wall_lithium_s,
+            }
+        }
+        if self.mechanics is not None:
+            out["stress"] = {
+                "peak_von_mises_Pa": self.peak.value_Pa,
+                "peak_time_s": self.peak.time_s,
+                "peak_radius_m": self.peak.radius_m,
+                "peak_region": self.peak.region,
+                "peak_location": self.peak.location,
+                "peak_depth_m": self.domain.radius_m - self.peak.radius_m,
+                "krylov_iterations": self.stats.elasticity_iterations,
+                "solves": self.stats.elasticity_solves,
+                "peak_search": self.history is not None,
+                "peak_over": self._peak_over(),
+                "wall_s": self.stats.wall_mechanics_s,
+            }
+        return out
+
+
+__all__ = ["ChemoMechanics", "SolverFailure", "bdf_coefficients"]

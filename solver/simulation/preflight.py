@@ -1,0 +1,136 @@
+"""Pre-flight check of a case, before anything is meshed: the estimated cells, dofs and
+memory (meshes/estimate.py) against the memory available on this node. A case that
+would not fit is refused with a message naming the mesh keys and sizes that would fit.
+No DOLFINx import: `lrmo validate` runs it too.
+"""
+from __future__ import annotations
+
+from mpi4py import MPI
+
+from meshes.estimate import (FIT_FRACTION, Estimate, coarsening_that_fits, estimate_run,
+                             history_steps)
+from solver.case.schema import Case
+from solver.numerics.peak_search import BUDGET_BYTES
+
+SIZE_KEYS = {"size_surface_m": "mesh.surface", "size_bulk_m": "mesh.bulk",
+             "size_interface_m": "mesh.interface"}
+
+
+def mesh_arguments(case: Case) -> dict:
+    """The mesh builders' arguments in SI (sizes the case leaves out are None: the
+    builder's per-shape defaults)."""
+    g, m = case.geometry, case.mesh
+
+    def si(size):
+        return None if size is None else size.si
+
+    return dict(
+        radius_m=g.radius.si,
+        layer_thickness_m=g.layer_thickness.si,
+        coating_thickness_m=g.coating_thickness.si,
+        size_bulk_m=si(m.bulk),
+        size_surface_m=si(m.surface),
+        size_interface_m=si(m.interface),
+    )
+
+
+def mesh_inputs(case: Case) -> dict:
+    """The builder's checked inputs with the shape's defaults filled in, plus "shape"."""
+    from meshes.particle import checked_inputs
+
+    shape = case.geometry.shape
+    return {"shape": shape, **checked_inputs(**mesh_arguments(case), shape=shape)}
+
+
+def case_estimate(case: Case, ranks: int, inputs: dict | None = None) -> Estimate:
+    p1_fields = ("lithium" in case.physics) + ("oxygen" in case.physics)
+    return estimate_run(inputs or mesh_inputs(case), mechanics="mechanics" in case.physics,
+                        p1_fields=p1_fields, ranks=ranks, history_steps=stored_steps(case),
+                        history_cap_bytes=BUDGET_BYTES)
+
+
+def stored_steps(case: Case) -> float:
+    """Steps whose site fraction the peak search stores (solver/simulation/chemomechanics.py: one-way
+    coupling, no stress_every_steps, peak_over_time), else 0."""
+    m = case.mechanics
+    if ("mechanics" not in case.physics or m.stress_assisted_diffusion
+            or m.stress_every_steps is not None or not m.peak_over_time):
+        return 0.0
+    change = case.lithium.initial_site_fraction.si - case.lithium.min_site_fraction.si
+    steps = history_steps(abs(change), case.time_stepping.max_change_per_step.si)
+    return min(steps, case.time_stepping.max_steps)
+
+
+def available_memory_bytes() -> float | None:
+    """MemAvailable of this node (psutil if installed, else /proc/meminfo), or None."""
+    try:
+        import psutil
+
+        return float(psutil.virtual_memory().available)
+    except ImportError:
+        pass
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def node_bytes(estimate: Estimate, ranks_on_node: int) -> float:
+    """Peak memory of the busiest node: its ranks' share (the busiest rank's peak)."""
+    return estimate.memory_per_rank_bytes * ranks_on_node
+
+
+def refusal(case: Case, inputs: dict, ranks: int, ranks_on_node: int,
+            available: float) -> str | None:
+    """None if the case fits in FIT_FRACTION of `available` bytes on the busiest node,
+    else a one-line message naming the mesh keys and sizes that would fit."""
+    def fits(trial: dict) -> bool:
+        need = node_bytes(case_estimate(case, ranks, trial), ranks_on_node)
+        return need <= FIT_FRACTION * available
+
+    if fits(inputs):
+        return None
+    need = node_bytes(case_estimate(case, ranks, inputs), ranks_on_node)
+    arguments = mesh_arguments(case)
+    given = [k for k in SIZE_KEYS if arguments[k] is not None]
+    keys = given or ["size_surface_m", "size_bulk_m"]
+    now = ", ".join(f"{SIZE_KEYS[k]} = {_nm(inputs[k])}" +
+                    ("" if k in given else " (default)") for k in keys)
+    factor = coarsening_that_fits(inputs, fits)
+    if factor is None:
+        advice = "no element sizes up to the radius fit: run on more nodes"
+    else:
+        advice = "use " + " ".join(f"--set {SIZE_KEYS[k]}='{_nm(inputs[k] * factor * 1.05)}'"
+                                   for k in keys)
+        if given:
+            advice += f" (or =null: the {inputs['shape']} defaults)"
+    return (f"mesh too large for this node: {now} ({inputs['shape']}) need ~{need / 1e9:.3g} GB "
+            f"on {ranks_on_node} rank(s), {available / 1e9:.3g} GB available; {advice}, "
+            "or pass --force-large to run anyway")
+
+
+def _nm(size_m: float) -> str:
+    return f"{size_m * 1e9:.3g} nm"
+
+
+def preflight(case: Case, comm: MPI.Comm, force: bool = False) -> tuple[list[str], str | None]:
+    """(estimate lines to print, refusal message or None). The same on every rank.
+    Collective (counts the ranks on each node)."""
+    try:
+        inputs = mesh_inputs(case)
+    except ValueError as exc:  # sizes the builder cannot use (normally caught on loading)
+        return [], f"mesh: {exc}"
+    estimate = case_estimate(case, comm.size, inputs)
+    node = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    ranks_on_node = comm.allreduce(node.size, op=MPI.MAX)
+    node.Free()
+    available = comm.allreduce(available_memory_bytes() or float("inf"), op=MPI.MIN)
+    lines = estimate.lines()
+    if available != float("inf"):
+        lines[-1] += f"; {available / 1e9:.3g} GB available on this node"
+    message = None if force else refusal(case, inputs, comm.size, ranks_on_node, available)
+    return lines, message

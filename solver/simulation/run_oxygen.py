@@ -1,0 +1,136 @@
+"""`lrmo run` for the O2 physics: case -> mesh (+ RuO2 islands) -> OxygenSimulation ->
+output folder (solver/io/output.py contract), with the O2 results under "oxygen" in
+summary.json and, in addition, `slices.csv` (c on the plane z = 0 through the centre,
+3D only) for the maps of solver/studies/o2_maps.py."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from mpi4py import MPI
+
+from solver.simulation import checkpoint
+from solver.numerics import linalg
+from solver.case.schema import Case, dump_case_yaml
+from solver.physics.domain import Domain
+from solver.io.fields_io import FieldWriter
+from solver.io.log import Log
+from solver.io.output import RunRecord, watchable
+from solver.simulation.domain_setup import build_domain
+from solver.simulation.oxygen_simulation import OxygenSimulation
+from solver.io.probes import RayProbe
+
+PROFILE_COLUMNS = ("c_O2_mol_m3",)
+SLICE_RADII, SLICE_ANGLES = 31, 49
+
+
+def oxygen_domain(case: Case, domain: Domain) -> tuple[Domain, float]:
+    """The domain with the RuO2 islands tagged (if any) and the RuO2-covered fraction
+    of the surface that the capture capacity is spread over."""
+    from solver.physics.islands import covered_fraction, island_centres, tag_islands
+
+    ox = case.oxygen
+    if ox.islands is None:
+        capture = [n for n, s in ox.surfaces.items() if s.kind == "ruo2_capture"]
+        return domain, 1.0 if capture else 0.0
+    isl = ox.islands
+    centres = island_centres(isl.count, isl.placement, isl.seed, domain.shape)
+    domain = tag_islands(domain, centres, isl.angular_radius_rad())
+    coverage = covered_fraction(domain)
+    if coverage <= 0:
+        raise ValueError("oxygen.islands: no surface facet lies inside an island; "
+                         "use larger islands or a finer mesh.surface")
+    return domain, coverage
+
+
+def slice_points(domain: Domain) -> np.ndarray:
+    """Polar grid on the plane z = 0 (a quarter disc for an octant), just inside z >= 0."""
+    R = domain.radius_m
+    span = np.pi / 2 if domain.shape == "octant" else 2 * np.pi
+    r = np.linspace(0, R, SLICE_RADII)
+    phi = np.linspace(0, span, SLICE_ANGLES)
+    rr, pp = np.meshgrid(r, phi)
+    pts = np.column_stack([(rr * np.cos(pp)).ravel(), (rr * np.sin(pp)).ravel(),
+                           np.full(rr.size, 1e-9 * R)])
+    return pts[np.unique(np.round(pts / R, 12), axis=0, return_index=True)[1]]
+
+
+def run_oxygen_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD,
+                    log: Log | None = None, domain: Domain | None = None, restart: bool = False,
+                    restart_command: str | None = None) -> dict:
+    """Run the oxygen physics of `case` into `out_dir`; returns the summary. Solver
+    failures end in a summary with status `failed`, as `run_case`; `restart`, signals
+    and checkpoints as there."""
+    log = log or Log(comm)
+    restart_command = restart_command or f"lrmo run CASE.yaml --out {out_dir} --restart"
+    saved = None
+    if restart:  # every check before the folder is touched
+        saved = checkpoint.read_state(Path(out_dir), case, comm)
+        log.info(f"lrmo run {case.name} (oxygen): restarting from the checkpoint at t = {saved['t_s']:.6g} s")
+        domain, coverage = oxygen_domain(case, domain if domain is not None else build_domain(case, comm))
+        sim = OxygenSimulation(case, domain, coverage)
+        order = checkpoint.NodeOrder(sim.transport.V)
+        arrays = checkpoint.read_arrays(saved, order, domain.info)
+    record = RunRecord(out_dir, dump_case_yaml(case), case.name, comm, resume=restart)
+    summary = record.summary
+    interrupted = None
+    with record.guard(log), checkpoint.StopRequests() as stops:
+        if saved is None:
+            if domain is None:
+                log.info(f"lrmo run {case.name} (oxygen): meshing ({case.geometry.shape})")
+                domain = build_domain(case, comm, record.folder.path / "mesh")
+                stops.install()  # again: Gmsh replaces the SIGINT handler
+            domain, coverage = oxygen_domain(case, domain)
+            summary["mesh"] = domain.info
+            sim = OxygenSimulation(case, domain, coverage)
+            order = checkpoint.NodeOrder(sim.transport.V)
+            summary["dofs"] = {"oxygen": sim.transport.V.dofmap.index_map.size_global}
+        else:
+            checkpoint.resume_summary(record, saved)
+            sim.restore(saved["sim"], arrays)
+        log.info(f"  dofs: {summary['dofs']}, ranks: {comm.size}, RuO2-covered fraction {coverage:.3f}")
+        probe = RayProbe(domain, case.output.profile_points)
+        plane = None if domain.radial else RayProbe(domain, 0, slice_points(domain))
+        tables = {"profiles.csv": record.table("profiles.csv", ["t_s", "r_m", *PROFILE_COLUMNS]),
+                  "slices.csv": record.table("slices.csv", ["t_s", "x_m", "y_m", "c_O2_mol_m3"])}
+        profiles, slices = tables["profiles.csv"], tables["slices.csv"]
+        if saved is not None:
+            checkpoint.resume_rows(record, saved, tables)
+        if case.output.fields:
+            stem = f"fields_restart{len(summary['restarts'])}" if saved else "fields"
+            record.writer = FieldWriter(record.folder.partial_fields_dir, domain, sim.output_fields, stem)
+
+        def observe(t: float, s: OxygenSimulation) -> None:
+            record.timeseries.append(s.scalars(t))
+            values = probe.sample([s.output_fields[c] for c in PROFILE_COLUMNS])
+            if values is not None:
+                profiles.extend([[t, r, *v] for r, v in zip(probe.radii_m, values)])
+            if plane is not None:
+                values = plane.sample([s.transport.c])
+                if values is not None:
+                    slices.extend([[t, p[0], p[1], v[0]] for p, v in zip(plane.points, values)])
+            if record.writer is not None:
+                record.writer.write(t)
+            if watchable(len(record.timeseries)):
+                record.write_timeseries()  # a running job can be watched
+            row = record.timeseries[-1]
+            log.progress_note(f"  t = {t:9.4g} s  retained {row['retained_fraction']:.4f}  "
+                              f"uniformity {row['uniformity']:.4f}  steps {s.steps}")
+
+        save = checkpoint.saver(case, record, order, stops, sim.t, tables)
+        with log.progress_bar(case.oxygen.end_time.si, "simulated s", start=sim.t) as advance:
+            try:
+                summary.update(sim.run(observe, advance, checkpoint=save))
+            except checkpoint.Interrupted as exc:
+                interrupted = exc
+    if interrupted is not None:
+        linalg.release(sim)
+        return checkpoint.close_interrupted(record, interrupted, restart_command, log)
+    linalg.release(locals().get("sim"))
+    record.close()
+    if summary["status"] == "completed":
+        o = summary["oxygen"]
+        log.info(f"O2 after {case.oxygen.end_time.short()}: retained {o['retained_fraction']:.4f} "
+                 f"(mobile {o['mobile_fraction']:.4f}), uniformity {o['uniformity']:.4f}, "
+                 f"ledger closure {o['ledger_closure_error_relative']:.2e}")
+    return summary
