@@ -112,8 +112,14 @@ class LayerMaterial(Strict):
     site_deficiency_at_surface: OpenFraction = Field(
         "0", description="1 - c_max(R)/c_max(core)"
     )
-    profile: Literal["step", "linear", "erfc"] = "linear"
+    profile: Literal["step", "linear", "erfc", "erfc_continuous"] = Field(
+        "linear", description="deficiency shape over the layer (docs/model.md §2): "
+        "erfc_continuous is erfc shifted to reach 0 at the inner edge (no jump in c_max)")
     lithium_diffusivity: Optional[Diffusivity] = None
+    lithium_diffusivity_profile: Literal["uniform", "graded"] = Field(
+        "uniform", description="uniform: the layer's D throughout the layer; graded: log D "
+        "follows the site deficiency, the core's D where it is 0, the layer's D where it is "
+        "site_deficiency_at_surface")
     youngs_modulus: Optional[Modulus] = None
     poisson_ratio: Optional[PoissonRatio] = None
     partial_molar_volume: Optional[MolarVolume] = None

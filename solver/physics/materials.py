@@ -24,6 +24,13 @@ def region_function(domain: Domain, values: dict[str, float], name: str):
     return f
 
 
+def graded_diffusivity(core_m2_s: float, layer_m2_s: float, grading):
+    """D = D_core (D_layer/D_core)^g: log D linear in the local site deficiency, i.e. a
+    migration barrier falling linearly with the Li deficit (the paper's DFT: lower Li
+    content, lower barrier), continuous across the layer's inner edge."""
+    return core_m2_s * (layer_m2_s / core_m2_s) ** grading
+
+
 def oxide_properties(case: Case) -> dict[str, dict[str, float]]:
     """SI values per region; layer properties not given fall back to the core's."""
     core = case.materials.core
@@ -52,7 +59,8 @@ def oxide_properties(case: Case) -> dict[str, dict[str, float]]:
 
 
 class MaterialFields:
-    """E, nu, Omega, D as DG0 functions and c_max(r) as a UFL expression."""
+    """E, nu, Omega, D as DG0 functions and c_max(r) as a UFL expression (D too when the
+    layer's is graded)."""
 
     def __init__(self, domain: Domain, case: Case):
         props = oxide_properties(case)
@@ -70,6 +78,11 @@ class MaterialFields:
         self.deficiency = case.materials.layer.site_deficiency_at_surface.si
         self.profile = case.materials.layer.profile
         self.domain = domain
+        layer = case.materials.layer
+        if layer.lithium_diffusivity_profile == "graded" and layer.lithium_diffusivity is not None:
+            self.diffusivity = graded_diffusivity(props["core"]["lithium_diffusivity"],
+                                                  props["layer"]["lithium_diffusivity"],
+                                                  self.layer_grading())
         E, nu = self.youngs_modulus, self.poisson_ratio
         self.lmbda = E * nu / ((1 + nu) * (1 - 2 * nu))
         self.mu = E / (2 * (1 + nu))
@@ -81,12 +94,7 @@ class MaterialFields:
         if thickness <= 0 or self.deficiency == 0:
             return 0
         depth = (d.oxide_radius_m - d.r) / thickness  # 0 at surface, 1 at inner edge
-        if self.profile == "step":
-            g = 1
-        elif self.profile == "linear":
-            g = 1 - depth
-        else:  # erfc: smooth, 1 at the surface, erfc(2) = 0.005 at the inner edge
-            g = 1 - ufl.erf(2 * depth)
+        g = grading_shape(depth, self.profile, ufl.erf)
         return self.in_layer * ufl.max_value(0, ufl.min_value(1, g))
 
     def site_concentration(self):
@@ -96,12 +104,39 @@ class MaterialFields:
     def site_concentration_at(self, r: np.ndarray) -> np.ndarray:
         """c_max at radii r (numpy), for profiles and checks."""
         d = self.domain
-        g = np.zeros_like(r)
-        if d.layer_thickness_m > 0 and self.deficiency > 0:
-            depth = (d.oxide_radius_m - r) / d.layer_thickness_m
-            inside = (depth >= 0) & (depth <= 1)
-            from scipy.special import erf
+        return site_concentration_profile(r, d.oxide_radius_m, d.layer_thickness_m,
+                                          self.c_max_core, self.deficiency, self.profile)
 
-            shape = {"step": np.ones_like(r), "linear": 1 - depth, "erfc": 1 - erf(2 * depth)}
-            g = np.where(inside, np.clip(shape[self.profile], 0, 1), 0.0)
-        return self.c_max_core * (1 - self.deficiency * g)
+
+ERFC_2 = 0.004677734981047266  # erfc(2)
+
+
+def grading_shape(depth, profile: str, erf):
+    """The layer's deficiency shape at `depth` (0 at the oxide surface, 1 at the inner
+    edge), unclipped; `erf` is ufl.erf or scipy's. erfc: the Li depletion of diffusion
+    from a surface held at a fixed composition (Crank, The Mathematics of Diffusion,
+    §3.3), cut at erfc(2) = 0.005; erfc_continuous: the same shifted and rescaled to 0 at
+    the inner edge, so that c_max has no jump there."""
+    if profile == "step":
+        return 1 + 0 * depth
+    if profile == "linear":
+        return 1 - depth
+    if profile == "erfc":
+        return 1 - erf(2 * depth)
+    if profile == "erfc_continuous":
+        return (1 - erf(2 * depth) - ERFC_2) / (1 - ERFC_2)
+    raise ValueError(f"unknown layer profile {profile!r}")
+
+
+def site_concentration_profile(r, oxide_radius_m: float, thickness_m: float, c_max_core: float,
+                               deficiency: float, profile: str):
+    """c_max(r) in mol/m^3 (numpy): c_max_core (1 - deficiency g(r)) in the layer."""
+    from scipy.special import erf
+
+    r = np.asarray(r, dtype=float)
+    g = np.zeros_like(r)
+    if thickness_m > 0 and deficiency > 0:
+        depth = (oxide_radius_m - r) / thickness_m
+        inside = (depth >= 0) & (depth <= 1)
+        g = np.where(inside, np.clip(grading_shape(depth, profile, erf), 0, 1), 0.0)
+    return c_max_core * (1 - deficiency * g)

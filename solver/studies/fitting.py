@@ -24,18 +24,20 @@ def run_summary(case, comm):
     return sim.run()
 
 
-def fit_case(path, comm=MPI.COMM_WORLD, log=print) -> dict[str, float]:
+def fit_case(path, comm=MPI.COMM_WORLD, log=print, overrides=()) -> dict[str, float]:
     """Re-fit every entry of the case's `fitted:` block (one at a time, the others held
-    at their declared values). Returns {key path: fitted SI value}."""
+    at their declared values), the case read with `overrides` (`--set` texts). Returns
+    {key path: fitted SI value}."""
     from solver.case.schema import load_case
 
-    case = load_case(path)
+    case = load_case(path, overrides)
     fitted = {}
     for key, entry in case.fitted.items():
         unit = _lookup(case, key).si_unit
 
         def residual(log10_value):
-            trial = load_case(path, [f"{key}={10 ** log10_value!r} {unit}", "output.fields=false"])
+            trial = load_case(path, [*overrides, f"{key}={10 ** log10_value!r} {unit}",
+                                     "output.fields=false"])
             got = _lookup(run_summary(trial, comm), entry.target_quantity)
             log(f"  {key} = {10 ** log10_value:.6g} {unit}: {entry.target_quantity} = {got:.6g}")
             return math.log(got / entry.target.si)

@@ -1,0 +1,103 @@
+"""One-at-a-time sensitivity of the Ru-1 peak stress and its location to every assumed
+input (and the measured range of the layer thickness), for both model variants
+(docs/fidelity.md). An input that changes the pristine case re-fits the pristine D
+first, as the baseline was fitted: each row is a complete re-derivation, never a
+perturbation of a fitted model."""
+from __future__ import annotations
+
+import numpy as np
+from mpi4py import MPI
+
+from solver.studies import variants
+
+# inputs that enter the pristine case: changing one re-fits the pristine D
+PRISTINE_INPUTS = ("radius_nm", "youngs_modulus_GPa", "poisson_ratio", "density_g_cm3",
+                   "pristine_discharge_0p1C")
+
+
+def swept_inputs() -> dict[str, variants.Input]:
+    """Every assumed input, and each measured input given as a range."""
+    measured = {k: v for k, v in variants.MEASURED.items() if v.low is not None}
+    return {**variants.ASSUMED, **measured}
+
+
+def run_sensitivity(comm=MPI.COMM_WORLD, log=lambda text: None) -> dict:
+    """The baseline and, per swept input, its low and high end (one at a time)."""
+    baseline = variants.run_variants(refit=False, comm=comm)
+    rows = []
+    for name, entry in swept_inputs().items():
+        row = {"name": name, "input": entry, "ends": {}}
+        for end, value in (("low", entry.low), ("high", entry.high)):
+            if value == entry.value:  # a one-sided range (e.g. Poisson's ratio 0.25-0.3)
+                row["ends"][end] = baseline
+                continue
+            log(f"sensitivity: {name} = {value:g}")
+            refit = name in PRISTINE_INPUTS
+            row["ends"][end] = variants.run_variants(
+                variants.inputs(**{name: value}), comm, refit=refit,
+                diffusivity_m2_s=None if refit else baseline["diffusivity_m2_s"])
+        rows.append(row)
+    return {"baseline": baseline, "rows": rows}
+
+
+def table_rows(study: dict) -> list[dict]:
+    """Per swept input and end: the Ru-1 peak of A and B, B's peak depth and place."""
+    out = []
+    for row in study["rows"]:
+        for end in ("low", "high"):
+            result = row["ends"][end]
+            s = variants.summarize(result)
+            out.append({"name": row["name"], "kind": row["input"].kind, "end": end,
+                        "value": getattr(row["input"], end), "unit": row["input"].unit,
+                        "D_m2_s": result["diffusivity_m2_s"],
+                        "A_peak_MPa": s["A"]["ru1_peak_MPa"], "B_peak_MPa": s["B"]["ru1_peak_MPa"],
+                        "B_depth_nm": s["B"]["ru1_peak_depth_nm"],
+                        "layer_nm": result["values"]["layer_thickness_nm"],
+                        "B_location": s["B"]["ru1_location"], "B_inside": s["B"]["ru1_inside_layer"],
+                        "A_volume_change": s["A"]["ru1_volume_change"]})
+    return out
+
+
+def peak_band(study: dict, variant: str) -> dict:
+    """Lowest and highest of the Ru-1 largest-von-Mises history over every member of
+    the study, at the common output times: {t_s, low_Pa, high_Pa}."""
+    members = [study["baseline"]] + [r["ends"][e] for r in study["rows"] for e in ("low", "high")]
+    t = np.asarray(study["baseline"][variant]["history"]["t_s"])
+    curves = np.array([np.interp(t, m[variant]["history"]["t_s"], m[variant]["history"]["sigma_vm_max_Pa"])
+                       for m in members])
+    return {"t_s": t, "low_Pa": curves.min(axis=0), "high_Pa": curves.max(axis=0)}
+
+
+def tornado_figure(study: dict, path, target_MPa: float = 418.0, tolerance: float = 0.03) -> None:
+    """Horizontal bars: the Ru-1 peak at each input's low and high end, per variant,
+    sorted by span; the paper's value and its ±3 % band shaded (rank 0 only)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = table_rows(study)
+    base = variants.summarize(study["baseline"])
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), layout="constrained")
+    for ax, variant in zip(axes, ("B", "A")):
+        key = f"{variant}_peak_MPa"
+        centre = base[variant]["ru1_peak_MPa"]
+        names = sorted({r["name"] for r in rows},
+                       key=lambda n: max(abs(r[key] - centre) for r in rows if r["name"] == n))
+        for i, name in enumerate(names):
+            for r in (r for r in rows if r["name"] == name):
+                colour = "tab:blue" if r["end"] == "low" else "tab:orange"
+                ax.barh(i, r[key] - centre, left=centre, color=colour, alpha=0.8)
+                ax.text(r[key], i, f" {r['value']:g} ", va="center", fontsize=7,
+                        ha="left" if r[key] >= centre else "right")
+        ax.set_yticks(range(len(names)), [n.replace("_", " ") for n in names], fontsize=8)
+        ax.axvline(centre, color="k", lw=1)
+        ax.axvspan(target_MPa * (1 - tolerance), target_MPa * (1 + tolerance), color="tab:green", alpha=0.15,
+                   label=f"paper {target_MPa:.0f} MPa ±{100 * tolerance:.0f} %")
+        ax.axvline(target_MPa, color="tab:green", ls=":")
+        ax.set_xlabel("Ru-1 peak von Mises stress [MPa]")
+        ax.set_title(f"variant {variant}: baseline {centre:.0f} MPa (blue: low end, orange: high end)",
+                     fontsize=9)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
