@@ -93,8 +93,12 @@ class MeshSizes(Strict):
 
 
 class CoreMaterial(Strict):
-    """Bulk LRMO."""
+    """Bulk LRMO, or another cathode: `parameter_set` fills every value not given here
+    from a published set (solver/case/parameter_sets.py, docs/parameter-sets.md)."""
 
+    parameter_set: Optional[str] = Field(
+        None, description="a published parameter set (lrmo_sun2025, nmc811_okane2022, "
+        "lco_ai2020); explicit values override it")
     density: Density
     lithium_diffusivity: Diffusivity
     lithium_site_concentration: PositiveConcentration = Field(
@@ -103,6 +107,13 @@ class CoreMaterial(Strict):
     youngs_modulus: Modulus
     poisson_ratio: PoissonRatio
     partial_molar_volume: MolarVolume
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_from_parameter_set(cls, data):
+        from solver.case.parameter_sets import fill_core
+
+        return fill_core(data)
 
 
 class LayerMaterial(Strict):
