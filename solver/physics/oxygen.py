@@ -228,6 +228,29 @@ class OxygenTransport:
     def captured(self) -> float:
         return self._sum_owned(self.node_area.x.array * self.gamma.x.array)
 
+    def outward_flux(self, out: fem.Function) -> None:
+        """O2 leaving the oxide per surface area at each surface node (mol m^-2 s^-1), for
+        maps: k (c - c_ext) on escape surfaces, k_a c (1 - Gamma/Gamma_max) - k_d Gamma
+        (+ k (c - c_ext)) on RuO2 capture surfaces, weighted by the node's lumped area on
+        each surface; 0 inside and on sinks (their flux is a Dirichlet reaction)."""
+        if not hasattr(self, "_surface_areas"):  # {name: owned lumped areas}, once
+            v = ufl.TestFunction(self.V)
+            self._surface_areas = {name: self._vector(self.domain.surface_integral(v, name)).array
+                                   for name, s in self.oxygen.surfaces.items() if s.kind != "sink"}
+        n = self.n_owned
+        c, gamma = self.c.x.array[:n], self.gamma.x.array[:n]
+        flow, area = np.zeros(n), np.zeros(n)
+        for name, a in self._surface_areas.items():
+            surface = self.oxygen.surfaces[name]
+            k = surface.rate.si if surface.kind == "escape" else surface.escape_rate.si
+            flux = k * (c - self.c_ext)
+            if surface.kind == "ruo2_capture" and self.k_a > 0:
+                flux = flux + self.k_a * c * (1 - gamma / self.capacity_mol_m2) - self.k_d * gamma
+            flow += a * flux
+            area += a
+        out.x.array[:n] = np.divide(flow, area, out=np.zeros(n), where=area > 0)
+        out.x.scatter_forward()
+
     def extremes(self) -> tuple[float, float]:
         local = self.c.x.array[: self.n_owned]
         lo = local.min() if local.size else np.inf

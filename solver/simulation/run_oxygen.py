@@ -1,12 +1,14 @@
 """`lrmo run` for the O2 physics: case -> mesh (+ RuO2 islands) -> OxygenSimulation ->
 output folder (solver/io/output.py contract), with the O2 results under "oxygen" in
 summary.json and, in addition, `slices.csv` (c on the plane z = 0 through the centre,
-3D only) for the maps of solver/studies/o2_maps.py."""
+3D only) for the maps of solver/studies/o2_maps.py, and the outward surface flux
+(`O2_flux_out_mol_m2_s`) among the fields for the 3D view (solver/studies/render3d.py)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+from dolfinx import fem
 from mpi4py import MPI
 
 from solver.simulation import checkpoint
@@ -21,6 +23,7 @@ from solver.simulation.oxygen_simulation import OxygenSimulation
 from solver.io.probes import RayProbe
 
 PROFILE_COLUMNS = ("c_O2_mol_m3",)
+FLUX_FIELD = "O2_flux_out_mol_m2_s"
 SLICE_RADII, SLICE_ANGLES = 31, 49
 
 
@@ -96,9 +99,12 @@ def run_oxygen_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_W
         profiles, slices = tables["profiles.csv"], tables["slices.csv"]
         if saved is not None:
             checkpoint.resume_rows(record, saved, tables)
+        flux = None
         if case.output.fields:
             stem = f"fields_restart{len(summary['restarts'])}" if saved else "fields"
-            record.writer = FieldWriter(record.folder.partial_fields_dir, domain, sim.output_fields, stem)
+            flux = fem.Function(sim.transport.V, name=FLUX_FIELD)
+            record.writer = FieldWriter(record.folder.partial_fields_dir, domain,
+                                        {**sim.output_fields, FLUX_FIELD: flux}, stem)
 
         def observe(t: float, s: OxygenSimulation) -> None:
             record.timeseries.append(s.scalars(t))
@@ -110,6 +116,7 @@ def run_oxygen_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_W
                 if values is not None:
                     slices.extend([[t, p[0], p[1], v[0]] for p, v in zip(plane.points, values)])
             if record.writer is not None:
+                s.transport.outward_flux(flux)
                 record.writer.write(t)
             if watchable(len(record.timeseries)):
                 record.write_timeseries()  # a running job can be watched
