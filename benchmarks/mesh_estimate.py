@@ -22,7 +22,7 @@ from meshes.estimate import (BOUNDARY_CELLS_PER_H2, CELLS_PER_H3,  # noqa: E402
                              P1_NODES_PER_CELL,
                              P2_NODES_PER_CELL, estimate_cells)
 from meshes.particle import _particle_inputs, particle_model  # noqa: E402
-from solver.io.mesh_io import gmsh_session  # noqa: E402
+from meshes.gmsh_io import gmsh_session  # noqa: E402
 
 NM = 1e-9
 MESHES = [  # (label, radius, layer, coating, shape, surface, bulk): the calibration set

@@ -19,7 +19,7 @@ from mpi4py import MPI
 from meshes.markers import CELL_TAGS, FACET_TAGS
 from meshes.particle import (checked_inputs, mesh_info, region_radii, scale_nodes,
                              set_radial_size_field, surface_radii, surface_sizes)
-from solver.io.mesh_io import run_gmsh_on_rank0
+from meshes.gmsh_io import run_gmsh_on_rank0
 
 
 def radial_model(radius_m, layer_thickness_m=0.0, coating_thickness_m=0.0, **sizes) -> dict:

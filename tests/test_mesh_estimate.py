@@ -12,7 +12,7 @@ from meshes.estimate import (BOUNDARY_CELLS_PER_H2, BYTES_PER_RANK, BYTES_PER_ST
 from meshes.particle import _particle_inputs, particle_model
 from meshes.radial import radial_model
 from solver.case.schema import load_case
-from solver.io.mesh_io import gmsh_session
+from meshes.gmsh_io import gmsh_session
 from solver.simulation.preflight import case_estimate, mesh_inputs, refusal, stored_steps
 
 NM = 1e-9

@@ -22,7 +22,8 @@ from meshes.markers import CELL_TAGS, FACET_TAGS
 from meshes.particle import build_and_load, build_particle, region_radii, surface_radii
 from meshes.radial import build_radial
 from solver import compat
-from solver.io.mesh_io import INFO_FILE, MESH_FILE, read_particle_mesh
+from meshes.gmsh_io import INFO_FILE, MESH_FILE
+from solver.io.mesh_io import read_particle_mesh
 
 COMM = MPI.COMM_WORLD
 R, DELTA, T = 150e-9, 20e-9, 5e-9

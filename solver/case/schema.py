@@ -342,7 +342,7 @@ class Case(Strict):
         """The mesh builder's rules (meshes/particle.py `check_inputs`: sizes in
         (0, radius], surface and interface <= bulk, shells at least one element thick),
         applied to the resolved sizes now, so that the message names the case keys."""
-        from meshes.particle import checked_inputs
+        from meshes.sizes import checked_inputs
 
         g, m = self.geometry, self.mesh
         sizes = {f"size_{k}_m": (None if getattr(m, k, None) is None else getattr(m, k).si)

@@ -24,8 +24,8 @@ from typing import Any, Callable
 
 from mpi4py import MPI
 
-from solver.io.mesh_io import (INFO_FILE, XDMF_FILE, h5_file, read_mesh_xdmf,
-                            run_gmsh_on_rank0, write_mesh_xdmf)
+from meshes.gmsh_io import INFO_FILE, run_gmsh_on_rank0
+from solver.io.mesh_io import XDMF_FILE, h5_file, read_mesh_xdmf, write_mesh_xdmf
 
 SCHEMA = 1  # bump when the entry layout changes
 ENV_VAR = "LRMO_MESH_CACHE"

@@ -36,7 +36,7 @@ def mesh_arguments(case: Case) -> dict:
 
 def mesh_inputs(case: Case) -> dict:
     """The builder's checked inputs with the shape's defaults filled in, plus "shape"."""
-    from meshes.particle import checked_inputs
+    from meshes.sizes import checked_inputs
 
     shape = case.geometry.shape
     return {"shape": shape, **checked_inputs(**mesh_arguments(case), shape=shape)}
