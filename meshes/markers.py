@@ -16,6 +16,7 @@ FACET_TAGS: dict[str, int] = {
     "symmetry_y": 22,
     "symmetry_z": 23,
     "centre": 30,  # r = 0 of a radial (1D) mesh
+    "grain_boundary": 40,  # faces between primary grains of a secondary particle (meshes/secondary.py)
 }
 
 REGIONS = tuple(CELL_TAGS)

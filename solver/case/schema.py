@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from solver.case.loading import CaseError, clip, clip_repr, parse_yaml, read_yaml_file
 from solver.case.oxygen import Oxygen
+from solver.case.grains import Grains
 from solver.case.fitted import FittedParameter
 from solver.case.units import (  # noqa: F401  (the quantity kinds of case files)
     Quantity,
@@ -54,7 +55,7 @@ class Strict(BaseModel):
 class Geometry(Strict):
     """Spherical primary particle with concentric regions (docs/model.md §2)."""
 
-    shape: Literal["radial", "octant", "sphere"] = "octant"
+    shape: Literal["radial", "octant", "sphere", "secondary"] = "octant"
     radius: PositiveLength
     layer_thickness: Length = "0 nm"
     coating_thickness: Length = "0 nm"
@@ -297,6 +298,7 @@ class Case(Strict):
     mechanics: Mechanics = Mechanics()
     protocol: Optional[Protocol] = Field(None, description="required when physics includes 'lithium'")
     oxygen: Optional[Oxygen] = Field(None, description="required when physics includes 'oxygen'")
+    grains: Optional[Grains] = Field(None, description="grain orientations, anisotropic lattice strain, secondary particles")
     time_stepping: TimeStepping = TimeStepping()
     solvers: Solvers = Solvers()
     output: Output = Output()

@@ -58,7 +58,8 @@ class Mechanics:
     (solver/numerics/warm_start.py; 0 = zero initial guess). 1D: direct."""
 
     def __init__(self, domain: Domain, materials: MaterialFields, theta, theta_ref: float,
-                 petsc_options: dict | None = None, warm_start_vectors: int = 8):
+                 petsc_options: dict | None = None, warm_start_vectors: int = 8,
+                 eigenstrain_shape=None):
         msh = domain.msh
         self.domain = domain
         self.V = compat.functionspace(msh, "Lagrange", 2, domain.displacement_shape)
@@ -81,10 +82,18 @@ class Mechanics:
 
         v = ufl.TestFunction(self.V)
         self._elastic_form = elastic_form
-        self.L = fem.form(domain.volume_integral(bulk_3K * self.chemical_strain * ufl.tr(eps(v))))
         strain = eps(self.u, pointwise=True)
-        s = isotropic(strain, self.chemical_strain)
-        stress_voigt = [(s if i == j else 0) + 2 * mu * strain[i, j] for i, j in VOIGT]
+        if eigenstrain_shape is None:  # isotropic: eps* = chemical_strain I
+            self.L = fem.form(domain.volume_integral(bulk_3K * self.chemical_strain * ufl.tr(eps(v))))
+            s = isotropic(strain, self.chemical_strain)
+            stress_voigt = [(s if i == j else 0) + 2 * mu * strain[i, j] for i, j in VOIGT]
+        else:  # eps* = chemical_strain A, A a 3x3 tensor (solver/physics/anisotropy.py)
+            eps_star = self.chemical_strain * eigenstrain_shape
+            self.L = fem.form(domain.volume_integral(
+                lmbda * ufl.tr(eps_star) * ufl.tr(eps(v)) + 2 * mu * ufl.inner(eps_star, eps(v))))
+            s = isotropic(strain) - lmbda * ufl.tr(eps_star)
+            stress_voigt = [(s if i == j else 0) + 2 * mu * (strain[i, j] - eps_star[i, j])
+                            for i, j in VOIGT]
 
         self.bcs = self._rigid_body_constraints(self.V)
         start = time.perf_counter()
@@ -100,13 +109,13 @@ class Mechanics:
             self.ksp = linalg.make_ksp(domain.comm, "elasticity", options)
             modes, self._mode_functions = rigid_body_modes(self.V)
             self.A.setNearNullSpace(modes)
-            if domain.shape == "sphere":
+            if domain.shape in ("sphere", "secondary"):
                 self.A.setNullSpace(modes)
             self._modes = modes
             if options.get("pc_type") == "mg":
                 self._setup_p_multigrid()
             if warm_start_vectors > 0:
-                null_space = modes if domain.shape == "sphere" else None
+                null_space = modes if domain.shape in ("sphere", "secondary") else None
                 self._guess = ProjectionGuess(self.A, warm_start_vectors, null_space)
         self.ksp.setOperators(self.A)
         self.ksp.setFromOptions()  # again, now that the multigrid levels exist
@@ -156,7 +165,7 @@ class Mechanics:
         A1 = compat.assemble_matrix(self._elastic_form(V1), bcs1)
         modes1, functions1 = rigid_body_modes(V1)
         A1.setNearNullSpace(modes1)
-        if self.domain.shape == "sphere":
+        if self.domain.shape in ("sphere", "secondary"):
             A1.setNullSpace(modes1)
         free = fem.Function(V1)  # 1, and 0 on the constrained dofs
         free.x.array[:] = 1.0
@@ -199,13 +208,13 @@ class Mechanics:
         compat.assemble_vector_into(b, self.L)
         if self.bcs:  # homogeneous Dirichlet values: no lifting needed
             compat.set_bc(b, self.bcs)
-        if self.domain.shape == "sphere":
+        if self.domain.shape in ("sphere", "secondary"):
             self._modes.remove(b)
         x = compat.petsc_vec(self.u)
         if self._guess is not None:
             self.ksp.setInitialGuessNonzero(self._guess.guess(b, x))
         self.iterations = linalg.solve(self.ksp, b, self.u)
-        if self.domain.shape == "sphere":  # the displacement orthogonal to rigid motions
+        if self.domain.shape in ("sphere", "secondary"):  # the displacement orthogonal to rigid motions
             self._modes.remove(x)
             self.u.x.scatter_forward()
         if self._guess is not None:

@@ -25,6 +25,8 @@ from solver.numerics.linalg import Projector, SolverFailure
 from solver.physics.lithium import LithiumTransport
 from solver.physics.materials import MaterialFields
 from solver.physics.mechanics import Mechanics
+from solver.physics.anisotropy import eigenstrain_shape
+from solver.physics.grain_boundaries import GrainBoundaryTractions
 from solver.numerics.peak_search import BUDGET_BYTES, SiteFractionHistory, search_peak
 from solver.physics.protocol import ChargeProtocol
 
@@ -92,9 +94,16 @@ class ChemoMechanics:
         drift = (self.sigma_h_P1, case.mechanics.temperature.si) if two_way else None
         extra = case.solvers.petsc_options
         self.lithium = LithiumTransport(domain, self.materials, theta0, self.protocol.floor_site_fraction, drift, extra)
+        # anisotropic lattice strain per grain (solver/physics/anisotropy.py), None: isotropic
+        self.eigenstrain = eigenstrain_shape(case, domain) if self.with_mechanics else None
         self.mechanics = (
-            Mechanics(domain, self.materials, self.lithium.theta, theta0, extra) if self.with_mechanics else None
+            Mechanics(domain, self.materials, self.lithium.theta, theta0, extra,
+                      eigenstrain_shape=self.eigenstrain and self.eigenstrain[1])
+            if self.with_mechanics else None
         )
+        self.grain_boundaries = (  # secondary particles: tractions on the grain boundaries
+            GrainBoundaryTractions(domain, self.mechanics)
+            if self.mechanics is not None and hasattr(domain, "grain_of_cell") else None)
         self.two_way = two_way
         every = case.mechanics.stress_every_steps
         self.stress_every = 1 if two_way else every
@@ -452,6 +461,8 @@ class ChemoMechanics:
         self.stats.wall_mechanics_s += time.perf_counter() - t0
         peak = self.mechanics.peak_von_mises()
         self.peak.update(peak, t)
+        if self.grain_boundaries is not None:
+            self.grain_boundaries.update(t)
         if self.history is not None:
             self._solved_peaks[t] = peak
 
@@ -493,6 +504,8 @@ class ChemoMechanics:
                 "peak_over": self._peak_over(),
                 "wall_s": self.stats.wall_mechanics_s,
             }
+        if self.grain_boundaries is not None:
+            out["grain_boundaries"] = self.grain_boundaries.summary()
         return out
 
 

@@ -16,6 +16,10 @@ def build_domain(case: Case, comm: MPI.Comm, mesh_dir: Path | None = None) -> Do
 
     3D meshes go through the mesh cache (solver/io/mesh_cache.py): built by Gmsh once,
     then read in parallel. The 1D interval is tiny and always built afresh."""
+    if case.geometry.shape == "secondary":  # N primary grains (solver/simulation/secondary_setup.py)
+        from solver.simulation.secondary_setup import secondary_domain
+
+        return secondary_domain(case, comm, mesh_dir)
     args = mesh_arguments(case)
     if case.geometry.shape == "radial":
         msh, cell_tags, facet_tags, info = _radial_mesh(args, comm, mesh_dir)

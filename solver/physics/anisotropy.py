@@ -1,0 +1,119 @@
+"""Anisotropic chemical eigenstrain of a layered oxide, grain by grain
+(docs/secondary-particles.md §1).
+
+In the crystal frame the lattice strain per unit increase of the Li site fraction is
+diag(alpha_a, alpha_a, alpha_c) (a axes in the layers, c the stacking axis). A grain
+with orientation R (crystal -> sample frame, c axis = R e_z) has
+
+    eps* = (theta - theta_ref) R diag(alpha_a, alpha_a, alpha_c) R^T       (in the core)
+
+Elsewhere the strain scales with the local Li-site density and partial molar volume as
+the isotropic model does: eps* = Omega c_max(x) / 3 (theta - theta_ref) A, with the
+dimensionless shape tensor A = R diag(alpha_a, alpha_a, alpha_c) R^T / alpha_iso and
+alpha_iso = Omega_core c_max_core / 3. With alpha_a = alpha_c = alpha_iso, A = I and the
+model is today's isotropic one (tests/test_grains.py). Stiffness stays isotropic.
+"""
+from __future__ import annotations
+
+import numpy as np
+import ufl
+from dolfinx import fem
+
+from solver import compat
+
+VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
+
+
+def rotation_matrices(euler_deg) -> np.ndarray:
+    """(n, 3, 3) crystal -> sample rotations from Bunge Euler angles (phi1, Phi, phi2)
+    in degrees: R = Rz(phi1) Rx(Phi) Rz(phi2)."""
+    from scipy.spatial.transform import Rotation
+
+    return Rotation.from_euler("ZXZ", np.asarray(euler_deg, dtype=float).reshape(-1, 3),
+                               degrees=True).as_matrix()
+
+
+def random_rotations(count: int, seed: int) -> np.ndarray:
+    """(count, 3, 3) rotations uniform on SO(3), the same for a given seed everywhere."""
+    from scipy.spatial.transform import Rotation
+
+    return Rotation.random(count, random_state=np.random.default_rng(seed)).as_matrix()
+
+
+def grain_rotations(grains, count: int) -> np.ndarray:
+    """The case's grain orientations (grains section of a case) for `count` grains."""
+    if grains is None or grains.orientations == "random":
+        seed = 0 if grains is None else grains.seed
+        return random_rotations(count, seed)
+    if len(grains.orientations) != count:
+        raise ValueError(f"grains.orientations: {len(grains.orientations)} given, the mesh "
+                         f"has {count} grains")
+    return rotation_matrices(grains.orientations)
+
+
+def crystal_strain(rotations: np.ndarray, alpha_a: float, alpha_c: float) -> np.ndarray:
+    """(n, 3, 3) R diag(alpha_a, alpha_a, alpha_c) R^T per grain."""
+    d = np.array([alpha_a, alpha_a, alpha_c])
+    return np.einsum("nik,k,njk->nij", rotations, d, rotations)
+
+
+def isotropic_coefficient(case) -> float:
+    """alpha_iso = Omega c_max / 3 of the core: today's strain per unit site fraction."""
+    core = case.materials.core
+    return core.partial_molar_volume.si * core.lithium_site_concentration.si / 3
+
+
+def shape_tensor_field(domain, tensors: np.ndarray):
+    """DG0 Function of the symmetric tensor per cell (6 Voigt components), the tensor of
+    the cell's grain (`domain.grain_of_cell`, all grain 0 if absent), and its UFL 3x3."""
+    f = fem.Function(compat.functionspace(domain.msh, "DG", 0, (6,)), name="eigenstrain_shape")
+    dofs, grain = _cell_dofs_and_grains(domain, f)
+    values = f.x.array.reshape(-1, 6)
+    for k, (i, j) in enumerate(VOIGT):
+        values[dofs, k] = tensors[grain, i, j]
+    f.x.scatter_forward()
+    return f, voigt_matrix(f)
+
+
+def _cell_dofs_and_grains(domain, f) -> tuple[np.ndarray, np.ndarray]:
+    """The DG0 (block) dof and the grain (`domain.grain_of_cell`, else 0) of every local
+    cell, ghosts included."""
+    tdim = domain.msh.topology.dim
+    imap = domain.msh.topology.index_map(tdim)
+    n_cells = imap.size_local + imap.num_ghosts
+    grain = getattr(domain, "grain_of_cell", None)
+    grain = np.zeros(n_cells, dtype=np.int64) if grain is None else np.asarray(grain)[:n_cells]
+    return compat.cell_dofs(f.function_space)[:n_cells, 0], grain
+
+
+def voigt_matrix(v):
+    """Symmetric 3x3 UFL matrix from 6 Voigt components."""
+    index = {pair: k for k, pair in enumerate(VOIGT)}
+    index.update({(j, i): k for (i, j), k in list(index.items())})
+    return ufl.as_matrix([[v[index[(i, j)]] for j in range(3)] for i in range(3)])
+
+
+def eigenstrain_shape(case, domain):
+    """(DG0 Function, UFL tensor A) of the case's anisotropic eigenstrain, or None when
+    the case asks for none (isotropic: today's scalar forms). Needs a 3D domain."""
+    grains = getattr(case, "grains", None)
+    if grains is None or grains.lattice_strain is None:
+        return None
+    if domain.radial:
+        raise ValueError("grains.lattice_strain needs a 3D geometry.shape (not radial)")
+    count = int(domain.info.get("grain_count", 1)) if isinstance(domain.info, dict) else 1
+    rotations = grain_rotations(grains, count)
+    alpha_iso = isotropic_coefficient(case)
+    tensors = crystal_strain(rotations, grains.lattice_strain.a_axis.si,
+                             grains.lattice_strain.c_axis.si) / alpha_iso
+    return shape_tensor_field(domain, tensors)
+
+
+def orientation_field(domain, rotations: np.ndarray):
+    """DG0 vector Function: each cell's c axis (R e_z) in the sample frame, for ParaView
+    and the figures (colour by orientation)."""
+    f = fem.Function(compat.functionspace(domain.msh, "DG", 0, (3,)), name="c_axis")
+    dofs, grain = _cell_dofs_and_grains(domain, f)
+    f.x.array.reshape(-1, 3)[dofs] = rotations[grain][:, :, 2]
+    f.x.scatter_forward()
+    return f
