@@ -113,6 +113,16 @@ def test_the_lrmo_set_is_the_paper_cases_core():
         assert getattr(lrmo, key).si == pytest.approx(getattr(paper, key).si, rel=1e-12), key
 
 
+def test_the_docs_show_every_set_as_shipped():
+    """docs/parameter-sets.md holds each set's table as `python -m
+    solver.case.parameter_sets` prints it (rewrite the docs when a set changes)."""
+    from solver.case.parameter_sets import markdown_table
+
+    docs = (ROOT / "docs" / "parameter-sets.md").read_text(encoding="utf-8")
+    for name in SET_NAMES:
+        assert markdown_table(name) in docs, name
+
+
 def test_derived_values_follow_their_formulas():
     nmc = get_parameter_set("nmc811_okane2022")
     c_max = nmc.values["lithium_site_concentration"].value

@@ -143,3 +143,20 @@ def case_citations(case) -> list[str]:
     core = getattr(getattr(case, "materials", None), "core", None)
     name = getattr(core, "parameter_set", None)
     return get_parameter_set(name).citations() if name else []
+
+
+def markdown_table(name: str) -> str:
+    """The set as a Markdown table (docs/parameter-sets.md is written from these)."""
+    chosen = get_parameter_set(name)
+    lines = ["| key | value | kind | note | source |", "|---|---|---|---|---|"]
+    for section, entries in (("materials.core", chosen.values), ("context", chosen.context)):
+        for key, entry in entries.items():
+            value = f"{entry.value:g} {entry.unit}".strip()
+            cited = "; ".join(r.short() for r in entry.refs) or "none"
+            lines.append(f"| `{section}.{key}` | {value} | {entry.kind} | {entry.note} | {cited} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m solver.case.parameter_sets: every set as a table
+    for set_name, shipped in parameter_sets().items():
+        print(f"### `{set_name}`: {shipped.title}\n\n{shipped.material}\n\n{markdown_table(set_name)}\n")
