@@ -102,6 +102,8 @@ def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, l
         with log.progress_bar(case.protocol.end_time.si, "simulated s", start=sim.t) as advance:
             try:
                 summary.update(sim.run(observe, lambda t: advance(t, sim.progress_text), checkpoint=save))
+                if sim.grain_boundaries is not None:  # tractions at their largest, for ParaView
+                    sim.grain_boundaries.write_vtu(record.folder.path / "grain_boundaries.vtu")
                 if "oxygen" in case.physics:  # a restart in the O2 stage starts after Li
                     save(sim, force=True)
             except checkpoint.Interrupted as exc:
