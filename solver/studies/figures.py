@@ -16,8 +16,10 @@ def _csv(path: Path) -> dict[str, np.ndarray]:
 
 
 def figures(out: Path, runs: dict[str, Path], series: list[dict], o2_runs: dict[str, Path],
-            coverage: list[dict]) -> dict:
-    """PNG figures (rank 0 only). Returns {name: file name}."""
+            coverage: list[dict], band: dict | None = None) -> dict:
+    """PNG figures (rank 0 only). Returns {name: file name}. `band`: {label: {t_s,
+    centre_Pa, low_Pa, high_Pa}} curves with a shaded range on the peak-stress-vs-time
+    figure (solver/studies/fidelity_report.py `bands`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -75,6 +77,9 @@ def figures(out: Path, runs: dict[str, Path], series: list[dict], o2_runs: dict[
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, ts in series_ts.items():
         ax.plot(ts["t_s"] / 60, ts["sigma_vm_max_Pa"] / 1e6, label=label)
+    for label, b in (band or {}).items():
+        line, = ax.plot(b["t_s"] / 60, np.asarray(b["centre_Pa"]) / 1e6, ls="--", lw=1, label=label)
+        ax.fill_between(b["t_s"] / 60, b["low_Pa"] / 1e6, b["high_Pa"] / 1e6, color=line.get_color(), alpha=0.2)
     for key, target in (("pristine", 567), ("Ru-1", 418)):
         ax.axhline(target, ls=":", color="k")
         ax.text(1, target + 5, f"paper {key}: {target} MPa", fontsize=8)

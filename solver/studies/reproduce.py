@@ -17,6 +17,8 @@ from solver.io.output import write_atomic
 from solver.simulation.run import run_case
 from solver.studies.figures import figures
 from solver.studies.sweep import run_series
+from solver.studies import fidelity_report
+from solver.studies.variants import full_charge_volume_change
 
 CASES = Path(__file__).resolve().parents[2] / "cases"
 
@@ -39,31 +41,6 @@ def mesh_study(case_path: Path, comm) -> list[dict]:
                     "peak_MPa": stress["peak_von_mises_Pa"] / 1e6,
                     "depth_nm": stress["peak_depth_m"] * 1e9})
     return out
-
-
-def full_charge_volume_change(case) -> float:
-    """Volume change once the whole particle sits at the floor: Omega (1 - theta_min) times
-    the volume mean of c_max (r), from the case's own c_max profile (radial quadrature)."""
-    from scipy.integrate import quad
-
-    R = case.geometry.radius.si
-    d = case.geometry.layer_thickness.si
-    c0 = case.materials.core.lithium_site_concentration.si
-    lay = case.materials.layer
-    defic = lay.site_deficiency_at_surface.si if d > 0 else 0.0
-
-    def c_max(r):
-        if d <= 0 or r < R - d:
-            return c0
-        depth = (R - r) / d
-        from scipy.special import erf
-        g = {"step": 1.0, "linear": 1 - depth, "erfc": 1 - erf(2 * depth)}[lay.profile]
-        return c0 * (1 - defic * min(max(g, 0.0), 1.0))
-
-    mean = 3 / R**3 * (quad(lambda r: c_max(r) * r * r, 0, R - d)[0]
-                       + (quad(lambda r: c_max(r) * r * r, R - d, R)[0] if d > 0 else 0.0))
-    omega = case.materials.core.partial_molar_volume.si
-    return omega * mean * (1 - case.lithium.min_site_fraction.si)
 
 
 def reproduce(out_dir="results", comm=MPI.COMM_WORLD, with_3d: bool = True) -> int:
@@ -95,10 +72,13 @@ def reproduce(out_dir="results", comm=MPI.COMM_WORLD, with_3d: bool = True) -> i
             o2[label] = out / name
     log.info("reproduce: O2 vs RuO2 coverage")
     coverage = run_series(CASES / "series" / "ru1_coverage_o2.yaml", out / "ru1_coverage_o2", comm, quiet)
+    fidelity = fidelity_report.run_fidelity(comm, log.info)
     wall = time.perf_counter() - start
     if comm.rank == 0:
-        files = figures(out, runs, series, {k: v for k, v in o2.items() if k != "Ru-1 islands"}, coverage)
+        files = figures(out, runs, series, {k: v for k, v in o2.items() if k != "Ru-1 islands"}, coverage,
+                        band=fidelity_report.bands(fidelity))
         report = render_report(summaries, study, series, o2_summaries, files, wall, coverage, summaries_3d)
+        report += "\n" + fidelity_report.section(fidelity, fidelity_report.figures(out, fidelity))
         write_atomic(out / "report.md", report)
     comm.barrier()
     failed = [k for k, s in (*summaries.items(), *summaries_3d.items()) if s["status"] != "completed"]

@@ -10,6 +10,11 @@ from mpi4py import MPI
 
 from solver.studies import variants
 
+LABELS = {"radius_nm": "particle radius", "youngs_modulus_GPa": "Young's modulus",
+          "poisson_ratio": "Poisson ratio", "density_g_cm3": "density",
+          "pristine_discharge_0p1C": "pristine 0.1C discharge", "layer_site_deficiency":
+          "site deficiency at the surface", "layer_diffusivity_ratio": "layer/core D at the surface",
+          "layer_thickness_nm": "layer thickness"}
 # inputs that enter the pristine case: changing one re-fits the pristine D
 PRISTINE_INPUTS = ("radius_nm", "youngs_modulus_GPa", "poisson_ratio", "density_g_cm3",
                    "pristine_discharge_0p1C")
@@ -45,17 +50,20 @@ def table_rows(study: dict) -> list[dict]:
     out = []
     for row in study["rows"]:
         for end in ("low", "high"):
-            result = row["ends"][end]
-            s = variants.summarize(result)
             out.append({"name": row["name"], "kind": row["input"].kind, "end": end,
                         "value": getattr(row["input"], end), "unit": row["input"].unit,
-                        "D_m2_s": result["diffusivity_m2_s"],
-                        "A_peak_MPa": s["A"]["ru1_peak_MPa"], "B_peak_MPa": s["B"]["ru1_peak_MPa"],
-                        "B_depth_nm": s["B"]["ru1_peak_depth_nm"],
-                        "layer_nm": result["values"]["layer_thickness_nm"],
-                        "B_location": s["B"]["ru1_location"], "B_inside": s["B"]["ru1_inside_layer"],
-                        "A_volume_change": s["A"]["ru1_volume_change"]})
+                        **result_row(row["ends"][end])})
     return out
+
+
+def result_row(result: dict) -> dict:
+    """The table columns of one run of both variants."""
+    s = variants.summarize(result)
+    return {"D_m2_s": result["diffusivity_m2_s"],
+            "A_peak_MPa": s["A"]["ru1_peak_MPa"], "B_peak_MPa": s["B"]["ru1_peak_MPa"],
+            "B_depth_nm": s["B"]["ru1_peak_depth_nm"], "layer_nm": result["values"]["layer_thickness_nm"],
+            "B_location": s["B"]["ru1_location"], "B_inside": s["B"]["ru1_inside_layer"],
+            "A_volume_change": s["A"]["ru1_volume_change"]}
 
 
 def peak_band(study: dict, variant: str) -> dict:
@@ -68,9 +76,24 @@ def peak_band(study: dict, variant: str) -> dict:
     return {"t_s": t, "low_Pa": curves.min(axis=0), "high_Pa": curves.max(axis=0)}
 
 
+def implied_input(study: dict, name: str, key: str, target: float) -> float | None:
+    """The value of input `name` at which `key` (a table_rows column) would reach
+    `target`, linear between its low end, baseline and high end; None outside them."""
+    entry = swept_inputs()[name]
+    ends = {r["end"]: r[key] for r in table_rows(study) if r["name"] == name}
+    points = sorted([(entry.low, ends["low"]), (entry.value, result_row(study["baseline"])[key]),
+                     (entry.high, ends["high"])])
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        if y0 != y1 and min(y0, y1) <= target <= max(y0, y1):
+            return x0 + (target - y0) * (x1 - x0) / (y1 - y0)
+    return None
+
+
 def tornado_figure(study: dict, path, target_MPa: float = 418.0, tolerance: float = 0.03) -> None:
     """Horizontal bars: the Ru-1 peak at each input's low and high end, per variant,
-    sorted by span; the paper's value and its ±3 % band shaded (rank 0 only)."""
+    sorted by span, largest on top; the paper's value and its ±3 % band shaded; a
+    dagger marks an input with an end where B's peak is not strictly inside the layer
+    (rank 0 only)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -78,26 +101,32 @@ def tornado_figure(study: dict, path, target_MPa: float = 418.0, tolerance: floa
 
     rows = table_rows(study)
     base = variants.summarize(study["baseline"])
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), layout="constrained")
+    inputs = swept_inputs()
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), layout="constrained")
     for ax, variant in zip(axes, ("B", "A")):
         key = f"{variant}_peak_MPa"
         centre = base[variant]["ru1_peak_MPa"]
         names = sorted({r["name"] for r in rows},
                        key=lambda n: max(abs(r[key] - centre) for r in rows if r["name"] == n))
+        labels = []
         for i, name in enumerate(names):
-            for r in (r for r in rows if r["name"] == name):
+            ends = [r for r in rows if r["name"] == name]
+            for r in ends:
                 colour = "tab:blue" if r["end"] == "low" else "tab:orange"
-                ax.barh(i, r[key] - centre, left=centre, color=colour, alpha=0.8)
-                ax.text(r[key], i, f" {r['value']:g} ", va="center", fontsize=7,
-                        ha="left" if r[key] >= centre else "right")
-        ax.set_yticks(range(len(names)), [n.replace("_", " ") for n in names], fontsize=8)
+                ax.barh(i, r[key] - centre, left=centre, color=colour, alpha=0.8, height=0.6)
+            entry = inputs[name]
+            mark = "" if variant == "A" or all(r["B_inside"] for r in ends) else " †"
+            labels.append(f"{LABELS.get(name, name)} ({entry.kind}){mark}\n"
+                          f"{entry.low:g} | {entry.high:g} {entry.unit}".rstrip())
+        ax.set_yticks(range(len(names)), labels, fontsize=8)
         ax.axvline(centre, color="k", lw=1)
         ax.axvspan(target_MPa * (1 - tolerance), target_MPa * (1 + tolerance), color="tab:green", alpha=0.15,
                    label=f"paper {target_MPa:.0f} MPa ±{100 * tolerance:.0f} %")
         ax.axvline(target_MPa, color="tab:green", ls=":")
         ax.set_xlabel("Ru-1 peak von Mises stress [MPa]")
-        ax.set_title(f"variant {variant}: baseline {centre:.0f} MPa (blue: low end, orange: high end)",
-                     fontsize=9)
+        title = f"variant {variant}: baseline {centre:.0f} MPa; blue: low end, orange: high end"
+        ax.set_title(title + ("\n†: at one end the peak is not strictly inside the layer"
+                              if variant == "B" else ""), fontsize=9)
         ax.legend(fontsize=7, loc="lower right")
     fig.savefig(path, dpi=120)
     plt.close(fig)

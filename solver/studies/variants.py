@@ -282,3 +282,43 @@ def summarize(result: dict) -> dict:
             "ratio": st["peak_von_mises_Pa"] / pristine["peak_von_mises_Pa"],
         }
     return rows
+
+
+# Layer physics compared for the peak location (variant B, baseline inputs): the case's
+# choice last. Each is (label, case overrides).
+LOCATION_ALTERNATIVES = (
+    ("linear c_max, uniform layer D (the headline case's layer)",
+     ["materials.layer.profile=linear", "materials.layer.lithium_diffusivity_profile=uniform"]),
+    ("erfc c_max cut at erfc(2), uniform layer D",
+     ["materials.layer.profile=erfc", "materials.layer.lithium_diffusivity_profile=uniform"]),
+    ("continuous erfc c_max, uniform layer D (a jump in D at the inner edge)",
+     ["materials.layer.lithium_diffusivity_profile=uniform"]),
+    ("continuous erfc c_max, no faster D in the layer",
+     ["materials.layer.lithium_diffusivity_profile=uniform", "materials.layer.lithium_diffusivity=null"]),
+    ("continuous erfc c_max, D graded with the deficiency (cases/fidelity)", []),
+)
+
+
+def location_evidence(comm=MPI.COMM_WORLD) -> list[dict]:
+    """Variant B's Ru-1 peak and its place for each layer physics of
+    LOCATION_ALTERNATIVES; then both variants with the headline case's assumed 20 nm
+    linear layer (its floor re-derived for the layer's fewer sites)."""
+    rows = [_evidence_row(label, "B", load_case(CASE_FILES["B"], [*sets, "output.fields=false"]), comm)
+            for label, sets in LOCATION_ALTERNATIVES]
+    values = inputs(layer_thickness_nm=20.0)
+    derived = derive(values, "linear")
+    for variant in ("A", "B"):
+        case = load_case(CASE_FILES[variant], [*overrides(values, derived, variant), "output.fields=false",
+                                               "materials.layer.profile=linear",
+                                               "materials.layer.lithium_diffusivity_profile=uniform"])
+        rows.append(_evidence_row("the headline case's assumed layer: 20 nm, linear, uniform D",
+                                  variant, case, comm))
+    return rows
+
+
+def _evidence_row(label: str, variant: str, case, comm) -> dict:
+    st = run_with_history(case, comm)["stress"]
+    R, d, r = case.geometry.radius.si, case.geometry.layer_thickness.si, st["peak_radius_m"]
+    return {"label": label, "variant": variant, "layer_nm": d * 1e9, "peak_MPa": st["peak_von_mises_Pa"] / 1e6,
+            "radius_nm": r * 1e9, "depth_nm": (R - r) * 1e9, "location": st["peak_location"],
+            "inside": R - d < r < R and st["peak_location"] == "inside layer"}
