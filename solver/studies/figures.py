@@ -1,6 +1,7 @@
 """The report's figures (matplotlib, rank 0 only), drawn from the output folders of
-`lrmo reproduce`: stress maps and profiles at the peak, peak stress vs time, the Ru
-series, O2 vs coverage and the O2 maps."""
+`lrmo reproduce`: stress maps and profiles at the peak's own time, peak stress vs time,
+the Ru series, O2 vs coverage and the O2 maps; and the pyvista 3D views
+(solver/studies/render3d.py) run in processes of their own."""
 from __future__ import annotations
 
 import csv
@@ -10,9 +11,38 @@ from pathlib import Path
 import numpy as np
 
 
+PEAK_PROFILES = "profiles_at_peak.csv"  # written by the run at the peak's own time
+
+
 def _csv(path: Path) -> dict[str, np.ndarray]:
     rows = list(csv.DictReader(path.open()))
     return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+
+
+def peak_profile(folder: Path) -> tuple[float, dict[str, np.ndarray]]:
+    """(t_s, {column: values along the radius}) at the reported peak's own time: the run's
+    `profiles_at_peak.csv` (every node on the ray, both sides of an interface), or, for
+    an output folder from before it existed, the output time of profiles.csv nearest
+    the peak (the title then says which time is shown)."""
+    folder = Path(folder)
+    if (folder / PEAK_PROFILES).exists():
+        p = _csv(folder / PEAK_PROFILES)
+    else:
+        t_peak = json.loads((folder / "summary.json").read_text())["stress"]["peak_time_s"]
+        p = _csv(folder / "profiles.csv")
+        times = np.unique(p["t_s"])
+        p = {k: v[p["t_s"] == times[np.argmin(np.abs(times - t_peak))]] for k, v in p.items()}
+    order = np.argsort(p["r_m"], kind="stable")  # keeps an interface's two nodes in order
+    return float(p["t_s"][0]), {k: v[order] for k, v in p.items()}
+
+
+def stress_map_inputs(runs: dict[str, Path]) -> dict[str, tuple[float, np.ndarray, np.ndarray]]:
+    """{label: (t_s, r_nm, von Mises in MPa)}: what the stress maps and profiles plot."""
+    out = {}
+    for label, folder in runs.items():
+        t, prof = peak_profile(folder)
+        out[label] = (t, prof["r_m"] * 1e9, prof["sigma_vm_Pa"] / 1e6)
+    return out
 
 
 def figures(out: Path, runs: dict[str, Path], series: list[dict], o2_runs: dict[str, Path],
@@ -27,47 +57,53 @@ def figures(out: Path, runs: dict[str, Path], series: list[dict], o2_runs: dict[
 
     files = {}
     summaries = {k: json.loads((v / "summary.json").read_text()) for k, v in runs.items()}
-    profiles = {k: _csv(v / "profiles.csv") for k, v in runs.items()}
+    peaks = {k: peak_profile(v) for k, v in runs.items()}
+    maps = stress_map_inputs(runs)
     series_ts = {k: _csv(v / "timeseries.csv") for k, v in runs.items()}
 
-    def at_time(p, t):
-        times = np.unique(p["t_s"])
-        nearest = times[np.argmin(np.abs(times - t))]
-        sel = p["t_s"] == nearest
-        return nearest, {k: v[sel] for k, v in p.items()}
+    def when(label, t):
+        t_peak = summaries[label]["stress"]["peak_time_s"]
+        return f"t = {t / 60:.1f} min" + ("" if abs(t - t_peak) <= 1e-9 * t_peak else f" (peak at {t_peak / 60:.1f} min)")
 
     # stress maps through the centre (the radial solution swept round the centre)
     fig, axes = plt.subplots(1, len(runs), figsize=(5.5 * len(runs), 4.4), layout="constrained")
-    vmax = max(np.max(at_time(profiles[k], summaries[k]["stress"]["peak_time_s"])[1]["sigma_vm_Pa"]) for k in runs)
-    for ax, (label, p) in zip(axes, profiles.items()):
-        t, prof = at_time(p, summaries[label]["stress"]["peak_time_s"])
-        r = prof["r_m"] * 1e9
+    vmax = max(float(np.max(v)) for _, _, v in maps.values())
+    for ax, (label, (t, r, vm)) in zip(axes, maps.items()):
         th = np.linspace(0, 2 * np.pi, 181)
         R_, T_ = np.meshgrid(r, th)
-        V = np.tile(prof["sigma_vm_Pa"] / 1e6, (len(th), 1))
-        m = ax.pcolormesh(R_ * np.cos(T_), R_ * np.sin(T_), V, vmin=0, vmax=vmax / 1e6, shading="gouraud", cmap="inferno")
+        V = np.tile(vm, (len(th), 1))
+        m = ax.pcolormesh(R_ * np.cos(T_), R_ * np.sin(T_), V, vmin=0, vmax=vmax, shading="gouraud", cmap="inferno")
         ax.set_aspect("equal")
-        ax.set_title(f"{label}: von Mises at t = {t / 60:.1f} min")
+        ax.set_title(f"{label}: von Mises at {when(label, t)}\nmax {np.max(vm):.1f} MPa")
         ax.set_xlabel("x [nm]")
         ax.set_ylabel("y [nm]")
-    fig.colorbar(m, ax=axes, label="von Mises stress [MPa]")
+    bar = fig.colorbar(m, ax=axes, label="von Mises stress [MPa]")
+    bar.set_ticks(sorted({*np.arange(0, vmax, 100.0), round(vmax, 1)}))
     files["stress_maps"] = "stress_maps.png"
     fig.savefig(out / files["stress_maps"], dpi=120)
     plt.close(fig)
 
     # radial profiles at the peak time
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
-    for label, p in profiles.items():
-        t, prof = at_time(p, summaries[label]["stress"]["peak_time_s"])
-        a1.plot(prof["r_m"] * 1e9, prof["c_Li_mol_m3"] / 1e3, label=f"{label} (t = {t / 60:.1f} min)")
-        a2.plot(prof["r_m"] * 1e9, prof["sigma_vm_Pa"] / 1e6, label=label)
-    a1.set_xlabel("r [nm]"); a1.set_ylabel("c_Li [kmol/m³]"); a1.legend(); a1.set_title("Li concentration at the peak time")
-    a2.set_xlabel("r [nm]"); a2.set_ylabel("von Mises [MPa]"); a2.legend(); a2.set_title("von Mises stress at the peak time")
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for label, (t, prof) in peaks.items():
+        r, vm = maps[label][1], maps[label][2]
+        a1.plot(r, prof["c_Li_mol_m3"] / 1e3, label=f"{label} ({when(label, t)})")
+        line, = a2.plot(r, vm, label=label)
+        i = int(np.argmax(vm))
+        a2.plot(r[i], vm[i], "o", color=line.get_color())
+        a2.annotate(f"{vm[i]:.1f} MPa\nr = {r[i]:.0f} nm", (r[i], vm[i]), textcoords="offset points",
+                    xytext=(-78, -6), fontsize=8, color=line.get_color())
+    a1.set_xlabel("r [nm]"); a1.set_ylabel("c_Li [kmol/m³]"); a1.set_title("Li concentration at the peak time")
+    a2.set_xlabel("r [nm]"); a2.set_ylabel("von Mises [MPa]"); a2.set_title("von Mises stress at the peak time")
+    shaded = False
     for label in runs:
         d = summaries[label]["mesh"]["inputs"]["layer_thickness_m"] * 1e9
         if d > 0:
             R = summaries[label]["mesh"]["inputs"]["radius_m"] * 1e9
-            a2.axvspan(R - d, R, color="0.9", zorder=0, label="Li-deficient layer")
+            for ax in (a1, a2):
+                ax.axvspan(R - d, R, color="0.9", zorder=0, label=None if shaded else f"Li-deficient layer ({label})")
+            shaded = True
+    a1.legend(fontsize=8); a2.legend(fontsize=8)
     files["profiles"] = "profiles_at_peak.png"
     fig.tight_layout()
     fig.savefig(out / files["profiles"], dpi=120)
@@ -123,4 +159,30 @@ def figures(out: Path, runs: dict[str, Path], series: list[dict], o2_runs: dict[
         files["o2_maps"] = "o2_maps.png"
         render_side_by_side({k: v for k, v in o2_runs.items()}, out / files["o2_maps"],
                             times_s=[0, 600, 1200, 2400])
+    return files
+
+
+def figures_3d(out: Path, stress_runs: dict[str, Path], islands_run: Path | None,
+               timeout_s: float = 600) -> dict:
+    """The pyvista renderings (solver/studies/render3d.py), each in a process of its own
+    (pyvista must be imported before DOLFINx; off-screen through EGL). Returns {name: file
+    name} of those made; a rendering that fails is reported and left out."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "VTK_DEFAULT_OPENGL_WINDOW": os.environ.get("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")}
+    jobs = {}
+    if stress_runs:
+        jobs["particle_3d"] = ("particle_3d.png", ["particle", *(f"{k}={v}" for k, v in stress_runs.items())])
+    if islands_run is not None:
+        jobs["islands_3d"] = ("islands_3d.png", ["islands", str(islands_run), "--times", "600", "2400"])
+    files = {}
+    for key, (name, args) in jobs.items():
+        proc = subprocess.run([sys.executable, "-m", "solver.studies.render3d", *args, "--out", str(out / name)],
+                              env=env, capture_output=True, text=True, timeout=timeout_s)
+        if proc.returncode == 0:
+            files[key] = name
+        else:
+            print(f"render3d {args[0]} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
     return files

@@ -15,7 +15,7 @@ from solver.studies.fitting import run_summary
 from solver.io.log import Log
 from solver.io.output import write_atomic
 from solver.simulation.run import run_case
-from solver.studies.figures import figures
+from solver.studies.figures import figures, figures_3d
 from solver.studies.sweep import run_series
 from solver.studies import fidelity_report
 from solver.studies.variants import full_charge_volume_change
@@ -75,8 +75,9 @@ def reproduce(out_dir="results", comm=MPI.COMM_WORLD, with_3d: bool = True) -> i
     fidelity = fidelity_report.run_fidelity(comm, log.info)
     wall = time.perf_counter() - start
     if comm.rank == 0:
-        files = figures(out, runs, series, {k: v for k, v in o2.items() if k != "Ru-1 islands"}, coverage,
-                        band=fidelity_report.bands(fidelity))
+        files = figures(out, runs, series, o2, coverage, band=fidelity_report.bands(fidelity))
+        octants = {"pristine": out / "pristine_stress_octant", "Ru-1": out / "ru1_stress_octant"} if with_3d else {}
+        files.update(figures_3d(out, octants, o2.get("Ru-1 islands")))
         report = render_report(summaries, study, series, o2_summaries, files, wall, coverage, summaries_3d)
         report += "\n" + fidelity_report.section(fidelity, fidelity_report.figures(out, fidelity))
         write_atomic(out / "report.md", report)
@@ -166,11 +167,20 @@ def render_report(summaries, study, series, o2, files, wall, coverage, summaries
             change = f"{100 * (r['peak_MPa'] / rows_[i - 1]['peak_MPa'] - 1):+.3f} %" if i else ""
             lines.append(f"| {key} | {r['surface_nm']} | {r['bulk_nm']} | {r['max_change']} | {r['peak_MPa']:.2f} | {change} |")
     lines += ["", "## Figures", ""]
-    captions = {"stress_maps": "von Mises stress through the centre at the peak time (spherically symmetric solution)",
-                "profiles": "c_Li and von Mises stress along the radius at the peak time",
+    captions = {"stress_maps": "von Mises stress through the centre at the peak's own time (spherically symmetric "
+                               "solution, every mesh node; the colour scale tops out at the reported peak)",
+                "profiles": "c_Li and von Mises stress along the radius at the peak's own time, every mesh node "
+                            "(both sides of the core | layer interface); the dot marks each profile's largest value",
                 "peak_vs_time": "largest von Mises stress during the first charge",
                 "series": "Ru series: peak stress vs RuCl3 concentration (layer thickness ∝ √c, see cases/series/ru_series.yaml)",
-                "o2_maps": "O2 concentration through the centre at 0, 10, 20 and 40 min, pristine and Ru-1 on one colour scale",
+                "o2_maps": "O2 concentration on the full cross-section through the centre (the octant mirrored) at 0, 10, "
+                           "20 and 40 min: pristine, Ru-1 (continuous RuO2 shell) and Ru-1 islands, on one colour scale",
+                "particle_3d": "3D octant runs mirrored to the whole particle, one octant cut away: c_Li and von Mises "
+                               "stress at the peak (counterpart of the paper's Fig. 4c-d); white line: the core | "
+                               "Li-deficient layer interface",
+                "islands_3d": "Ru-1 islands: O2 flux leaving the oxide through the particle surface at 10 and 40 min "
+                              "(escape on bare surface, capture on RuO2; own colour scale per time), RuO2 islands "
+                              "outlined in cyan (counterpart of the paper's Fig. 6c)",
                 "coverage": "O2 kept after 40 min vs the RuO2-covered fraction of the surface"}
     for key, name in files.items():
         lines += [f"![{captions[key]}]({name})", f"*{captions[key]}*", ""]
