@@ -3,8 +3,15 @@
     lrmo run CASE.yaml [--out DIR] [--set key.path=value ...] [--force-large] [--restart]
     lrmo validate CASE.yaml [--set ...] [--force-large]
     lrmo mesh CASE.yaml --out DIR [--set ...] [--force-large]
-    lrmo verify [--only NAME]
-    lrmo version
+    lrmo verify [--only NAME] [--out DIR]
+    lrmo sweep SERIES.yaml [--out DIR]
+    lrmo reproduce [--out DIR] [--no-3d]
+    lrmo fit CASE.yaml
+    lrmo version | lrmo --version
+
+Every command that writes prints its output folder first and marks it
+(solver/io/output.py `claim_folder`); it refuses a non-empty folder holding another
+command's results (exit 4) unless --overwrite.
 
 run, validate and mesh first print the pre-flight estimate (cells, dofs, memory) and
 refuse (exit 2) a case whose estimate exceeds the memory available; --force-large
@@ -20,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_SOLVER_FAILURE, EXIT_OUTPUT, EXIT_INTERRUPTED = 0, 2, 3, 4, 5
 
@@ -34,41 +42,128 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_BAD_INPUT)
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="lrmo", description="Chemo-mechanics and O2 transport of cathode particles.")
-    sub = p.add_subparsers(dest="command", required=True)
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown after each option that has one (not after on/off flags); the
+    examples in the epilog kept as written."""
 
-    def case_command(name, help_text, out_required=False):
-        c = sub.add_parser(name, help=help_text)
+    def _get_help_string(self, action):
+        if action.default in (None, False, [], argparse.SUPPRESS):
+            return action.help
+        return super()._get_help_string(action)
+
+
+class _Version(argparse.Action):
+    """`lrmo --version`: the version, printed on rank 0."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print lrmo's version and exit (`lrmo version`: also what it runs on)")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from mpi4py import MPI
+
+        from solver import __version__
+
+        if MPI.COMM_WORLD.rank == 0:
+            print(f"lrmo {__version__}")
+        raise SystemExit(EXIT_OK)
+
+
+# one example per command, shown by `lrmo COMMAND --help` (and all by `lrmo --help`)
+EXAMPLES = {
+    "run": ["lrmo run cases/demo.yaml --out results/demo",
+            "lrmo run cases/pristine_stress.yaml --out runs/2C --set protocol.c_rate=2C "
+            "--set geometry.radius='200 nm'",
+            "mpirun -n 4 lrmo run cases/ru1_stress_octant.yaml --out runs/ru1_octant"],
+    "validate": ["lrmo validate cases/demo.yaml --set protocol.c_rate=C/3"],
+    "mesh": ["lrmo mesh cases/verify_galvanostatic_octant.yaml --out mesh/"],
+    "verify": ["lrmo verify", "lrmo verify --only radial --out /tmp/verify"],
+    "sweep": ["lrmo sweep cases/series/ru_series.yaml",
+              "mpirun -n 3 lrmo sweep cases/series/ru_series.yaml --out runs/ru_series"],
+    "reproduce": ["lrmo reproduce --out results", "lrmo reproduce --out /tmp/quick --no-3d"],
+    "fit": ["lrmo fit cases/pristine_stress.yaml"],
+    "view": ["lrmo view results/pristine_stress_octant --out view.png",
+             "lrmo view results/pristine_stress --peak --field c_Li_mol_m3 --out peak.png"],
+    "version": ["lrmo version", "lrmo --version"],
+}
+
+
+def _examples(*commands: str) -> str:
+    lines = [f"  {e}" for c in commands for e in EXAMPLES[c]]
+    return "example" + ("s" if len(lines) > 1 else "") + ":\n" + "\n".join(lines)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="lrmo", description="Chemo-mechanics and O2 transport of cathode particles.",
+                formatter_class=_Formatter, epilog=_examples(*EXAMPLES) + "\n\n" + (
+                    "exit codes: 0 done, 2 bad input, 3 solver failure, 4 output folder unusable "
+                    "or holding another command's results, 5 interrupted (continue with --restart)"))
+    p.add_argument("--version", action=_Version)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name, help_text, description=None):
+        return sub.add_parser(name, help=help_text, description=description or help_text,
+                              formatter_class=_Formatter, epilog=_examples(name))
+
+    def overwrite_option(c):
+        c.add_argument("--overwrite", action="store_true",
+                       help="write into --out even if it holds another command's results")
+
+    def case_command(name, help_text, out_required=False, out_default=None):
+        c = command(name, help_text)
         c.add_argument("case", help="case file (YAML)")
         c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
-                       help="override a case value, e.g. --set geometry.radius='200 nm'")
+                       help="override a case value (repeatable), e.g. --set geometry.radius='200 nm' "
+                       "--set protocol.c_rate=2C")
         if name != "validate":
-            c.add_argument("--out", required=out_required, help="output folder")
+            c.add_argument("--out", required=out_required, default=out_default, help="output folder")
+            overwrite_option(c)
         c.add_argument("--quiet", action="store_true", help="no progress output")
         c.add_argument("--force-large", action="store_true",
                        help="run even if the pre-flight estimate exceeds the memory available")
         return c
 
-    run = case_command("run", "run a case")
+    run = case_command("run", "run a case", out_default="results/<case name>")
     run.add_argument("--restart", action="store_true",
                      help="continue from the checkpoint in the --out folder (docs/batch-jobs.md)")
-    case_command("validate", "check a case file and print the resolved case")
-    case_command("mesh", "build the case's mesh only", out_required=True)
-    v = sub.add_parser("verify", help="run the verification cases against closed forms")
+    case_command("validate", "check a case file and print the resolved case (writes nothing)")
+    case_command("mesh", "build the case's mesh only (mesh.xdmf/.h5, info.json)", out_required=True)
+    v = command("verify", "run the verification cases against closed forms")
     v.add_argument("--only", default=None, help="run only cases whose name contains this")
     v.add_argument("--out", default="results/verify", help="output folder")
-    w = sub.add_parser("sweep", help="run a series of cases (members in parallel under mpirun)")
+    overwrite_option(v)
+    w = command("sweep", "run a series of cases (members in parallel under mpirun)")
     w.add_argument("series", help="series file (YAML)")
-    w.add_argument("--out", default=None, help="output folder (default results/<series name>)")
-    r = sub.add_parser("reproduce", help="the paper's headline cases and results/report.md")
+    w.add_argument("--out", default="results/sweep-<series name>",
+                   help="output folder (kept apart from `lrmo reproduce`'s results/<series name>)")
+    overwrite_option(w)
+    r = command("reproduce", "the paper's headline cases and results/report.md")
     r.add_argument("--out", default="results", help="output folder")
     r.add_argument("--no-3d", dest="with_3d", action="store_false",
                    help="skip the 3D octant twins of the stress cases (a few minutes)")
-    f = sub.add_parser("fit", help="re-fit the parameters declared in a case's fitted: block")
+    overwrite_option(r)
+    f = command("fit", "re-fit the parameters declared in a case's fitted: block (writes nothing)")
     f.add_argument("case", help="case file (YAML)")
-    sub.add_parser("version", help="versions of lrmo and what it runs on")
+    command("version", "versions of lrmo and what it runs on")
+    vw = command("view", "render a result's surface and centre slice to PNG with ParaView's pvpython "
+                 "(docs/paraview.md)")
+    vw.add_argument("result", help="a result folder (or an .xdmf file)")
+    vw.add_argument("--out", default="view.png", help="PNG to write")
+    vw.add_argument("--field", default="sigma_vm_Pa", help="point array to colour by")
+    vw.add_argument("--peak", action="store_true", help="the state at the peak (fields_at_peak.xdmf)")
+    vw.add_argument("--time", type=float, default=None, help="time in s (default: the last)")
     return p
+
+
+def _claim(out, command: str, args, comm, log) -> Path:
+    """Print where `command` writes and mark the folder (refusing another command's
+    results unless --overwrite: OutputError, exit 4). Returns the folder as a Path."""
+    from solver.io.output import claim_folder
+
+    out = Path(out)
+    log.info(f"lrmo {command}: writing to {out}/")
+    claim_folder(out, command, comm, overwrite=getattr(args, "overwrite", False))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,6 +224,11 @@ def _dispatch(args, comm) -> int:
 
     root = comm.rank == 0
 
+    if args.command == "view":
+        from solver.io.paraview_view import launch
+
+        return launch(args.result, args.out, args.field, args.peak, args.time) if root else EXIT_OK
+
     if args.command == "version":
         from solver.io.provenance import versions
 
@@ -139,11 +239,21 @@ def _dispatch(args, comm) -> int:
 
     if args.command == "sweep":
         from solver.case.schema import CaseError
-        from solver.studies.sweep import load_series, run_series
+        from solver.studies.sweep import _member_case, load_series, run_series
+
+        from solver.io.log import Log
 
         try:
-            series, _ = load_series(args.series)
-            results = run_series(args.series, args.out or f"results/{series.name}", comm)
+            series, base = load_series(args.series)
+            for i, member in enumerate(series.members):  # every member checked before writing
+                _member_case(base, i, member)
+        except CaseError as exc:
+            _refused("series", args.series, exc, root)
+            return EXIT_BAD_INPUT
+        out = args.out.replace("<series name>", series.name)
+        try:
+            _claim(out, "sweep", args, comm, Log(comm))
+            results = run_series(args.series, out, comm)
         except CaseError as exc:
             _refused("series", args.series, exc, root)
             return EXIT_BAD_INPUT
@@ -158,14 +268,17 @@ def _dispatch(args, comm) -> int:
                     line += (f" O2 retained {s['oxygen']['retained_fraction']:.4f}, mobile "
                              f"{s['oxygen']['mobile_fraction']:.4f}, uniformity {s['oxygen']['uniformity']:.3f}")
                 print(line)
+            print(f"lrmo sweep: wrote {Path(out) / 'series.json'} and one folder per member in {out}")
         statuses = {m["summary"]["status"] for m in results}
         if "interrupted" in statuses:
             return EXIT_INTERRUPTED
         return EXIT_SOLVER_FAILURE if statuses != {"completed"} else EXIT_OK
 
     if args.command == "reproduce":
+        from solver.io.log import Log
         from solver.studies.reproduce import reproduce
 
+        _claim(args.out, "reproduce", args, comm, Log(comm))
         return reproduce(args.out, comm, with_3d=args.with_3d)
 
     if args.command == "fit":
@@ -177,13 +290,20 @@ def _dispatch(args, comm) -> int:
         except CaseError as exc:
             _refused("case", args.case, exc, root)
             return EXIT_BAD_INPUT
+        if root:
+            print("lrmo fit: runs in memory, writes no files; copy the fitted values into the case")
         fit_case(args.case, comm, log=print if root else (lambda *a: None))
         return EXIT_OK
 
     if args.command == "verify":
+        from solver.io.log import Log
         from solver.studies.verify import run_verification
 
-        return run_verification(args.out, only=args.only, comm=comm)
+        out = _claim(args.out, "verify", args, comm, Log(comm))
+        code = run_verification(out, only=args.only, comm=comm)
+        if root:
+            print(f"lrmo verify: wrote one folder per verification case in {out}")
+        return code
 
     from solver.case.schema import CaseError, dump_case_yaml, load_case
 
@@ -216,19 +336,20 @@ def _dispatch(args, comm) -> int:
     if args.command == "mesh":
         from solver.simulation.domain_setup import build_domain
 
+        out = _claim(args.out, "mesh", args, comm, log)
         try:
-            domain = build_domain(case, comm, mesh_dir=args.out)
+            domain = build_domain(case, comm, mesh_dir=out)
         except ValueError as exc:
             log.error(f"mesh: {exc}")
             return EXIT_BAD_INPUT
         cache = domain.info["cache"]["status"] if "cache" in domain.info else "not cached (1D)"
-        log.info(f"wrote {args.out}/mesh.xdmf, mesh.h5 and info.json: "
+        log.info(f"wrote {out / 'mesh.xdmf'}, mesh.h5 and info.json: "
                  f"{domain.info['num_cells']} cells; mesh cache: {cache}")
         return EXIT_OK
 
     from solver.simulation.run import run_case
 
-    out = args.out or f"results/{case.name}"
+    out = str(_claim(args.out.replace("<case name>", case.name), "run", args, comm, log))
     try:
         summary = run_case(case, out, comm, log, restart=args.restart, restart_command=_restart_command(args, out))
     except ValueError as exc:  # bad geometry/mesh inputs found while building; no checkpoint
@@ -245,5 +366,7 @@ def _dispatch(args, comm) -> int:
             f"{stress['peak_time_s']:.4g} s, r = {stress['peak_radius_m'] * 1e9:.2f} nm "
             f"({stress['peak_region']})"
         )
-    log.info(f"wrote {out}/ (summary.json, timeseries.csv, profiles.csv, fields/) in {summary['wall_time_s']:.1f} s")
+    written = [n for n in ("summary.json", "timeseries.csv", "profiles.csv", "fields/", "oxygen/")
+               if (Path(out) / n.rstrip("/")).exists()] if root else []
+    log.info(f"wrote {Path(out)} ({', '.join(written)}) in {summary['wall_time_s']:.1f} s")
     return EXIT_OK

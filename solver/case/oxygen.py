@@ -33,6 +33,7 @@ from solver.case.units import (
     Temperature,
     Density,
     quantity,
+    AssignmentChecked,
 )
 
 SourceRate = quantity("mol/m^3/s", ge=0)
@@ -48,8 +49,8 @@ Angle = quantity("rad", gt=0, le=math.pi / 2)
 SurfaceName = Literal["outer_surface", "ruo2_islands"]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+class Strict(AssignmentChecked):
+    model_config = ConfigDict(extra="forbid", validate_default=True, validate_assignment=True)
 
 
 class O2Source(Strict):

@@ -7,7 +7,9 @@ stepping, outputs. Every dimensional number is a quantity (`{value, unit, source
 from __future__ import annotations
 
 import copy
+import functools
 import re
+import typing
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -38,18 +40,20 @@ from solver.case.units import (  # noqa: F401  (the quantity kinds of case files
     Fraction,
     OpenFraction,
     PositiveNumber,
+    CRate,
+    AssignmentChecked,
 )
 
 # a case or member name becomes a folder name: a plain file name, no path, no leading dot
 PLAIN_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$"
 
 
-class Strict(BaseModel):
+class Strict(AssignmentChecked):
     """Unknown keys refused; no coercion (a boolean is not a number, "5" is not an int);
-    inf and NaN refused."""
+    inf and NaN refused. Assignment is validated too (`case.protocol.c_rate = "2C"`)."""
 
     model_config = ConfigDict(extra="forbid", validate_default=True, strict=True,
-                              allow_inf_nan=False)
+                              allow_inf_nan=False, validate_assignment=True)
 
 
 class Geometry(Strict):
@@ -190,7 +194,7 @@ class Protocol(Strict):
     to the hold when its lowest site fraction reaches the floor."""
 
     kind: Literal["galvanostatic_charge"] = "galvanostatic_charge"
-    c_rate: PositiveNumber
+    c_rate: CRate = Field(description="multiples of the 1C current: 2C, 2, C/3 or 0.5C")
     current_1C: SpecificCurrent = Field(description="mass-specific current of 1C")
     end_time: PositiveTime
     hold_at_floor: bool = True
@@ -487,6 +491,40 @@ def format_validation_error(exc: ValidationError, model_cls=None) -> str:
     if len(errors) > MAX_MESSAGE_LINES:
         lines.append(f"... and {len(errors) - MAX_MESSAGE_LINES} more problems")
     return "\n".join(lines)
+
+
+def assignment_error(model_cls, exc: ValidationError) -> CaseError:
+    """A refused assignment to a section of a case, its lines starting with the full key
+    path (`protocol.c_rate: must be > 0; got 0`)."""
+    prefix = _section_paths().get(model_cls)
+    lines = format_validation_error(exc, model_cls).splitlines()
+    for i, err in enumerate(exc.errors()[: len(lines)]):
+        if prefix and err["loc"]:
+            lines[i] = f"{prefix}.{lines[i]}"
+    return CaseError("\n".join(lines))
+
+
+@functools.lru_cache(maxsize=1)
+def _section_paths() -> dict:
+    """Section model class -> its key path in a case (`Protocol` -> 'protocol')."""
+    paths: dict = {}
+
+    def classes(ann):
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            return [ann]
+        return [c for arg in typing.get_args(ann) for c in classes(arg)]
+
+    def walk(cls, prefix):
+        for name, field in cls.model_fields.items():
+            ann = field.annotation
+            key = f"{prefix}{name}" + (".<name>" if typing.get_origin(ann) is dict else "")
+            for sub in classes(ann):
+                if sub not in paths and sub is not Quantity:
+                    paths[sub] = key
+                    walk(sub, f"{key}.")
+
+    walk(Case, "")
+    return paths
 
 
 def parse_override(text: str) -> tuple[list[str], object]:

@@ -12,7 +12,7 @@ import re
 from typing import Annotated, Any, Optional
 
 import pint
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError, field_validator
 
 from solver.case.loading import clip_repr
 
@@ -88,6 +88,24 @@ class Quantity(BaseModel):
         return f"{self.value:g} {self.unit}".strip()
 
 
+class AssignmentChecked(BaseModel):
+    """Base of the case sections (with `validate_assignment`): a refused assignment raises
+    CaseError naming the full key path, as a case file would
+    (`case.protocol.c_rate = 0` -> 'protocol.c_rate: must be > 0; got 0')."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        before = dict(self.__dict__)
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as exc:
+            # a section-level check (e.g. min < initial) fails after the field was set
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            from solver.case.schema import assignment_error
+
+            raise assignment_error(type(self), exc) from None
+
+
 def _parse(raw: Any) -> Any:
     """Accept "150 nm", a bare number (dimensionless) or a mapping."""
     if isinstance(raw, Quantity):
@@ -118,12 +136,29 @@ def _bounds_text(si_unit, gt, ge, lt, le) -> str:
     return " and ".join(parts) + (f" {si_unit}" if si_unit else "")
 
 
-def quantity(si_unit: str, *, gt=None, ge=None, lt=None, le=None):
+# a unit to suggest when a dimensional value is written without one
+EXAMPLE_UNITS = {"m": "nm", "s": "min", "m^2/s": "m^2/s", "Pa": "GPa", "m^3/mol": "m^3/mol",
+                 "mol/m^3": "mol/m^3", "kg/m^3": "g/cm^3", "A/kg": "mA/g", "K": "K",
+                 "mol/m^3/s": "mol/m^3/s", "m/s": "m/s", "1/s": "1/s", "kg/mol": "g/mol",
+                 "mol/m^2": "mol/m^2", "eV": "eV", "rad": "deg"}
+
+
+def missing_unit_hint(value: float, si_unit: str) -> str:
+    """The message for a bare number where a unit is needed: `200` for a length gives
+    "200 has no unit: add one, e.g. '200 nm'"."""
+    return (f"{value:g} has no unit: add one, e.g. '{value:g} {EXAMPLE_UNITS.get(si_unit, si_unit)}' "
+            f"(a value in {si_unit})")
+
+
+def quantity(si_unit: str, *, gt=None, ge=None, lt=None, le=None, parse=None):
     """Annotated type for a quantity convertible to `si_unit`, checked against bounds
-    expressed in `si_unit`. Use `""` for dimensionless numbers."""
+    expressed in `si_unit`. Use `""` for dimensionless numbers. `parse` reads the raw
+    input (default: a number, "<number> <unit>" or a mapping)."""
 
     def to_si(q: Quantity) -> Quantity:
         unit = q.unit or ""
+        if not unit and si_unit:
+            raise ValueError(missing_unit_hint(q.value, si_unit))
         try:
             si = ureg.Quantity(q.value, unit).to(si_unit or "dimensionless").magnitude
         except pint.errors.DimensionalityError:
@@ -145,7 +180,7 @@ def quantity(si_unit: str, *, gt=None, ge=None, lt=None, le=None):
             raise ValueError(f"must be {allowed}; got {q.short()}")
         return q.model_copy(update={"si": si, "si_unit": si_unit})
 
-    return Annotated[Quantity, BeforeValidator(_parse), AfterValidator(to_si)]
+    return Annotated[Quantity, BeforeValidator(parse or _parse), AfterValidator(to_si)]
 
 
 def dump_quantity(q: Quantity) -> dict:
@@ -153,6 +188,43 @@ def dump_quantity(q: Quantity) -> dict:
     if q.source:
         out["source"] = q.source
     return out
+
+
+# -- C-rate ----------------------------------------------------------------------------
+# A C-rate is a multiple of the 1C current: "2C", "2 C", "2", "0.5C", "C/3" or "C". The
+# letter C is read here, never by pint (where it is the coulomb).
+_C_RATE_TEXT = re.compile(rf"\s*(?:({_NUMBER})\s*C?|C\s*(?:/\s*({_NUMBER}))?)\s*")
+C_RATE_FORMS = "2C, 2, C/3 or 0.5C"
+
+
+def parse_c_rate(raw: Any) -> Any:
+    """A C-rate in any of its written forms -> a dimensionless quantity mapping (the
+    number of C). `{value, unit, source}` takes unit '', 'C' or '1'. Anything else with a
+    unit ('3 A', '2 mA/g') is refused: a current belongs in protocol.current_1C."""
+    if isinstance(raw, Quantity):
+        return raw
+    if isinstance(raw, dict):
+        unit = raw.get("unit", "")
+        if isinstance(unit, str) and unit.strip() in ("", "C", "1"):
+            return {**raw, "unit": ""}
+        raise ValueError(f"a C-rate is a number of C ({C_RATE_FORMS}); got unit {clip_repr(unit, 60)} "
+                         "(a current belongs in protocol.current_1C, the current of 1C)")
+    if isinstance(raw, str):
+        m = _C_RATE_TEXT.fullmatch(raw) if len(raw) <= 100 else None
+        if m is None:
+            raise ValueError(f"cannot read {clip_repr(raw, 80)} as a C-rate: write {C_RATE_FORMS} "
+                             "(a current belongs in protocol.current_1C, the current of 1C)")
+        if m.group(1) is not None:
+            value = float(m.group(1))
+        else:
+            divisor = float(m.group(2)) if m.group(2) is not None else 1.0
+            if divisor == 0:
+                raise ValueError(f"cannot read {clip_repr(raw, 80)} as a C-rate: division by zero")
+            value = 1.0 / divisor
+        if not math.isfinite(value):
+            raise ValueError(f"must be a finite number; got {clip_repr(raw, 80)}")
+        return {"value": value, "unit": ""}
+    return _parse(raw)
 
 
 # -- quantity kinds of case files (SI unit and allowed range) ---------------------------
@@ -172,3 +244,4 @@ Temperature = quantity("K", gt=0)
 Fraction = quantity("", ge=0, le=1)
 OpenFraction = quantity("", ge=0, lt=1)
 PositiveNumber = quantity("", gt=0)
+CRate = quantity("", gt=0, parse=parse_c_rate)  # the number of C: "2C", 2, "C/3", "0.5C"

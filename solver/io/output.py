@@ -16,6 +16,10 @@ Safety: nothing is written outside the folder and no symlink inside it is follow
 symlink where a result goes is removed, not written through); a re-run first clears
 every result of the previous one (`oxygen/`, `mesh/` and checkpoints included). A
 target that is not a folder, is not writable or fills up raises `OutputError` (exit 4).
+
+Ownership: each command marks the folder it was given (`.lrmo-command`: run, sweep,
+verify, reproduce, mesh or api) and refuses an existing, non-empty folder holding another
+command's results unless asked (`--overwrite`): `claim_folder`.
 """
 from __future__ import annotations
 
@@ -250,3 +254,60 @@ def watchable(rows: int) -> bool:
     """Rewrite timeseries.csv after this many rows? Every time up to 200 rows, then at
     every 1 % of growth (the rewrite costs O(rows))."""
     return rows <= 200 or rows % (rows // 100) == 0
+
+
+# -- which command's results a folder holds ---------------------------------------------
+COMMAND_MARKER = ".lrmo-command"
+_MEMBER_FOLDERS = ("reproduce", "sweep", "verify")  # commands that write runs into subfolders
+_LEGACY_SIGNS = (("report.md", "reproduce"), ("series.json", "sweep"))  # before markers
+
+
+def _marker(path: Path) -> str | None:
+    try:
+        return (path / COMMAND_MARKER).read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _multi_run_command(path: Path) -> str | None:
+    """reproduce, sweep or verify if `path` is such a command's folder."""
+    made_by = _marker(path)
+    if made_by is not None:
+        return made_by if made_by in _MEMBER_FOLDERS else None
+    return next((cmd for name, cmd in _LEGACY_SIGNS if (path / name).is_file()), None)
+
+
+def folder_maker(path: str | Path) -> str | None:
+    """The lrmo command whose results `path` holds: its own marker, else a parent or
+    grandparent reproduce/sweep/verify folder (`path` is one of its runs), else its files
+    (summary.json: run, info.json: mesh; folders written before markers existed)."""
+    path = Path(path)
+    made_by = _marker(path) or _multi_run_command(path)
+    for parent in (path.resolve().parent, path.resolve().parent.parent):
+        made_by = made_by or _multi_run_command(parent)
+    if made_by is None and (path / "summary.json").is_file():
+        return "run"
+    if made_by is None and (path / "info.json").is_file():
+        return "mesh"
+    return made_by
+
+
+def claim_folder(path: str | Path, command: str, comm: MPI.Comm = MPI.COMM_WORLD,
+                 overwrite: bool = False) -> None:
+    """Collective. Mark `path` as holding `command`'s results, creating it. Refuse with
+    OutputError (on every rank) an existing, non-empty folder that holds another
+    command's results, unless `overwrite`."""
+    path = Path(path)
+
+    def claim():
+        made_by = None
+        if path.is_dir() and any(p.name != COMMAND_MARKER for p in path.iterdir()):
+            made_by = folder_maker(path)
+        if made_by not in (None, command) and not overwrite:
+            raise OutputError(f"{path} holds the results of `lrmo {made_by}`; choose another "
+                              "--out, or add --overwrite to replace them")
+        prepare_folder(path)
+        if _marker(path) != command:
+            write_atomic(path / COMMAND_MARKER, command + "\n")
+
+    root_collective(comm, claim)

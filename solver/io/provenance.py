@@ -19,7 +19,8 @@ def versions() -> dict[str, str]:
     from solver import __version__
 
     petsc = ".".join(str(v) for v in PETSc.Sys.getVersion())
-    mpi_library = MPI.Get_library_version().strip().splitlines()[0]
+    # Open MPI's library version string ends in a NUL byte (a C string): drop it
+    mpi_library = MPI.Get_library_version().replace("\x00", "").strip().splitlines()[0]
     return {
         "lrmo": __version__,
         "dolfinx": dolfinx.__version__,
