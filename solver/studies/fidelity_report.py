@@ -19,7 +19,17 @@ def run_fidelity(comm=MPI.COMM_WORLD, log=lambda text: None) -> dict:
     log("reproduce: fidelity variants A and B, sensitivity (1D)")
     study = sensitivity.run_sensitivity(comm)
     log("reproduce: fidelity, the Ru-1 peak location for each layer physics")
-    return {"study": study, "evidence": variants.location_evidence(comm)}
+    evidence = variants.location_evidence(comm)
+    base = study["baseline"]
+    profiles = {}
+    for label, sample, sets, t in (
+            ("pristine", "pristine", [], base["pristine"]["stress"]["peak_time_s"]),
+            ("Ru-1 variant A", "A", [], base["A"]["stress"]["peak_time_s"]),
+            ("Ru-1 variant B", "B", [], base["B"]["stress"]["peak_time_s"]),
+            ("Ru-1 B, linear c_max and uniform layer D", "B", variants.LOCATION_ALTERNATIVES[0][1],
+             evidence[0]["peak_time_s"])):
+        profiles[label] = variants.profile_at_peak(variants.CASE_FILES[sample], sets, t, comm)
+    return {"study": study, "evidence": evidence, "profiles": profiles}
 
 
 def bands(fidelity: dict) -> dict:
@@ -34,9 +44,40 @@ def bands(fidelity: dict) -> dict:
 
 
 def figures(out: Path, fidelity: dict) -> dict:
-    files = {"tornado": "fidelity_tornado.png"}
+    files = {"tornado": "fidelity_tornado.png", "profiles": "fidelity_profiles.png"}
     sensitivity.tornado_figure(fidelity["study"], out / files["tornado"], PAPER["ru1_peak_MPa"], TOLERANCE)
+    profiles_figure(fidelity, out / files["profiles"])
     return files
+
+
+def profiles_figure(fidelity: dict, path: Path, depth_nm: float = 15.0) -> None:
+    """Von Mises stress against depth below the surface at each run's peak time, the
+    outer `depth_nm`, the measured layer shaded, each largest value marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    v = fidelity["study"]["baseline"]["values"]
+    R_nm, d_nm = v["radius_nm"], v["layer_thickness_nm"]
+    fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
+    ax.axvspan(0, d_nm, color="0.9", label=f"Li-deficient layer ({d_nm:g} nm, HAADF)")
+    for label, p in fidelity["profiles"].items():
+        depth = R_nm - p["radius_m"] * 1e9
+        keep = depth <= depth_nm
+        line, = ax.plot(depth[keep], p["sigma_vm_Pa"][keep] / 1e6, label=label,
+                        ls="--" if "linear" in label else "-")
+        i = int(p["sigma_vm_Pa"].argmax())
+        ax.plot(depth[i], p["sigma_vm_Pa"][i] / 1e6, "o", color=line.get_color())
+    ax.axhline(PAPER["ru1_peak_MPa"], ls=":", color="k", lw=1)
+    ax.text(depth_nm, PAPER["ru1_peak_MPa"] + 4, "paper Ru-1: 418 MPa ", ha="right", fontsize=8)
+    ax.set_xlim(0, depth_nm)
+    ax.set_xlabel("depth below the surface [nm]")
+    ax.set_ylabel("von Mises stress at the peak time [MPa]")
+    ax.set_title("Where the peak sits (dots: each run's largest value)", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def _err(value: float, target: float) -> str:
@@ -105,7 +146,7 @@ def section(fidelity: dict, files: dict) -> str:
               f"factor 0.992, a peak within {R_nm * (1 - (0.737 / 0.743) ** 0.5):.1f} nm of the surface in "
               f"this profile; the measured interlayer puts it {b['ru1_peak_depth_nm']:.1f} nm deep.", ""]
     lines += _inputs_table(base)
-    lines += _evidence_table(fidelity["evidence"])
+    lines += _evidence_table(fidelity["evidence"], files)
     lines += _sensitivity_table(study, files)
     return "\n".join(lines)
 
@@ -138,7 +179,7 @@ def _inputs_table(base: dict) -> list[str]:
     return lines
 
 
-def _evidence_table(rows: list[dict]) -> list[str]:
+def _evidence_table(rows: list[dict], files: dict) -> list[str]:
     lines = ["### Where the Ru-1 peak sits: the layer physics compared", "",
              "Variant B with the baseline inputs; only the layer's c_max shape and D change. A kink or jump "
              "at the layer's inner edge (linear c_max; erfc cut at erfc(2); a D that jumps there) pins the "
@@ -153,7 +194,9 @@ def _evidence_table(rows: list[dict]) -> list[str]:
         place = "strictly inside the layer" if r["inside"] else r["location"].replace("_", " ")
         lines.append(f"| {r['label']} | {r['variant']} | {r['layer_nm']:.1f} | {r['peak_MPa']:.1f} | "
                      f"{r['depth_nm']:.2f} | {place} |")
-    return lines + [""]
+    caption = ("von Mises stress against depth at each run's peak time: the pristine peak at the surface, "
+               "both variants' Ru-1 peaks inside the 4.5 nm layer, the linear layer's on its inner edge")
+    return lines + ["", f"![{caption}]({files['profiles']})", f"*{caption}*", ""]
 
 
 def _sensitivity_table(study: dict, files: dict) -> list[str]:

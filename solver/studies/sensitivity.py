@@ -125,8 +125,9 @@ def tornado_figure(study: dict, path, target_MPa: float = 418.0, tolerance: floa
         ax.axvline(target_MPa, color="tab:green", ls=":")
         ax.set_xlabel("Ru-1 peak von Mises stress [MPa]")
         title = f"variant {variant}: baseline {centre:.0f} MPa; blue: low end, orange: high end"
-        ax.set_title(title + ("\n†: at one end the peak is not strictly inside the layer"
-                              if variant == "B" else ""), fontsize=9)
+        daggers = variant == "B" and not all(r["B_inside"] for r in rows)
+        ax.set_title(title + ("\n†: at one end the peak is not strictly inside the layer" if daggers else ""),
+                     fontsize=9)
         ax.legend(fontsize=7, loc="lower right")
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -241,6 +241,26 @@ def run_with_history(case, comm=MPI.COMM_WORLD) -> dict:
     return summary
 
 
+def profile_at_peak(path, sets: list[str], peak_time_s: float, comm=MPI.COMM_WORLD) -> dict:
+    """Von Mises stress at every stress node of the case at `path` (with `sets`) at
+    `peak_time_s` (the run stopped there), sorted by radius, on every rank:
+    {radius_m, sigma_vm_Pa}."""
+    from solver.numerics import linalg
+    from solver.simulation.chemomechanics import ChemoMechanics
+    from solver.simulation.domain_setup import build_domain
+
+    case = load_case(path, [*sets, f"protocol.end_time={peak_time_s!r} s", "output.count=2",
+                            "output.fields=false"])
+    sim = ChemoMechanics(case, build_domain(case, comm))
+    sim.run(project_fields=False)
+    sim.mechanics.solve()
+    pairs = comm.allgather((sim.mechanics.node_radius_m, sim.mechanics.stress_measures()["sigma_vm_Pa"]))
+    linalg.release(sim)
+    r = np.concatenate([p[0] for p in pairs])
+    order = np.argsort(r, kind="stable")
+    return {"radius_m": r[order], "sigma_vm_Pa": np.concatenate([p[1] for p in pairs])[order]}
+
+
 def run_variants(values: dict[str, float] | None = None, comm=MPI.COMM_WORLD,
                  refit: bool = True, diffusivity_m2_s: float | None = None) -> dict:
     """Pristine, Ru-1 A and Ru-1 B with these inputs (default: the baseline, i.e. the
@@ -321,4 +341,5 @@ def _evidence_row(label: str, variant: str, case, comm) -> dict:
     R, d, r = case.geometry.radius.si, case.geometry.layer_thickness.si, st["peak_radius_m"]
     return {"label": label, "variant": variant, "layer_nm": d * 1e9, "peak_MPa": st["peak_von_mises_Pa"] / 1e6,
             "radius_nm": r * 1e9, "depth_nm": (R - r) * 1e9, "location": st["peak_location"],
+            "peak_time_s": st["peak_time_s"],
             "inside": R - d < r < R and st["peak_location"] == "inside layer"}
