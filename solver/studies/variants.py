@@ -120,7 +120,9 @@ def mean_site_concentration(radius_m: float, thickness_m: float, c_max_core: flo
         r = np.concatenate([r[inner], r_layer])
         c = np.concatenate([c[inner], site_concentration_profile(r_layer, radius_m, thickness_m,
                                                                   c_max_core, deficiency, profile)])
-    return 3 * np.trapz(c * r**2, r) / radius_m**3
+    from scipy.integrate import trapezoid
+
+    return 3 * trapezoid(c * r**2, r) / radius_m**3
 
 
 def floor_site_fraction(capacity_mAh_g: float, theoretical_mAh_g: float, mean_to_core: float,
