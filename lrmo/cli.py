@@ -367,6 +367,6 @@ def _dispatch(args, comm) -> int:
             f"({stress['peak_region']})"
         )
     written = [n for n in ("summary.json", "timeseries.csv", "profiles.csv", "fields/", "oxygen/")
-               if (Path(out) / n.rstrip("/")).exists()] if root else []
+               if (Path(out) / n).is_file() or any((Path(out) / n).glob("*"))] if root else []
     log.info(f"wrote {Path(out)} ({', '.join(written)}) in {summary['wall_time_s']:.1f} s")
     return EXIT_OK

@@ -278,13 +278,14 @@ def _multi_run_command(path: Path) -> str | None:
 
 
 def folder_maker(path: str | Path) -> str | None:
-    """The lrmo command whose results `path` holds: its own marker, else a parent or
-    grandparent reproduce/sweep/verify folder (`path` is one of its runs), else its files
-    (summary.json: run, info.json: mesh; folders written before markers existed)."""
+    """The lrmo command whose results `path` holds: its own marker, else the outermost
+    reproduce/sweep/verify folder among its grandparent and parent (`path` is one of its
+    runs or series), else its files (report.md, series.json, summary.json: run,
+    info.json: mesh; folders written before markers existed)."""
     path = Path(path)
-    made_by = _marker(path) or _multi_run_command(path)
-    for parent in (path.resolve().parent, path.resolve().parent.parent):
-        made_by = made_by or _multi_run_command(parent)
+    made_by = _marker(path)
+    for folder in (path.resolve().parent.parent, path.resolve().parent, path):
+        made_by = made_by or _multi_run_command(folder)
     if made_by is None and (path / "summary.json").is_file():
         return "run"
     if made_by is None and (path / "info.json").is_file():
