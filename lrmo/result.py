@@ -72,6 +72,8 @@ def _read_folder(path: Path) -> dict:
         "timeseries": read_table(path / "timeseries.csv"),
         "profiles": read_table(path / "profiles.csv", Profiles),
         "slices": read_table(path / "slices.csv"),
+        "tables": {p.stem: read_table(p, Profiles if p.stem.startswith("profiles") else Table)
+                   for p in sorted(path.glob("*.csv"))},
         "case_yaml": (path / "case.yaml").read_text(encoding="utf-8") if (path / "case.yaml").is_file() else None,
         "oxygen": _read_folder(path / "oxygen") if (path / "oxygen" / "summary.json").is_file() else None,
     }
@@ -83,8 +85,9 @@ class Result:
     """One run: `summary` (the dict of summary.json: status, versions, mesh, results),
     `timeseries` (a Table: one row per output time, first column `t_s`), `profiles`
     (Profiles along the ray, long format), `slices` (O2 runs: c on the plane z = 0),
-    `oxygen` (a Result for the O2 stage of a Li + O2 run), `out` (the output folder, or
-    None for a run kept in memory), `case` (the resolved case) and `label` (sweeps)."""
+    `oxygen` (a Result for the O2 stage of a Li + O2 run), `tables` (every CSV file of
+    the folder by name, e.g. tables["profiles"]), `out` (the output folder, or None for
+    a run kept in memory), `case` (the resolved case) and `label` (sweeps)."""
 
     summary: dict
     timeseries: Table
@@ -93,6 +96,7 @@ class Result:
     case: Any = None
     slices: Table = field(default_factory=Table)
     oxygen: Optional["Result"] = None
+    tables: dict = field(default_factory=dict)
     label: str = ""
 
     @classmethod
@@ -117,7 +121,8 @@ class Result:
         if data["oxygen"] is not None:
             oxygen = cls._build(data["oxygen"], None if out is None else Path(out) / "oxygen", label)
         return cls(summary=data["summary"], timeseries=data["timeseries"], profiles=data["profiles"],
-                   out=out, case=case, slices=data["slices"], oxygen=oxygen, label=label)
+                   out=out, case=case, slices=data["slices"], oxygen=oxygen, tables=data["tables"],
+                   label=label)
 
     @property
     def status(self) -> str:

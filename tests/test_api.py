@@ -144,6 +144,8 @@ def test_run_into_a_folder_writes_the_output_contract_and_refuses_another_comman
     for name in ("case.yaml", "summary.json", "timeseries.csv", "profiles.csv"):
         assert (tmp_path / "api" / name).is_file(), name
     assert result.case == case
+    assert {"timeseries", "profiles"} <= set(result.tables)
+    np.testing.assert_array_equal(result.tables["timeseries"]["t_s"], result.timeseries["t_s"])
     assert lrmo.run(case, out=tmp_path / "api").peak_von_mises_Pa == result.peak_von_mises_Pa  # its own: fine
 
     from solver.io.output import OutputError

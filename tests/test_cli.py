@@ -158,6 +158,12 @@ def test_the_results_of_make_reproduce_are_not_overwritten(tmp_path):
     assert (results / "pristine_stress" / "summary.json").read_text() == '{"status": "completed"}'
     proc = run_lrmo(["run", RADIAL, "--out", str(results / "mine"), *SMALL])
     assert proc.returncode == 0, proc.stderr
+    old_verify = results / "verify" / "verify_galvanostatic_radial"  # an earlier `lrmo verify`, unmarked
+    old_verify.mkdir(parents=True)
+    (old_verify / "summary.json").write_text("{}")
+    proc = run_lrmo(["verify", "--only", "galvanostatic_radial", "--out", str(results / "verify")])
+    assert proc.returncode == 0, proc.stderr
+    assert f"lrmo verify: writing to {results}/verify/" in proc.stdout
 
 
 def test_sweep_default_folder_is_apart_from_reproduce():

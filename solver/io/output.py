@@ -284,6 +284,8 @@ def folder_maker(path: str | Path) -> str | None:
     info.json: mesh; folders written before markers existed)."""
     path = Path(path)
     made_by = _marker(path)
+    if made_by is None and any(path.glob("verify_*/summary.json")):
+        return "verify"  # an unmarked `lrmo verify` folder (reproduce runs no verify_* case)
     for folder in (path.resolve().parent.parent, path.resolve().parent, path):
         made_by = made_by or _multi_run_command(folder)
     if made_by is None and (path / "summary.json").is_file():
