@@ -57,12 +57,37 @@ class Strict(AssignmentChecked):
 
 
 class Geometry(Strict):
-    """Spherical primary particle with concentric regions (docs/model.md §2)."""
+    """Spherical primary particle with concentric regions (docs/model.md §2), or a
+    faceted, ellipsoidal or imported one (docs/shapes.md): its size parameters below,
+    its `radius` derived as 3 V / A, the Li-deficient layer graded by depth."""
 
-    shape: Literal["radial", "octant", "sphere", "secondary"] = "octant"
+    shape: Literal["radial", "octant", "sphere", "secondary", "ellipsoid", "platelet",
+                   "truncated_octahedron", "imported"] = "octant"
     radius: PositiveLength
     layer_thickness: Length = "0 nm"
     coating_thickness: Length = "0 nm"
+    semi_axes: Optional[list[PositiveLength]] = Field(
+        None, min_length=3, max_length=3, description="ellipsoid: semi-axes a, b, c along x, y, z")
+    width: Optional[PositiveLength] = Field(None, description="platelet: hexagon across flats")
+    thickness: Optional[PositiveLength] = Field(None, description="platelet: along z")
+    edge_length: Optional[PositiveLength] = Field(None, description="truncated_octahedron: edge a")
+    file: Optional[str] = Field(None, description="imported: a .step/.stp, .stl or .msh file")
+    file_unit: Optional[PositiveLength] = Field(None, description="imported: one file unit (default 1 m)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_radius(cls, data):
+        """Non-spherical shapes: radius = 3 V / A of the shape (docs/shapes.md)."""
+        from solver.case.shape_geometry import derived_radius_entry
+
+        return derived_radius_entry(data)
+
+    @model_validator(mode="after")
+    def _shape_parameters_fit(self):
+        from solver.case.shape_geometry import check_shape_parameters
+
+        check_shape_parameters(self)
+        return self
 
     @model_validator(mode="after")
     def _shells_fit(self):

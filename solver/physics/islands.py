@@ -81,5 +81,59 @@ def covered_fraction(domain: Domain) -> float:
     return area["ruo2_islands"] / total if total > 0 else 0.0
 
 
+def requested_coverage(islands) -> float:
+    """The covered fraction an `oxygen.islands` section asks for: its coverage, or that
+    of `count` caps of its angular radius on a sphere (overlaps ignored, at most 1)."""
+    if islands.coverage is not None:
+        return islands.coverage.si
+    return min(1.0, islands.count * (1 - np.cos(islands.angular_radius_rad())) / 2)
+
+
+def tag_islands_on_surface(domain: Domain, directions: np.ndarray, coverage: float) -> Domain:
+    """Islands on the real surface of any 3D shape, covering `coverage` of its area to
+    within one facet. Each island is centred on the surface point seen from the origin
+    in one of the unit `directions` (the outer facet whose midpoint direction is
+    nearest); a facet belongs to an island when its midpoint lies within a distance rho
+    of the island's centre, one rho for all islands, chosen over the sorted facet
+    distances so that the union of the islands has the requested area. Collective; the
+    same facets on any number of ranks (decided on gathered midpoints and areas)."""
+    from scipy.spatial import cKDTree
+
+    from solver.physics.domain import outer_surface_triangles
+
+    if domain.radial:
+        raise ValueError("RuO2 islands need a 3D mesh")
+    msh, tags = domain.msh, domain.facet_tags
+    fdim = msh.topology.dim - 1
+    n_owned = msh.topology.index_map(fdim).size_local
+    outer = tags.indices[(tags.values == FACET_TAGS["outer_surface"]) & (tags.indices < n_owned)]
+    triangles = outer_surface_triangles(domain)  # every rank: the whole surface
+    midpoints = triangles.mean(axis=1)
+    seen = midpoints / np.linalg.norm(midpoints, axis=1, keepdims=True)
+    centres = midpoints[np.argmax(directions @ seen.T, axis=1)]
+    mid = dmesh.compute_midpoints(msh, fdim, outer) if len(outer) else np.zeros((0, 3))
+    distance = cKDTree(centres).query(mid)[0] if len(outer) else np.zeros(0)
+    area = _facet_areas(msh, outer)
+    every = np.concatenate(domain.comm.allgather(np.column_stack([distance, area])))
+    every = every[np.lexsort((every[:, 1], every[:, 0]))]
+    fraction = np.cumsum(every[:, 1]) / every[:, 1].sum()
+    k = int(np.argmin(np.abs(fraction - coverage)))  # the k + 1 nearest facets
+    rho = every[k, 0]
+    values = tags.values.copy()
+    island = outer[distance <= rho]
+    values[np.isin(tags.indices, island)] = FACET_TAGS["ruo2_islands"]
+    new_tags = dmesh.meshtags(msh, fdim, tags.indices.astype(np.int32), values.astype(np.int32))
+    new_tags.name = tags.name
+    return dataclasses.replace(domain, facet_tags=new_tags)
+
+
+def _facet_areas(msh, facets: np.ndarray) -> np.ndarray:
+    """Areas of the given local triangle facets."""
+    from solver.physics.domain import facet_triangles
+
+    p = facet_triangles(msh, facets)
+    return 0.5 * np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=1)
+
+
 __all__ = ["fibonacci_centres", "random_centres", "island_centres", "tag_islands",
-           "covered_fraction", "ufl"]
+           "covered_fraction", "requested_coverage", "tag_islands_on_surface", "ufl"]

@@ -93,7 +93,7 @@ class MaterialFields:
         thickness = d.layer_thickness_m
         if thickness <= 0 or self.deficiency == 0:
             return 0
-        depth = (d.oxide_radius_m - d.r) / thickness  # 0 at surface, 1 at inner edge
+        depth = d.surface_depth / thickness  # 0 at surface, 1 at inner edge (Domain.surface_depth)
         g = grading_shape(depth, self.profile, ufl.erf)
         return self.in_layer * ufl.max_value(0, ufl.min_value(1, g))
 

@@ -109,13 +109,13 @@ class Mechanics:
             self.ksp = linalg.make_ksp(domain.comm, "elasticity", options)
             modes, self._mode_functions = rigid_body_modes(self.V)
             self.A.setNearNullSpace(modes)
-            if domain.shape in ("sphere", "secondary"):
+            if domain.free_floating:
                 self.A.setNullSpace(modes)
             self._modes = modes
             if options.get("pc_type") == "mg":
                 self._setup_p_multigrid()
             if warm_start_vectors > 0:
-                null_space = modes if domain.shape in ("sphere", "secondary") else None
+                null_space = modes if domain.free_floating else None
                 self._guess = ProjectionGuess(self.A, warm_start_vectors, null_space)
         self.ksp.setOperators(self.A)
         self.ksp.setFromOptions()  # again, now that the multigrid levels exist
@@ -165,7 +165,7 @@ class Mechanics:
         A1 = compat.assemble_matrix(self._elastic_form(V1), bcs1)
         modes1, functions1 = rigid_body_modes(V1)
         A1.setNearNullSpace(modes1)
-        if self.domain.shape in ("sphere", "secondary"):
+        if self.domain.free_floating:
             A1.setNullSpace(modes1)
         free = fem.Function(V1)  # 1, and 0 on the constrained dofs
         free.x.array[:] = 1.0
@@ -208,13 +208,13 @@ class Mechanics:
         compat.assemble_vector_into(b, self.L)
         if self.bcs:  # homogeneous Dirichlet values: no lifting needed
             compat.set_bc(b, self.bcs)
-        if self.domain.shape in ("sphere", "secondary"):
+        if self.domain.free_floating:
             self._modes.remove(b)
         x = compat.petsc_vec(self.u)
         if self._guess is not None:
             self.ksp.setInitialGuessNonzero(self._guess.guess(b, x))
         self.iterations = linalg.solve(self.ksp, b, self.u)
-        if self.domain.shape in ("sphere", "secondary"):  # the displacement orthogonal to rigid motions
+        if self.domain.free_floating:  # the displacement orthogonal to rigid motions
             self._modes.remove(x)
             self.u.x.scatter_forward()
         if self._guess is not None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from mpi4py import MPI
 
 from solver.case.schema import Case
+from solver.case.shape_geometry import SHAPE_KEYS, shape_parameters_si
 from solver.physics.domain import Domain
 from solver.simulation.preflight import mesh_arguments
 
@@ -23,6 +24,10 @@ def build_domain(case: Case, comm: MPI.Comm, mesh_dir: Path | None = None) -> Do
     args = mesh_arguments(case)
     if case.geometry.shape == "radial":
         msh, cell_tags, facet_tags, info = _radial_mesh(args, comm, mesh_dir)
+    elif case.geometry.shape in SHAPE_KEYS:  # ellipsoid, platelet, ... (docs/shapes.md)
+        params = shape_parameters_si(case.geometry.shape, lambda k: getattr(case.geometry, k))
+        msh, cell_tags, facet_tags, info = shaped_mesh(args, case.geometry.shape, params,
+                                                       comm, mesh_dir)
     else:
         msh, cell_tags, facet_tags, info = particle_mesh(args, case.geometry.shape, comm, mesh_dir)
     return Domain(
@@ -58,3 +63,35 @@ def particle_mesh(args: dict, shape: str, comm: MPI.Comm, mesh_dir: Path | None 
                "gmsh_version": gmsh.__version__, "inputs": inputs}
     build = partial(particle_model, **args, shape=shape)
     return load_mesh(comm, payload, build, gdim=3, model_name="particle", mesh_dir=mesh_dir)
+
+
+def shaped_mesh(args: dict, shape: str, params: dict, comm: MPI.Comm,
+                mesh_dir: Path | None = None):
+    """(mesh, cell_tags, facet_tags, info) of an ellipsoid, platelet, truncated
+    octahedron (meshes/shapes.py) or imported particle (meshes/imported.py) through the
+    mesh cache. The key holds the shape parameters and, for a file, its SHA-256 (a file
+    edited in place is remeshed). Collective."""
+    from functools import partial
+
+    import gmsh
+
+    from meshes import imported, shapes
+    from meshes.sizes import checked_inputs
+    from solver.io.mesh_cache import load_mesh
+
+    inputs = {"shape": shape, **checked_inputs(**args, shape=shape)}  # every rank checks
+    if shape == "imported":
+        path = Path(params["file"])
+        imported.file_kind(path)
+        digest = comm.bcast(imported.file_sha256(path) if comm.rank == 0 else None, root=0)
+        key_params = {"file_sha256": digest, "file_unit_m": params["file_unit_m"]}
+        builder, version = "meshes.imported", imported.BUILDER_VERSION
+        build = partial(imported.imported_model, path, params["file_unit_m"], inputs)
+    else:
+        key_params = params
+        builder, version = "meshes.shapes", shapes.BUILDER_VERSION
+        build = partial(shapes.shape_model, shape, params, inputs)
+    payload = {"builder": builder, "builder_version": version, "gmsh_version": gmsh.__version__,
+               "inputs": inputs, "shape_parameters": key_params}
+    return load_mesh(comm, payload, build, gdim=3, model_name=shape, mesh_dir=mesh_dir)
+

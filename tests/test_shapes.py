@@ -1,0 +1,206 @@
+"""Non-spherical primary particles (meshes/shapes.py, meshes/imported.py): volumes and
+depth below the surface against closed forms, RuO2 islands at the requested coverage,
+the sphere reproduced through the distance path, and a chemo-mechanics run on the
+platelet whose stress has the platelet's mirror symmetry. Coarse meshes throughout."""
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+from conftest import CASES
+from solver.case.schema import CaseError, load_case_data, validate_case
+
+PLATELET = CASES / "platelet_stress.yaml"
+GEOMETRIES = {  # coarse: a few thousand tetrahedra each
+    "ellipsoid": {"semi_axes": ["120 nm", "90 nm", "60 nm"]},
+    "platelet": {"width": "240 nm", "thickness": "80 nm"},
+    "truncated_octahedron": {"edge_length": "50 nm"},
+}
+COARSE = {"surface": "10 nm", "bulk": "30 nm"}
+
+
+def shape_case(shape, params=None, layer="20 nm", mesh=COARSE, **sections):
+    data = load_case_data(PLATELET)
+    data["geometry"] = {"shape": shape, **(params or GEOMETRIES[shape]), "layer_thickness": layer}
+    data["mesh"] = dict(mesh)
+    data.update(sections)
+    return validate_case(data)
+
+
+def domain_of(case):
+    from solver.simulation.domain_setup import build_domain
+
+    return build_domain(case, MPI.COMM_WORLD)
+
+
+def assemble(domain, expr, measure="dx"):
+    from dolfinx import fem
+
+    integrand = expr * (domain.dx if measure == "dx" else domain.ds)
+    return MPI.COMM_WORLD.allreduce(fem.assemble_scalar(fem.form(integrand)), op=MPI.SUM)
+
+
+@pytest.fixture(scope="module")
+def domains():
+    return {shape: domain_of(shape_case(shape)) for shape in GEOMETRIES}
+
+
+# -- schema ------------------------------------------------------------------------------
+def test_radius_is_three_volume_over_area():
+    case = shape_case("truncated_octahedron")
+    a = 50e-9
+    volume, area = 8 * math.sqrt(2) * a**3, (6 + 12 * math.sqrt(3)) * a**2
+    assert case.geometry.radius.si == pytest.approx(3 * volume / area, rel=1e-12)
+
+
+@pytest.mark.parametrize("geometry, message", [
+    ({"shape": "platelet", "width": "240 nm"}, "needs geometry.thickness"),
+    ({"shape": "ellipsoid", "semi_axes": ["1 nm", "2 nm", "3 nm"], "width": "5 nm"}, "not used by shape"),
+    ({"shape": "platelet", "width": "240 nm", "thickness": "80 nm", "radius": "100 nm"}, "is derived"),
+    ({"shape": "platelet", "width": "240 nm", "thickness": "30 nm", "layer_thickness": "20 nm"},
+     "layer_thickness must be <"),
+    ({"shape": "ellipsoid", "semi_axes": ["1 nm", "2 nm"]}, "semi_axes"),
+])
+def test_shape_keys_are_checked(geometry, message):
+    data = load_case_data(PLATELET)
+    data["geometry"] = geometry
+    with pytest.raises(CaseError, match=message):
+        validate_case(data)
+
+
+# -- geometry ---------------------------------------------------------------------------
+def closed_form_volume(shape, p):
+    nm = 1e-9
+    if shape == "ellipsoid":
+        a, b, c = (float(v.split()[0]) * nm for v in p["semi_axes"])
+        return 4 / 3 * math.pi * a * b * c
+    if shape == "platelet":
+        w, t = (float(p[k].split()[0]) * nm for k in ("width", "thickness"))
+        return math.sqrt(3) / 2 * w**2 * t
+    a = float(p["edge_length"].split()[0]) * nm
+    return 8 * math.sqrt(2) * a**3
+
+
+@pytest.mark.parametrize("shape", GEOMETRIES)
+def test_volume_matches_closed_form(domains, shape):
+    from dolfinx import fem
+
+    domain = domains[shape]
+    volume = assemble(domain, fem.Constant(domain.msh, 1.0))
+    exact = closed_form_volume(shape, GEOMETRIES[shape])
+    # polyhedra are meshed exactly; the ellipsoid's facets cut its chords (O(h^2))
+    assert volume == pytest.approx(exact, rel=2e-2 if shape == "ellipsoid" else 1e-9)
+
+
+def test_platelet_depth_is_the_distance_to_the_nearest_face(domains):
+    """Inside a convex polyhedron the depth is min over faces of (h - n.x)."""
+    from meshes.shapes import platelet_planes
+
+    domain = domains["platelet"]
+    rng = np.random.default_rng(1)
+    points = rng.uniform(-1, 1, (400, 3)) * [120e-9, 100e-9, 40e-9]
+    _, planes = platelet_planes(240e-9, 80e-9)
+    exact = np.min([h - points @ n for n, h in planes], axis=0)
+    inside = exact > 0
+    got = domain.distance_to_surface(points[inside])
+    assert np.max(np.abs(got - exact[inside])) < 1e-6 * 240e-9
+
+
+def test_ellipsoid_depth_along_an_axis(domains):
+    """Along the shortest semi-axis c the pole is the nearest surface point (its centres
+    of curvature, at z = c - a^2/c and c - b^2/c, are not above the centre), so the depth
+    is c - z; on the faceted mesh within a few sagittas h^2 / (8 c) of it. Depths up to
+    the exact band of Domain (twice the layer)."""
+    domain = domains["ellipsoid"]
+    c, h = 60e-9, 10e-9
+    z = np.linspace(0.4, 1.0, 7) * c
+    depth = domain.distance_to_surface(np.column_stack([0 * z, 0 * z, z]))
+    assert np.max(np.abs(depth - (c - z))) < h**2 / c
+
+
+def test_sphere_depth_is_radius_minus_r():
+    data = load_case_data(PLATELET)
+    data["geometry"] = {"shape": "octant", "radius": "100 nm", "layer_thickness": "20 nm"}
+    data["mesh"] = dict(COARSE)
+    sphere = dataclasses.replace(domain_of(validate_case(data)), depth_from_distance=True)
+    x = sphere.distance.function_space.tabulate_dof_coordinates()
+    exact = 100e-9 - np.linalg.norm(x, axis=1)
+    near = exact < 40e-9  # the exact band: twice the layer
+    h = 10e-9
+    assert np.max(np.abs(sphere.distance.x.array[near] - exact[near])) < h**2 / 100e-9
+
+
+def test_layer_cells_lie_within_the_layer_depth(domains):
+    from meshes.markers import CELL_TAGS
+    from solver import compat
+
+    domain = domains["truncated_octahedron"]
+    layer = domain.cell_tags.find(CELL_TAGS["layer"])
+    core = domain.cell_tags.find(CELL_TAGS["core"])
+    assert len(layer) and len(core)
+    depth = {k: domain.distance_to_surface(compat.cell_midpoints(domain.msh, cells))
+             for k, cells in (("layer", layer), ("core", core))}
+    assert depth["layer"].max() < 20e-9 <= depth["core"].min()
+
+
+# -- islands ----------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", GEOMETRIES)
+@pytest.mark.parametrize("coverage, count", [(0.3, 12), (0.1, 40)])
+def test_islands_cover_the_requested_fraction(domains, shape, coverage, count):
+    from solver.physics.islands import (covered_fraction, fibonacci_centres,
+                                        tag_islands_on_surface)
+
+    tagged = tag_islands_on_surface(domains[shape], fibonacci_centres(count), coverage)
+    assert covered_fraction(tagged) == pytest.approx(coverage, rel=0.02)
+    assert domains[shape].distance_to_surface is not None  # islands keep the depth
+
+
+# -- the sphere through the distance path ------------------------------------------------
+def test_sphere_peak_is_the_same_through_the_distance_path():
+    """An octant with a graded layer: depth R - |x| (today's path) and depth from the
+    distance to the surface facets (every other shape's path) give the same peak."""
+    from solver.simulation.chemomechanics import ChemoMechanics
+
+    data = load_case_data(CASES / "ru1_stress_octant.yaml", [
+        "mesh.surface=6 nm", "mesh.interface=6 nm", "mesh.bulk=25 nm", "protocol.end_time=5 min",
+        "output.times={values: [300]}", "mechanics.stress_every_steps=100000",
+        "time_stepping.max_change_per_step=0.01", "output.fields=false"])
+    case = validate_case(data)
+    radial_depth = domain_of(case)
+    peaks = []
+    for domain in (radial_depth, dataclasses.replace(radial_depth, depth_from_distance=True)):
+        sim = ChemoMechanics(case, domain)
+        sim.run(project_fields=False)
+        peaks.append(sim.peak.value_Pa)
+    assert peaks[1] == pytest.approx(peaks[0], rel=1e-3)
+
+
+# -- a chemo-mechanics run on the platelet ------------------------------------------------
+def test_platelet_run_completes_with_mirror_symmetric_stress():
+    """The platelet and its mesh (the first octant mirrored) are symmetric under
+    x, y, z -> -x, -y, -z, and so are the load and the layer: the von Mises and
+    hydrostatic stress at mirrored points agree to the solvers' tolerance."""
+    from solver.io.probes import RayProbe
+    from solver.simulation.chemomechanics import ChemoMechanics
+
+    data = load_case_data(PLATELET, [
+        "mesh.surface=10 nm", "mesh.bulk=30 nm", "protocol.end_time=5 min",
+        "output.times={values: [300]}", "mechanics.stress_every_steps=100000",
+        "time_stepping.max_change_per_step=0.01", "output.fields=false"])
+    data["geometry"]["width"] = "200 nm"
+    case = validate_case(data)
+    sim = ChemoMechanics(case, domain_of(case))
+    sim.run()
+    assert sim.peak.value_Pa > 0 and math.isfinite(sim.peak.value_Pa)
+    sim.update_output_fields()
+    rng = np.random.default_rng(2)
+    points = rng.uniform(-1, 1, (300, 3)) * [50e-9, 60e-9, 38e-9]  # inside the platelet
+    fields = [sim.output_fields["sigma_vm_Pa"], sim.output_fields["sigma_h_Pa"]]
+    reference = RayProbe(sim.domain, 0, points).sample(fields)
+    for mirror in ([-1, 1, 1], [1, -1, 1], [1, 1, -1]):
+        mirrored = RayProbe(sim.domain, 0, points * mirror).sample(fields)
+        if MPI.COMM_WORLD.rank == 0:
+            scale = np.abs(reference).max(axis=0)
+            assert np.max(np.abs(mirrored - reference) / scale) < 1e-5, mirror
