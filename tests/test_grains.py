@@ -172,9 +172,12 @@ def test_voronoi_secondary_mesh_tags_every_grain_and_boundary():
 
 
 def test_grain_boundary_tractions_converge_under_mesh_refinement():
-    """Spherical bicrystal (orthogonal c axes), uniform composition change: the
-    area-mean normal and shear tractions on the boundary converge (successive
-    differences shrink at an observed order > 1 for size ratio 2)."""
+    """Spherical bicrystal (orthogonal c axes), uniform composition change. Each half is
+    free, so the resultant force on the boundary vanishes (equilibrium): the area-mean
+    normal traction is ~0 against the mean shear at every level; the mean shear converges
+    (successive differences shrink at an observed order > 1 for size ratio 2). The max and
+    95th percentile are not tested: they grow at the free-edge singularity where the
+    boundary meets the surface (docs/secondary-particles.md)."""
     means = []
     for size in ("500 nm", "250 nm", "125 nm"):
         case = secondary_case(2, [f"mesh.bulk={size}", f"mesh.surface={size}"])
@@ -189,7 +192,8 @@ def test_grain_boundary_tractions_converge_under_mesh_refinement():
         stats = gb.statistics(*gb.evaluate())
         means.append((stats["normal_mean_Pa"], stats["shear_mean_Pa"]))
         mech.destroy()
-    means = np.array(means)
-    d1, d2 = np.abs(means[0] - means[1]), np.abs(means[1] - means[2])
-    order = np.log2(d1 / d2)
-    assert np.all(order > 1.0), (means, order)
+    normal, shear = np.array(means).T
+    assert np.all(shear > 1e8)
+    assert np.all(np.abs(normal) < 0.01 * shear), means
+    order = np.log2(abs(shear[0] - shear[1]) / abs(shear[1] - shear[2]))
+    assert order > 1.0, (means, order)
