@@ -7,7 +7,7 @@ import pytest
 from dolfinx import fem
 from mpi4py import MPI
 
-from conftest import CASES
+from conftest import CASES, run_lrmo
 from meshes.markers import CELL_TAGS, FACET_TAGS
 from solver import compat
 from solver.case.schema import load_case
@@ -197,3 +197,56 @@ def test_grain_boundary_tractions_converge_under_mesh_refinement():
     assert np.all(np.abs(normal) < 0.01 * shear), means
     order = np.log2(abs(shear[0] - shear[1]) / abs(shear[1] - shear[2]))
     assert order > 1.0, (means, order)
+
+
+def test_grains_section_is_checked_when_the_case_is_loaded():
+    from solver.case.loading import CaseError
+
+    with pytest.raises(CaseError, match="one \\[phi1, Phi, phi2\\] per grain"):
+        load_case(OCTANT, ["grains={count: 3, orientations: [[0, 0, 0]]}"])
+    with pytest.raises(CaseError, match="grains.count"):
+        load_case(OCTANT, ["grains={count: 0}"])
+    case = load_case(CASES / "secondary_50grains.yaml")
+    from solver.simulation.secondary_setup import secondary_inputs
+
+    assert secondary_inputs(case)["grain_count"] == 50
+
+
+def test_anisotropy_is_refused_where_it_would_be_wrong():
+    case = load_case(OCTANT, ["mesh.surface=30 nm", "mesh.bulk=50 nm", lattice(0.02, -0.01)])
+    domain = build_domain(case, MPI.COMM_WORLD)
+    with pytest.raises(ValueError, match="symmetry planes"):
+        anisotropy.eigenstrain_shape(case, domain)  # random orientations on an octant
+    aligned = load_case(OCTANT, ["mesh.surface=30 nm", "mesh.bulk=50 nm",
+                                 lattice(0.02, -0.01, "[[90, 90, 0]]")])
+    assert anisotropy.eigenstrain_shape(aligned, domain) is not None
+    drift = load_case(OCTANT, ["mechanics.stress_assisted_diffusion=true",
+                               lattice(0.02, -0.01, "[[0, 0, 0]]")])
+    with pytest.raises(ValueError, match="stress-assisted"):
+        anisotropy.eigenstrain_shape(drift, domain)
+
+
+def test_rank_count_does_not_change_the_grain_boundary_statistics(tmp_path):
+    """8 grains, anisotropic, serial and 2 ranks: peak and traction statistics agree."""
+    import json
+
+    args = ["--set", "geometry.shape=secondary", "--set", "geometry.radius=1 um",
+            "--set", "mesh.bulk=250 nm", "--set", "mesh.surface=250 nm",
+            "--set", "grains={count: 8, seed: 2, lattice_strain: {a_axis: 0.02, c_axis: -0.01}}",
+            "--set", "materials.core.lithium_diffusivity=1e-15 m^2/s",
+            "--set", "protocol.end_time=2 min", "--set", "output.times={values: [60, 120]}",
+            "--set", "time_stepping.max_change_per_step=0.02", "--quiet"]
+    results = []
+    for n in (1, 2):
+        out = tmp_path / f"r{n}"
+        proc = run_lrmo(["run", str(OCTANT), "--out", str(out), *args], n_ranks=n)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        summary = json.loads((out / "summary.json").read_text())
+        assert (out / "grain_boundaries.vtu").is_file()
+        results.append(summary)
+    a, b = (r["grain_boundaries"]["at_max_normal_traction"] for r in results)
+    assert a["facets"] == b["facets"] > 0
+    for key in ("normal_max_Pa", "normal_p95_Pa", "shear_max_Pa", "shear_mean_Pa"):
+        assert b[key] == pytest.approx(a[key], rel=1e-6), key
+    assert results[1]["stress"]["peak_von_mises_Pa"] == pytest.approx(
+        results[0]["stress"]["peak_von_mises_Pa"], rel=1e-6)

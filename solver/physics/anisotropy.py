@@ -101,11 +101,17 @@ def eigenstrain_shape(case, domain):
         return None
     if domain.radial:
         raise ValueError("grains.lattice_strain needs a 3D geometry.shape (not radial)")
+    a, c = grains.lattice_strain.a_axis.si, grains.lattice_strain.c_axis.si
+    if a != c and case.mechanics.stress_assisted_diffusion:
+        raise ValueError("grains.lattice_strain with a_axis != c_axis: the stress-assisted "
+                         "drift is isotropic only; set mechanics.stress_assisted_diffusion: false")
     count = int(domain.info.get("grain_count", 1)) if isinstance(domain.info, dict) else 1
     rotations = grain_rotations(grains, count)
+    if a != c and domain.shape == "octant" and not np.allclose(np.abs(rotations[:, :, 2]).max(axis=1), 1):
+        raise ValueError("grains.lattice_strain on an octant: its symmetry planes need the c "
+                         "axis along x, y or z (orientations), or geometry.shape: sphere")
     alpha_iso = isotropic_coefficient(case)
-    tensors = crystal_strain(rotations, grains.lattice_strain.a_axis.si,
-                             grains.lattice_strain.c_axis.si) / alpha_iso
+    tensors = crystal_strain(rotations, a, c) / alpha_iso
     return shape_tensor_field(domain, tensors)
 
 
