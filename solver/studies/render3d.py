@@ -105,13 +105,12 @@ def is_octant(grid: pv.DataSet) -> bool:
     return bool(grid.points.min() > -1e-6 * np.abs(grid.points).max())
 
 
-def peak_state(folder: Path) -> tuple[pv.UnstructuredGrid, float, float]:
-    """(fields, time shown, the reported peak time) of a stress run."""
-    summary = json.loads((folder / "summary.json").read_text())
-    t_peak = summary["stress"]["peak_time_s"]
+def peak_state(folder: Path) -> tuple[pv.UnstructuredGrid, float, dict]:
+    """(fields, time shown, the summary's "stress" entry) of a stress run."""
+    stress = json.loads((folder / "summary.json").read_text())["stress"]
     path = folder / PEAK_FIELDS if (folder / PEAK_FIELDS).exists() else folder / "fields" / "fields.xdmf"
-    grid, t = read_fields(path, t_peak)
-    return grid, t, t_peak
+    grid, t = read_fields(path, stress["peak_time_s"])
+    return grid, t, stress
 
 
 def _cutaway(grid: pv.UnstructuredGrid) -> pv.UnstructuredGrid:
@@ -132,12 +131,14 @@ def _layer_outline(solid: pv.UnstructuredGrid) -> pv.PolyData | None:
 def render_particle(runs: dict[str, str | Path], png: str | Path) -> Path:
     """One row per run: c_Li and von Mises stress on the cut-away particle at the peak."""
     states = {label: peak_state(Path(folder)) for label, folder in runs.items()}
-    peak_vm = max(float(s[0].point_data[VM_FIELD].max()) for s in states.values())
+    # the stress scale tops out at the reported peak (the nodal field's max may be a little lower)
+    peak_vm = max(max(float(s[0].point_data[VM_FIELD].max()), s[2]["peak_von_mises_Pa"]) for s in states.values())
     li = np.concatenate([s[0].point_data[LI_FIELD] for s in states.values()])
     scales = {LI_FIELD: ("c_Li", "kmol/m³", 1e-3, (li.min() * 1e-3, li.max() * 1e-3), "viridis"),
               VM_FIELD: ("von Mises", "MPa", 1e-6, (0.0, peak_vm * 1e-6), "inferno")}
     plotter = pv.Plotter(off_screen=True, shape=(len(runs), 2), window_size=(1400, 640 * len(runs)), border=False)
-    for i, (label, (grid, t, t_peak)) in enumerate(states.items()):
+    for i, (label, (grid, t, stress)) in enumerate(states.items()):
+        t_peak = stress["peak_time_s"]
         solid = _cutaway(grid)
         outline = _layer_outline(solid)
         for j, field in enumerate((LI_FIELD, VM_FIELD)):
@@ -154,7 +155,8 @@ def render_particle(runs: dict[str, str | Path], png: str | Path) -> Path:
                 plotter.add_mesh(outline, color="white", line_width=2)
             when = f"t = {t / 60:.1f} min" + ("" if abs(t - t_peak) < 1e-6 * max(t_peak, 1) else
                                                f" (peak at {t_peak / 60:.1f} min)")
-            extent = (f"max {values.max():.1f} {unit}" if field == VM_FIELD
+            extent = (f"max {values.max():.1f} {unit} (nodes), peak {stress['peak_von_mises_Pa'] * factor:.1f}"
+                      if field == VM_FIELD
                       else f"{values.min():.1f} to {values.max():.1f} {unit}")
             plotter.add_text(f"{label}: {name}, {when}\n{extent}",
                              font_size=11, position="upper_left")
