@@ -299,6 +299,8 @@ class Output(Strict):
     count: int = Field(11, ge=2, le=10000)
     profile_points: int = Field(101, ge=2, le=100000)
     fields: bool = True
+    length_unit: Literal["m", "nm"] = Field(
+        "nm", description="unit of the coordinates and lengths in the field files (ParaView; docs/paraview.md)")
     checkpoint_every: Optional[CheckpointEvery] = Field(
         None, description="periodic checkpoints (always one on SIGTERM/SIGINT)")
 

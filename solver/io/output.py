@@ -36,6 +36,7 @@ from mpi4py import MPI
 
 # everything a run writes into its folder: cleared before a re-run
 RESULT_ENTRIES = ("case.yaml", "summary.json", "timeseries.csv", "profiles.csv", "slices.csv",
+                  "profiles_at_peak.csv", "fields_at_peak.xdmf", "fields_at_peak.h5", "fields_at_peak.partial",
                   "fields", "fields.partial", "mesh", "oxygen", "checkpoint", "checkpoint.partial",
                   "checkpoint.old")
 

@@ -48,3 +48,34 @@ class RayProbe:
         for idx, vals in gathered:
             values[idx] = vals
         return values
+
+
+def on_ray(domain: Domain, points: np.ndarray, tolerance: float = 1e-6) -> np.ndarray:
+    """Mask of the points on the profile ray (every point of a 1D mesh; in 3D within
+    `tolerance` R of the half-line along (1,1,1)/sqrt(3))."""
+    if domain.radial:
+        return np.ones(len(points), dtype=bool)
+    d = np.full(3, 1 / np.sqrt(3.0))
+    along = points @ d
+    off = np.linalg.norm(points - along[:, None] * d, axis=1)
+    tol = tolerance * domain.radius_m
+    return (off <= tol) & (along >= -tol)
+
+
+def gather_rows(comm, rows: np.ndarray) -> np.ndarray | None:
+    """Row blocks of every rank stacked on rank 0 (None elsewhere)."""
+    blocks = comm.gather(rows, root=0)
+    return np.vstack(blocks) if comm.rank == 0 else None
+
+
+def sort_ray_rows(rows: np.ndarray, radius_m: float) -> np.ndarray:
+    """Rows (r, cell centre radius, values...) ordered by r, then the inner cell's node
+    first (so that a line through them draws the jump at a vertex), then by value: the
+    same order on any number of ranks. Radii below 1e-9 R (round-off at the centre)
+    become 0."""
+    if not len(rows):
+        return rows
+    rows = rows.copy()
+    rows[rows[:, 0] < 1e-9 * radius_m, 0] = 0.0
+    keys = [np.round(rows[:, k] / radius_m, 9) for k in (0, 1)]
+    return rows[np.lexsort((*rows[:, :1:-1].T, keys[1], keys[0]))]

@@ -10,6 +10,7 @@ stress_every_steps: N` asks for a solve every N steps instead of the search, `me
 peak_over_time: false` for the solves at the output times (and the switch) only."""
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import asdict, dataclass
 
@@ -124,7 +125,10 @@ class ChemoMechanics:
             self.output_fields["sigma_h_Pa"] = self.sigma_h_P1
             P1v = compat.functionspace(domain.msh, "Lagrange", 1, domain.displacement_shape)
             self.displacement_P1 = fem.Function(P1v, name="displacement_m")
+            self.output_fields["displacement_m"] = self.displacement_P1
         self.peak = Peak()
+        # owned site fraction at the reported peak, for the fields there (at_peak)
+        self._peak_theta = self.lithium.theta.x.array[: self.lithium.V.dofmap.index_map.size_local].copy()
         self.stats = Stats()
         self.t = 0.0
         # integral of each P1 basis function (the P1 partition of unity: they sum to the
@@ -373,6 +377,8 @@ class ChemoMechanics:
                   "theta_nm1": self.lithium.theta_nm1.x.array[:n].copy()}
         if self.two_way:  # the lagged stress drift of the next step
             arrays["sigma_h_Pa"] = self.sigma_h_P1.x.array[:n].copy()
+        if self.mechanics is not None:
+            arrays["peak_theta"] = self._peak_theta.copy()
         h = self.history
         if h is not None:
             scalars["history"] = {"times": h.times, "keep": h.keep, "thinned": h.thinned}
@@ -408,6 +414,8 @@ class ChemoMechanics:
         self.peak = Peak(**scalars["peak"])
         self.mean_site_fraction_history = [tuple(p) for p in scalars["mean_site_fraction_history"]]
         self._solved_peaks = {t: p for t, p in scalars["solved_peaks"]}
+        if "peak_theta" in arrays:
+            self._peak_theta = arrays["peak_theta"].copy()
         if self.history is not None:
             h = scalars["history"]
             self.history.times, self.history.keep = list(h["times"]), list(h["keep"])
@@ -444,6 +452,7 @@ class ChemoMechanics:
             f.x.array[:] = values
         self.peak = Peak()
         self.peak.update(peaks[best], h.times[best])
+        self._peak_theta = h.snapshots[best]
 
     def _solve_mechanics(self, t: float) -> None:
         t0 = time.perf_counter()
@@ -460,11 +469,52 @@ class ChemoMechanics:
             projector.project(dg1, self.sigma_h_P1, key="dg1")
         self.stats.wall_mechanics_s += time.perf_counter() - t0
         peak = self.mechanics.peak_von_mises()
+        before = self.peak.value_Pa
         self.peak.update(peak, t)
         if self.grain_boundaries is not None:
             self.grain_boundaries.update(t)
         if self.history is not None:
             self._solved_peaks[t] = peak
+        elif self.peak.value_Pa > before:
+            self._peak_theta = self.lithium.theta.x.array[: self._dof_volumes.size].copy()
+
+    @contextlib.contextmanager
+    def at_peak(self):
+        """The state at the reported peak's time inside the block: the site fraction
+        stored when the peak was found, the stress solved again from it (not counted in
+        the stats; the same system, so the same stress) and the output fields projected;
+        the fields as they were afterwards. Collective."""
+        theta, mech = self.lithium.theta, self.mechanics
+        kept = [theta, mech.u, mech.stress_components, *self.output_fields.values()]
+        saved = [f.x.array.copy() for f in kept]
+        theta.x.array[: self._peak_theta.size] = self._peak_theta
+        theta.x.scatter_forward()
+        mech.solve()
+        self.update_output_fields()
+        try:
+            yield self.peak.time_s
+        finally:
+            for f, values in zip(kept, saved):
+                f.x.array[:] = values
+
+    def node_values(self, all_local: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+        """The owned (or all local) DG1 nodes of the stress: coordinates (n, 3), region
+        tags, the radius of their cell's centre (which side of a vertex a node is on)
+        and, by output name, c_Li and the stress measures there (the values the peak is
+        taken from, not their P1 projections). Requires mechanics."""
+        mech = self.mechanics
+        _, dg1 = self._projection_tools()
+        dg1.interpolate(fem.Expression(self._c_expr, compat.interpolation_points(dg1.function_space)))
+        points = mech.all_node_points if all_local else mech.node_points
+        n = len(points)
+        cell_nodes = compat.cell_dofs(mech.S)
+        radii = self.domain.point_radii(mech.all_node_points)
+        cell_radius = np.zeros(len(radii))
+        cell_radius[cell_nodes] = radii[cell_nodes].mean(axis=1)[:, None]
+        region = np.zeros(len(radii), dtype=np.int32)
+        region[: len(mech.node_region)] = mech.node_region
+        values = {"c_Li_mol_m3": dg1.x.array[:n].copy(), **mech.stress_measures(all_local)}
+        return points, region[:n], cell_radius[:n], values
 
     def _observe(self, t, observer, output_times) -> None:
         if observer is None or not any(abs(t - o) <= 1e-9 * max(1.0, o) for o in output_times):

@@ -3,8 +3,10 @@ solver/io/output.py). The only module that connects physics and files."""
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
+import numpy as np
 from mpi4py import MPI
 
 from solver.simulation import checkpoint
@@ -12,12 +14,14 @@ from solver.numerics import linalg
 from solver.case.schema import Case, dump_case_yaml
 from solver.simulation.chemomechanics import ChemoMechanics
 from solver.simulation.domain_setup import build_domain
-from solver.io.fields_io import FieldWriter
+from solver.io.fields_io import FieldWriter, region_function
 from solver.io.log import Log
-from solver.io.output import RunRecord, watchable
-from solver.io.probes import RayProbe
+from solver.io.output import RunRecord, remove_entry, root_collective, watchable
+from solver.io.probes import RayProbe, gather_rows, on_ray, sort_ray_rows
 
 PROFILE_COLUMNS = ("c_Li_mol_m3", "sigma_vm_Pa", "sigma_r_Pa", "sigma_t_Pa", "sigma_h_Pa", "sigma_1_Pa")
+PEAK_PROFILES = "profiles_at_peak.csv"  # the ray at the peak's own time (docs/paraview.md)
+PEAK_FIELDS = "fields_at_peak"  # .xdmf + .h5 in the output folder
 
 
 def degrees_of_freedom(sim: ChemoMechanics) -> dict:
@@ -79,7 +83,8 @@ def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, l
             checkpoint.resume_rows(record, saved, tables)
         if case.output.fields and sim.t < sim.protocol.end_time_s:
             stem = f"fields_restart{len(summary['restarts'])}" if saved else "fields"
-            record.writer = FieldWriter(record.folder.partial_fields_dir, domain, sim.output_fields, stem)
+            record.writer = FieldWriter(record.folder.partial_fields_dir, domain, sim.output_fields, stem,
+                                        case.output.length_unit)
 
         def observe(t: float, s: ChemoMechanics) -> None:
             record.timeseries.append(s.scalars(t))
@@ -104,6 +109,8 @@ def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, l
                 summary.update(sim.run(observe, lambda t: advance(t, sim.progress_text), checkpoint=save))
                 if sim.grain_boundaries is not None:  # tractions at their largest, for ParaView
                     sim.grain_boundaries.write_vtu(record.folder.path / "grain_boundaries.vtu")
+                if sim.mechanics is not None:
+                    write_peak_state(case, record, sim, probe, columns)
                 if "oxygen" in case.physics:  # a restart in the O2 stage starts after Li
                     save(sim, force=True)
             except checkpoint.Interrupted as exc:
@@ -133,6 +140,58 @@ def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, l
             return record.close(publish_fields=False)
     _release(locals().get("sim"))
     return record.close()
+
+
+def write_peak_state(case: Case, record: RunRecord, sim: ChemoMechanics, probe: RayProbe,
+                     columns: list[str]) -> None:
+    """`profiles_at_peak.csv` and `fields_at_peak.xdmf`: the state at the reported peak's
+    own time (collective). The profile holds every stress node on the ray with its own
+    values (in 1D every mesh vertex, once per adjacent cell, so both sides of an
+    interface and the node the peak is taken from), plus in 3D the ray points of
+    profiles.csv with its P1 fields; column region_id is the node's (or point's) cell
+    tag. The CSV is written when the run closes."""
+    domain = sim.domain
+    header = ["t_s", "r_m", *columns, "region_id"]
+    table = record.table(PEAK_PROFILES, header)
+    with sim.at_peak() as t_peak:
+        points, region, cell_radius, values = sim.node_values()
+        mask = on_ray(domain, points)
+        local = np.column_stack([domain.point_radii(points[mask]), cell_radius[mask],
+                                 *[values[c][mask] for c in columns], region[mask]])
+        rows = gather_rows(domain.comm, local)
+        if not domain.radial:
+            rows = _with_ray_points(sim, probe, columns, rows)
+        if rows is not None:
+            table.extend([[t_peak, row[0], *row[2:-1], int(row[-1])] for row in sort_ray_rows(rows, domain.radius_m)])
+        if case.output.fields:
+            _write_peak_fields(case, record, sim, t_peak)
+
+
+def _with_ray_points(sim: ChemoMechanics, probe: RayProbe, columns: list[str], rows):
+    """Add the probe's ray points with the P1 fields as in profiles.csv (a DG1 value at a
+    point on a face would depend on which cell, and so rank, evaluates it)."""
+    values = probe.sample([sim.output_fields[c] for c in columns] + [region_function(sim.domain)])
+    if rows is None:
+        return None
+    r = probe.radii_m
+    return np.vstack([rows, np.column_stack([r, r, values])])
+
+
+def _write_peak_fields(case: Case, record: RunRecord, sim: ChemoMechanics, t: float) -> None:
+    """fields_at_peak.xdmf/.h5, written in a folder of their own and moved into place."""
+    folder = record.folder.path / f"{PEAK_FIELDS}.partial"
+    root_collective(sim.domain.comm, lambda: folder.mkdir(exist_ok=True))
+    writer = FieldWriter(folder, sim.domain, sim.output_fields, PEAK_FIELDS, case.output.length_unit)
+    writer.write(t)
+    writer.close()
+    sim.domain.comm.barrier()
+
+    def publish():
+        for suffix in (".xdmf", ".h5"):
+            os.replace(folder / f"{PEAK_FIELDS}{suffix}", record.folder.path / f"{PEAK_FIELDS}{suffix}")
+        remove_entry(folder)
+
+    root_collective(sim.domain.comm, publish)
 
 
 def _release(sim) -> None:

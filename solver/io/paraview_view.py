@@ -1,0 +1,192 @@
+"""Render a result with ParaView to PNG: the particle's surface and a slice through its
+centre side by side, coloured by one field, at the last output time (or at the peak
+from `fields_at_peak.xdmf`); a 1D result is drawn as a line chart of the field over r.
+
+A pvpython script (ParaView's Python, not the lrmo environment); offscreen it needs an
+X server, e.g.
+
+    xvfb-run -a -s "-screen 0 1920x1080x24 -noreset" pvpython solver/io/paraview_view.py RESULT --out view.png
+    lrmo view RESULT_DIR --out view.png [--field c_Li_mol_m3] [--peak]
+
+It reads the files as a user does, with ParaView's XDMF reader (Xdmf3ReaderT):
+docs/paraview.md."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+SIZE = (1600, 800)
+# 24-bit colour: ParaView's OpenGL context fails on Xvfb's default 8-bit screen; no
+# reset: pvpython's first window closes again, and a server that resets when its last
+# client leaves refuses the next connection now and then ("bad X server connection")
+XVFB_SERVER_ARGS = "-screen 0 1920x1080x24 -noreset"
+BLACK, WHITE = [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
+
+
+def fields_file(result: Path, peak: bool) -> Path:
+    """The XDMF file of a result folder (or the file itself): fields_at_peak.xdmf with
+    `peak`, else fields/fields.xdmf, else a running job's fields.partial/fields.xdmf."""
+    if result.is_file():
+        return result
+    names = ["fields_at_peak.xdmf"] if peak else ["fields/fields.xdmf", "fields.partial/fields.xdmf"]
+    for name in names:
+        if (result / name).is_file():
+            return result / name
+    raise SystemExit(f"no {' or '.join(names)} in {result} (was it run with output.fields: true"
+                     f"{' and mechanics' if peak else ''}?)")
+
+
+def pvpython_command(script_args: list[str]) -> list[str] | None:
+    """The command that runs this script with pvpython (`LRMO_PVPYTHON` or the first
+    pvpython on PATH), through `xvfb-run` where it exists (off screen, whatever DISPLAY
+    says); None without pvpython."""
+    import shutil
+
+    pvpython = os.environ.get("LRMO_PVPYTHON") or shutil.which("pvpython")
+    if pvpython is None:
+        return None
+    command = [pvpython, str(Path(__file__).resolve()), *script_args]
+    if shutil.which("xvfb-run"):
+        command = ["xvfb-run", "-a", "-s", XVFB_SERVER_ARGS, *command]
+    return command
+
+
+def launch(result, out, field: str = "sigma_vm_Pa", peak: bool = False, time: float | None = None) -> int:
+    """`lrmo view`: render in a pvpython process (ParaView's Python is not lrmo's);
+    returns its exit code, 1 when there is no pvpython."""
+    import subprocess
+
+    args = [str(result), "--out", str(out), "--field", field] + (["--peak"] if peak else []) \
+        + ([] if time is None else ["--time", repr(time)])
+    command = pvpython_command(args)
+    if command is None:
+        print("lrmo view: pvpython not found (ParaView's Python; Debian: apt-get install paraview xvfb, "
+              "or set LRMO_PVPYTHON)", file=sys.stderr)
+        return 1
+    return subprocess.run(command).returncode
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("result", type=Path, help="a result folder (or an .xdmf file)")
+    p.add_argument("--out", type=Path, default=Path("view.png"), help="PNG to write (default: view.png)")
+    p.add_argument("--field", default="sigma_vm_Pa",
+                   help="point array to colour by (default: sigma_vm_Pa, else the first one)")
+    p.add_argument("--peak", action="store_true", help="the state at the peak (fields_at_peak.xdmf)")
+    p.add_argument("--time", type=float, default=None, help="time in s (default: the last one)")
+    return p.parse_args(argv)
+
+
+def _white(view) -> None:
+    if hasattr(view, "UseColorPaletteForBackground"):  # ParaView >= 5.10
+        view.UseColorPaletteForBackground = 0
+    view.Background = WHITE
+    if hasattr(view, "OrientationAxesVisibility"):
+        view.OrientationAxesVisibility = 0
+
+
+def _colour(pv, display, view, field: str, data_range) -> None:
+    pv.ColorBy(display, ("POINTS", field))
+    lut = pv.GetColorTransferFunction(field)
+    lut.ApplyPreset("Turbo" if "sigma" in field else "Viridis (matplotlib)", True)
+    lut.RescaleTransferFunction(*data_range)
+    display.SetScalarBarVisibility(view, True)
+    bar = pv.GetScalarBar(lut, view)
+    bar.Title, bar.ComponentTitle = field, ""
+    bar.TitleColor = bar.LabelColor = BLACK
+    bar.RangeLabelFormat = "%-#.4g"
+
+
+def render(path: Path, out: Path, field: str, time: float | None) -> dict:
+    from paraview import simple as pv
+
+    reader = pv.Xdmf3ReaderT(FileName=[str(path)])
+    times = list(reader.TimestepValues) if hasattr(reader.TimestepValues, "__len__") \
+        else [reader.TimestepValues]
+    t = times[-1] if time is None else min(times, key=lambda s: abs(s - time))
+    reader.UpdatePipeline(t)
+    arrays = list(reader.PointData.keys())
+    if field not in arrays:
+        field = next((a for a in arrays if a.startswith("sigma_vm")), arrays[0])
+    data_range = reader.PointData[field].GetRange()
+    x0, x1, y0, y1, z0, z1 = reader.GetDataInformation().GetBounds()
+    layout = pv.CreateLayout("lrmo view")
+    caption = f"{path.parent.name}/{path.name}: {field} at t = {t:.6g} s ({t / 60:.4g} min)"
+    if y1 - y0 == 0 and z1 - z0 == 0:  # a 1D (radial) result: the field over r
+        line = pv.PlotOverLine(Input=reader)
+        line.Point1, line.Point2, line.Resolution = [x0, 0.0, 0.0], [x1, 0.0, 0.0], 2000
+        view = pv.CreateView("XYChartView")
+        pv.AssignViewToLayout(view=view, layout=layout, hint=0)
+        view.ViewTime = t
+        display = pv.Show(line, view)
+        display.UseIndexForXAxis = 0
+        display.XArrayName = "Points_X"
+        display.SeriesVisibility = [field]
+        display.SeriesLineThickness = [field, "3"]
+        unit = "nm" if any(a.endswith("_nm") for a in arrays) else "m"
+        view.LeftAxisTitle, view.BottomAxisTitle = field, f"r ({unit})"
+        view.ChartTitle = f"{field} at t = {t:.6g} s ({t / 60:.4g} min)"
+        for name in ("ChartTitleFontSize", "LeftAxisTitleFontSize", "BottomAxisTitleFontSize"):
+            setattr(view, name, 14)
+        for name in ("LeftAxisLabelFontSize", "BottomAxisLabelFontSize"):
+            setattr(view, name, 12)
+    else:
+        radius = max(x1 - x0, y1 - y0, z1 - z0)
+        octant = x0 >= -1e-9 * radius
+        centre = [0.0 if octant else (x0 + x1) / 2, 0.0 if octant else (y0 + y1) / 2,
+                  z0 + 1e-3 * (z1 - z0) if octant else (z0 + z1) / 2]
+        surface_view = pv.CreateView("RenderView")
+        pv.AssignViewToLayout(view=surface_view, layout=layout, hint=0)
+        layout.SplitHorizontal(0, 0.5)
+        slice_view = pv.CreateView("RenderView")
+        pv.AssignViewToLayout(view=slice_view, layout=layout, hint=2)
+        for view in (surface_view, slice_view):
+            _white(view)
+        surface = pv.Show(reader, surface_view)
+        _colour(pv, surface, surface_view, field, data_range)
+        surface.SetScalarBarVisibility(surface_view, False)
+        cut = pv.Slice(Input=reader)
+        cut.SliceType = "Plane"
+        cut.SliceType.Origin = centre
+        cut.SliceType.Normal = [0.0, 0.0, 1.0]
+        section = pv.Show(cut, slice_view)
+        _colour(pv, section, slice_view, field, data_range)
+        # an octant seen from x < 0 shows its face x = 0 (a section) beside the surface
+        direction = [-0.55, 1.0, 0.75] if octant else [1.0, -1.0, 0.8]
+        surface_view.CameraFocalPoint = centre
+        surface_view.CameraPosition = [c + 4 * radius * d for c, d in zip(centre, direction)]
+        surface_view.CameraViewUp = [0.0, 0.0, 1.0]
+        slice_view.CameraFocalPoint = centre
+        slice_view.CameraPosition = [centre[0], centre[1], centre[2] + 4 * radius]
+        slice_view.CameraViewUp = [0.0, 1.0, 0.0]
+        for view in (surface_view, slice_view):
+            view.ViewTime = t
+            pv.ResetCamera(view)
+        title = pv.Text(Text=caption)
+        shown = pv.Show(title, surface_view)
+        shown.Color, shown.FontSize, shown.WindowLocation = BLACK, 14, "Upper Left Corner"
+        label = pv.Text(Text="slice through the centre (z = 0)")
+        shown = pv.Show(label, slice_view)
+        shown.Color, shown.FontSize, shown.WindowLocation = BLACK, 14, "Upper Left Corner"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pv.SaveScreenshot(str(out), layout, ImageResolution=list(SIZE))
+    return {"file": str(path), "field": field, "time_s": t, "range": data_range}
+
+
+def main(argv=None) -> int:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    info = render(fields_file(args.result, args.peak), args.out, args.field, args.time)
+    print(f"wrote {args.out} ({info['field']} at t = {info['time_s']:.6g} s, "
+          f"range {info['range'][0]:.4g} .. {info['range'][1]:.4g}, from {info['file']})", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stderr.flush()
+    # ParaView 5.11 under xvfb-run can abort in its OpenGL teardown (GLXBadContext)
+    # after the PNG is written: leave without it
+    os._exit(code)
