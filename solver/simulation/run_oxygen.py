@@ -104,7 +104,7 @@ def run_oxygen_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_W
             stem = f"fields_restart{len(summary['restarts'])}" if saved else "fields"
             flux = fem.Function(sim.transport.V, name=FLUX_FIELD)
             record.writer = FieldWriter(record.folder.partial_fields_dir, domain,
-                                        {**sim.output_fields, FLUX_FIELD: flux}, stem)
+                                        {**sim.output_fields, FLUX_FIELD: flux}, stem, case.output.length_unit)
 
         def observe(t: float, s: OxygenSimulation) -> None:
             record.timeseries.append(s.scalars(t))
