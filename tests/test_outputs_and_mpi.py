@@ -60,6 +60,15 @@ def test_solver_failure_exits_3_and_says_failed(tmp_path):
     assert (out / "fields" / "fields.xdmf").exists()  # the last good fields are kept
 
 
+def assert_same_profiles_at_peak(serial, parallel):
+    """profiles_at_peak.csv: the same rows in the same order on 1 and 2 ranks (each
+    column to 1e-6 of its largest magnitude)."""
+    a, b = (np.genfromtxt(f / "profiles_at_peak.csv", delimiter=",", names=True) for f in (serial, parallel))
+    assert a.dtype.names == b.dtype.names and len(a) == len(b) > 0
+    for name in a.dtype.names:
+        assert np.allclose(a[name], b[name], rtol=0, atol=1e-6 * np.abs(a[name]).max()), name
+
+
 def test_rank_count_does_not_change_the_peak_stress_1d(tmp_path):
     peaks = []
     for n in (1, 2):
@@ -70,6 +79,7 @@ def test_rank_count_does_not_change_the_peak_stress_1d(tmp_path):
         assert summary["n_ranks"] == n
         peaks.append(summary["stress"]["peak_von_mises_Pa"])
     assert peaks[1] == pytest.approx(peaks[0], rel=1e-6)
+    assert_same_profiles_at_peak(tmp_path / "n1", tmp_path / "n2")
 
 
 def test_rank_count_does_not_change_the_peak_stress_3d(tmp_path):
@@ -82,6 +92,7 @@ def test_rank_count_does_not_change_the_peak_stress_3d(tmp_path):
     assert results[1]["peak_von_mises_Pa"] == pytest.approx(results[0]["peak_von_mises_Pa"], rel=1e-6)
     assert results[1]["peak_radius_m"] == pytest.approx(results[0]["peak_radius_m"], rel=1e-9)
     assert results[1]["peak_region"] == results[0]["peak_region"]
+    assert_same_profiles_at_peak(tmp_path / "n1", tmp_path / "n2")
 
 
 def test_only_rank_0_prints(tmp_path):
