@@ -46,9 +46,8 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _bounding_box(dim: int = -1) -> np.ndarray:
-    box = np.array(gmsh.model.getBoundingBox(-1, -1))
-    return box.reshape(2, 3)
+def _bounding_box() -> np.ndarray:
+    return np.array(gmsh.model.getBoundingBox(-1, -1)).reshape(2, 3)
 
 
 def _transform_nodes(scale: float, shift: np.ndarray) -> None:
@@ -89,6 +88,7 @@ def raw_extent(path: str | Path) -> np.ndarray:
     path = Path(path)
     kind = file_kind(path)
     if kind == "step":
+        gmsh.option.setNumber("Geometry.OCCBoundsUseStl", 1)  # tight boxes, not the control points
         gmsh.model.occ.importShapes(str(path))
         gmsh.model.occ.synchronize()
     else:

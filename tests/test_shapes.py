@@ -157,6 +157,22 @@ def test_islands_cover_the_requested_fraction(domains, shape, coverage, count):
     assert domains[shape].distance_to_surface is not None  # islands keep the depth
 
 
+def test_oxygen_run_tags_islands_on_the_real_surface():
+    """`oxygen.islands` on a non-spherical shape: the run's domain has the coverage asked
+    for (given as angular_radius here: the coverage of the same caps on a sphere)."""
+    from solver.physics.islands import covered_fraction
+    from solver.simulation.run_oxygen import oxygen_domain
+
+    data = load_case_data(CASES / "ru1_islands_o2.yaml")
+    data["geometry"] = {"shape": "truncated_octahedron", "edge_length": "50 nm"}
+    data["mesh"] = dict(COARSE)
+    data["oxygen"]["islands"] = {"count": 20, "angular_radius": "0.3 rad"}
+    case = validate_case(data)
+    domain, coverage = oxygen_domain(case, domain_of(case))
+    assert coverage == covered_fraction(domain)
+    assert coverage == pytest.approx(20 * (1 - math.cos(0.3)) / 2, rel=0.02)
+
+
 # -- the sphere through the distance path ------------------------------------------------
 def test_sphere_peak_is_the_same_through_the_distance_path():
     """An octant with a graded layer: depth R - |x| (today's path) and depth from the
@@ -204,3 +220,81 @@ def test_platelet_run_completes_with_mirror_symmetric_stress():
         if MPI.COMM_WORLD.rank == 0:
             scale = np.abs(reference).max(axis=0)
             assert np.max(np.abs(mirrored - reference) / scale) < 1e-5, mirror
+
+
+# -- imported geometry --------------------------------------------------------------------
+def write_geometry_file(path, shape, params_nm, surface_only=False, size_nm=None):
+    """A STEP solid, an STL surface or a .msh volume mesh of an analytic shape, in nm,
+    shifted by +500 nm in x (the importer centres it)."""
+    import gmsh
+
+    from meshes.gmsh_io import gmsh_session
+    from meshes.shapes import add_shape
+
+    with gmsh_session("fixture"):
+        volume = add_shape(shape, params_nm)
+        gmsh.model.occ.translate([(3, volume)], 500, 0, 0)
+        gmsh.model.occ.synchronize()
+        if size_nm is not None:
+            gmsh.option.setNumber("Mesh.MeshSizeMax", size_nm)
+            gmsh.model.mesh.generate(2 if surface_only else 3)
+        gmsh.option.setNumber("Mesh.SaveAll", 1)
+        gmsh.write(str(path))
+    return path
+
+
+IMPORTS = {  # file, shape of the fixture, its parameters in nm, (surface only, size)
+    "step": ("particle.step", "ellipsoid", {"semi_axes_m": [120, 90, 60]}, (False, None)),
+    "stl": ("particle.stl", "platelet", {"width_m": 240, "thickness_m": 80}, (True, 20)),
+    "msh": ("particle.msh", "truncated_octahedron", {"edge_length_m": 50}, (False, 15)),
+}
+
+
+@pytest.fixture(scope="module")
+def imported_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("imported")
+    paths = {}
+    if MPI.COMM_WORLD.rank == 0:
+        for kind, (name, shape, params, (surface_only, size)) in IMPORTS.items():
+            write_geometry_file(folder / name, shape, params, surface_only, size)
+    MPI.COMM_WORLD.barrier()
+    for kind, (name, *_rest) in IMPORTS.items():
+        paths[kind] = folder / name
+    return paths
+
+
+@pytest.mark.parametrize("kind", IMPORTS)
+def test_imported_particle_has_the_volume_and_radius_of_its_shape(imported_files, kind):
+    from dolfinx import fem
+
+    from meshes.shapes import volume_area
+
+    _, shape, params_nm, _ = IMPORTS[kind]
+    params = {k: (np.asarray(v) * 1e-9).tolist() if isinstance(v, list) else v * 1e-9
+              for k, v in params_nm.items()}
+    exact_volume, exact_area = volume_area(shape, params)
+    case = shape_case("imported", {"file": str(imported_files[kind]), "file_unit": "1 nm"},
+                      layer="15 nm")
+    curved = shape == "ellipsoid"
+    assert case.geometry.radius.si == pytest.approx(3 * exact_volume / exact_area,
+                                                    rel=2e-2 if curved else 1e-9)
+    domain = domain_of(case)
+    volume = assemble(domain, fem.Constant(domain.msh, 1.0))
+    assert volume == pytest.approx(exact_volume, rel=1e-2 if curved else 1e-9)
+    # centred on its bounding box: the depth of the centre is the shape's inradius
+    from meshes.shapes import inradius_m
+
+    centre_depth = domain.distance_to_surface(np.zeros((1, 3)))[0]
+    assert centre_depth == pytest.approx(inradius_m(shape, params), rel=2e-2 if curved else 1e-6)
+
+
+def test_imported_file_edited_in_place_is_meshed_again(tmp_path):
+    """The mesh-cache key holds the file's SHA-256, not its name."""
+    path = tmp_path / "particle.stl"
+    sizes = []
+    for width in (240, 200):
+        write_geometry_file(path, "platelet", {"width_m": width, "thickness_m": 80}, True, 20)
+        case = shape_case("imported", {"file": str(path), "file_unit": "1 nm"}, layer="15 nm")
+        sizes.append(MPI.COMM_WORLD.allreduce(domain_of(case).msh.geometry.x[:, 0].max(), op=MPI.MAX))
+    assert sizes[0] == pytest.approx(240e-9 / math.sqrt(3))
+    assert sizes[1] == pytest.approx(200e-9 / math.sqrt(3))

@@ -38,7 +38,12 @@ def oxygen_domain(case: Case, domain: Domain) -> tuple[Domain, float]:
         return domain, 1.0 if capture else 0.0
     isl = ox.islands
     centres = island_centres(isl.count, isl.placement, isl.seed, domain.shape)
-    domain = tag_islands(domain, centres, isl.angular_radius_rad())
+    if domain.spherical:
+        domain = tag_islands(domain, centres, isl.angular_radius_rad())
+    else:  # any other shape: islands on its real surface, at the requested coverage
+        from solver.physics.islands import requested_coverage, tag_islands_on_surface
+
+        domain = tag_islands_on_surface(domain, centres, requested_coverage(isl))
     coverage = covered_fraction(domain)
     if coverage <= 0:
         raise ValueError("oxygen.islands: no surface facet lies inside an island; "
