@@ -87,7 +87,7 @@ class GrainBoundaryTractions:
         self.vertices_m = X[self.sides[:, 0]] if len(facets) else np.zeros((0, 3, 3))
         self.total_area_m2 = domain.comm.allreduce(float(self.areas_m2.sum()), op=MPI.SUM)
         self.at_max: dict | None = None  # statistics at the time of the largest t_n
-        self.fields_at_max = (np.zeros(0), np.zeros(0))
+        self.fields_at_max: tuple[np.ndarray, np.ndarray] | None = None  # (t_n, |t_s|) then
 
     def facet_stress(self) -> np.ndarray:
         """(n, 3, 3) stress at the facet centroids, the mean of both sides."""
@@ -130,6 +130,13 @@ class GrainBoundaryTractions:
             self.fields_at_max = (tn.copy(), ts.copy())
         return stats
 
+    def restore(self, at_max: dict | None) -> None:
+        """Continue a restarted run: the statistics at the largest t_n so far (from the
+        checkpoint's `at_max`); the facet fields of that time are rank-local and not
+        checkpointed, so the .vtu shows the state at the end unless a larger t_n comes."""
+        self.at_max = at_max
+        self.fields_at_max = None
+
     def summary(self) -> dict:
         """summary.json's `grain_boundaries`: the statistics at the time of the largest
         normal traction over the solved steps."""
@@ -137,10 +144,10 @@ class GrainBoundaryTractions:
                 "normal_points_from": "lower- to higher-numbered grain"}
 
     def write_vtu(self, path) -> None:
-        """The grain-boundary facets with t_n, |t_s| (at the time of the largest t_n) and
-        the grain pair as cell data, one VTK XML file for ParaView (rank 0 writes;
-        collective)."""
-        tn, ts = self.fields_at_max
+        """The grain-boundary facets with t_n, |t_s| (at the time of the largest t_n; after
+        a restart that found no larger one, at the current state) and the grain pair as
+        cell data, one VTK XML file for ParaView (rank 0 writes; collective)."""
+        tn, ts = self.fields_at_max if self.fields_at_max is not None else self.evaluate()
         parts = self.domain.comm.gather((self.vertices_m, tn, ts, self.pairs), root=0)
         if self.domain.comm.rank != 0:
             return

@@ -373,6 +373,8 @@ class ChemoMechanics:
             "mean_site_fraction_history": [list(p) for p in self.mean_site_fraction_history],
             "solved_peaks": [[t, p] for t, p in self._solved_peaks.items()],
         }
+        if self.grain_boundaries is not None:
+            scalars["grain_boundaries_at_max"] = self.grain_boundaries.at_max
         arrays = {"theta_n": self.lithium.theta_n.x.array[:n].copy(),
                   "theta_nm1": self.lithium.theta_nm1.x.array[:n].copy()}
         if self.two_way:  # the lagged stress drift of the next step
@@ -411,6 +413,8 @@ class ChemoMechanics:
         self._clock = dict(scalars["clock"])
         self.protocol.holding = scalars["holding"]
         self.stats = Stats(**scalars["stats"])
+        if self.grain_boundaries is not None:
+            self.grain_boundaries.restore(scalars.get("grain_boundaries_at_max"))
         self.peak = Peak(**scalars["peak"])
         self.mean_site_fraction_history = [tuple(p) for p in scalars["mean_site_fraction_history"]]
         self._solved_peaks = {t: p for t, p in scalars["solved_peaks"]}
