@@ -1,5 +1,7 @@
 """Diffusion-induced stress: small-strain linear elasticity with the chemical eigenstrain
-(Omega/3) c_max (theta - theta_0) I, traction-free surface (docs/model.md §2).
+(Omega/3) c_max (theta - theta_0) I, traction-free surface (docs/model.md §2); with an
+anisotropic lattice strain, (Omega/3) c_max (theta - theta_0) A with the per-grain tensor
+A of solver/physics/anisotropy.py (docs/secondary-particles.md §1).
 
     sigma = lambda tr(eps - eps_ch) I + 2 mu (eps - eps_ch),   div sigma = 0
 
