@@ -55,6 +55,18 @@ def test_radius_is_three_volume_over_area():
     assert case.geometry.radius.si == pytest.approx(3 * volume / area, rel=1e-12)
 
 
+def test_derived_radius_follows_an_assigned_size():
+    from solver.case.schema import load_case
+
+    case = load_case(PLATELET)
+    case.geometry.width = "250 nm"
+    w, t = 250e-9, 80e-9
+    volume, area = math.sqrt(3) / 2 * w**2 * t, math.sqrt(3) * w**2 + 6 * w / math.sqrt(3) * t
+    assert case.geometry.radius.si == pytest.approx(3 * volume / area, rel=1e-12)
+    with pytest.raises(CaseError, match="is derived"):
+        case.geometry.radius = "100 nm"
+
+
 @pytest.mark.parametrize("geometry, message", [
     ({"shape": "platelet", "width": "240 nm"}, "needs geometry.thickness"),
     ({"shape": "ellipsoid", "semi_axes": ["1 nm", "2 nm", "3 nm"], "width": "5 nm"}, "not used by shape"),
@@ -143,6 +155,20 @@ def test_layer_cells_lie_within_the_layer_depth(domains):
     depth = {k: domain.distance_to_surface(compat.cell_midpoints(domain.msh, cells))
              for k, cells in (("layer", layer), ("core", core))}
     assert depth["layer"].max() < 20e-9 <= depth["core"].min()
+
+
+def test_layer_cells_have_the_volume_of_the_inward_offset(domains):
+    """The platelet's inward offset by the layer depth d is the prism of width W - 2d and
+    thickness T - 2d; the cells tagged `layer` (by midpoint depth) fill the shell between
+    the two to within the element staircase."""
+    from dolfinx import fem
+
+    domain = domains["platelet"]
+    w, t, d = 240e-9, 80e-9, 20e-9
+    shell = math.sqrt(3) / 2 * (w**2 * t - (w - 2 * d) ** 2 * (t - 2 * d))
+    one = fem.Constant(domain.msh, 1.0)
+    layer = MPI.COMM_WORLD.allreduce(fem.assemble_scalar(fem.form(domain.volume_integral(one, "layer"))), op=MPI.SUM)
+    assert layer == pytest.approx(shell, rel=0.02)
 
 
 # -- islands ----------------------------------------------------------------------------

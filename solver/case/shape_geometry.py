@@ -16,12 +16,16 @@ RADIUS_SOURCE = "derived: 3 V / A of the shape (docs/shapes.md)"
 RADIUS_RTOL = 1e-9
 
 
-def _si(raw) -> float:
+def _length(raw):
     from pydantic import TypeAdapter
 
     from solver.case.units import PositiveLength
 
-    return TypeAdapter(PositiveLength).validate_python(raw).si
+    return TypeAdapter(PositiveLength).validate_python(raw)
+
+
+def _si(raw) -> float:
+    return _length(raw).si
 
 
 def shape_parameters_si(shape: str, get) -> dict:
@@ -111,6 +115,10 @@ def check_shape_parameters(g) -> None:
         if key.endswith("_m") and any(v > 1.0 for v in values):
             raise ValueError(f"geometry.{key[:-2]} must be <= 1 m (a particle)")
     radius = 3 * _ratio(g.shape, params)
+    if g.radius.source == RADIUS_SOURCE and not math.isclose(g.radius.si, radius, rel_tol=RADIUS_RTOL):
+        # a size changed by assignment (case.geometry.width = ...): derive again, in place
+        # (assigning the field here would validate the section again, recursively)
+        g.__dict__["radius"] = _length({"value": radius, "unit": "m", "source": RADIUS_SOURCE})
     if not math.isclose(g.radius.si, radius, rel_tol=RADIUS_RTOL):
         raise ValueError(f"geometry.radius is derived for shape {g.shape!r} (3 V / A = "
                          f"{radius:.6g} m); leave it out, got {g.radius.short()}")

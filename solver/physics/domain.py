@@ -28,7 +28,7 @@ from mpi4py import MPI
 from meshes.markers import CELL_TAGS, FACET_TAGS
 from solver.physics.surface_distance import SurfaceDistance
 
-SPHERICAL = ("radial", "octant", "sphere")
+SPHERICAL = ("radial", "octant", "sphere", "secondary")  # outer surface |x| = R
 OUTER_FACETS = ("outer_surface", "ruo2_islands")
 
 
@@ -52,23 +52,23 @@ class Domain:
         self.free_floating = self.shape not in ("radial", "octant")
         self.x = ufl.SpatialCoordinate(self.msh)
         self.r = self.x[0] if self.radial else ufl.sqrt(ufl.dot(self.x, self.x))
-        self.dx = ufl.Measure("dx", domain=self.msh, subdomain_data=self.cell_tags)
-        self.ds = ufl.Measure("ds", domain=self.msh, subdomain_data=self.facet_tags)
-        self.weight = 4 * ufl.pi * self.r**2 if self.radial else 1
         self.comm: MPI.Comm = self.msh.comm
         tdim = self.msh.topology.dim
         self.msh.topology.create_connectivity(tdim - 1, tdim)
-        if self.depth_from_distance is None:
-            self.depth_from_distance = self.shape not in SPHERICAL
         self.spherical = self.shape in SPHERICAL
+        if self.depth_from_distance is None:
+            self.depth_from_distance = not self.spherical
         if self.depth_from_distance:
             self.distance_to_surface = surface_distance_from_mesh(self)
             self.distance = self._distance_function()
             self.surface_depth = self.distance - self.coating_thickness_m
-            if not self.spherical:
+            if not self.spherical:  # before the measures take the cell tags
                 self.cell_tags = self._tag_layer_cells()
         else:
             self.surface_depth = self.oxide_radius_m - self.r
+        self.dx = ufl.Measure("dx", domain=self.msh, subdomain_data=self.cell_tags)
+        self.ds = ufl.Measure("ds", domain=self.msh, subdomain_data=self.facet_tags)
+        self.weight = 4 * ufl.pi * self.r**2 if self.radial else 1
 
     # -- measures -------------------------------------------------------------------
     def volume_integral(self, expr, region: str | None = None):
