@@ -236,6 +236,11 @@ def test_lrmo_view_renders_the_particle(tmp_path):
     coloured = np.ptp(image, axis=2) > 0.1  # not grey, white or black: the colour map
     assert 0.1 < coloured[:, :800].mean() < 0.9 and 0.1 < coloured[:, 800:].mean() < 0.9
     assert (image.max(axis=2) < 0.05).mean() < 0.05  # not black
+    metres = _octant_run(tmp_path, "metres", "--set", "output.length_unit=m")
+    proc = run_lrmo(["view", str(metres), "--out", str(tmp_path / "m.png")])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    image_m = matplotlib.image.imread(tmp_path / "m.png")[..., :3]
+    assert (image_m.max(axis=2) < 0.05).mean() < 0.05  # metre-scale slices are not black either
     peak_png = tmp_path / "peak.png"
     proc = run_lrmo(["view", str(out), "--peak", "--field", "c_Li_mol_m3", "--out", str(peak_png)])
     assert proc.returncode == 0 and "c_Li_mol_m3" in proc.stdout and peak_png.exists()

@@ -74,7 +74,7 @@ def parse(argv):
     p.add_argument("result", type=Path, help="a result folder (or an .xdmf file)")
     p.add_argument("--out", type=Path, default=Path("view.png"), help="PNG to write (default: view.png)")
     p.add_argument("--field", default="sigma_vm_Pa",
-                   help="point array to colour by (default: sigma_vm_Pa, else the first one)")
+                   help="array to colour by, e.g. c_Li_mol_m3 or region_id (default: sigma_vm_Pa)")
     p.add_argument("--peak", action="store_true", help="the state at the peak (fields_at_peak.xdmf)")
     p.add_argument("--time", type=float, default=None, help="time in s (default: the last one)")
     return p.parse_args(argv)
@@ -88,8 +88,8 @@ def _white(view) -> None:
         view.OrientationAxesVisibility = 0
 
 
-def _colour(pv, display, view, field: str, data_range) -> None:
-    pv.ColorBy(display, ("POINTS", field))
+def _colour(pv, display, view, field: str, data_range, kind: str = "POINTS") -> None:
+    pv.ColorBy(display, (kind, field))
     lut = pv.GetColorTransferFunction(field)
     lut.ApplyPreset("Turbo" if "sigma" in field else "Viridis (matplotlib)", True)
     lut.RescaleTransferFunction(*data_range)
@@ -109,12 +109,13 @@ def render(path: Path, out: Path, field: str, time: float | None) -> dict:
     t = times[-1] if time is None else min(times, key=lambda s: abs(s - time))
     reader.UpdatePipeline(t)
     arrays = list(reader.PointData.keys())
-    if field not in arrays:
+    kind = "CELLS" if field in reader.CellData.keys() else "POINTS"  # region_id is a cell array
+    if kind == "POINTS" and field not in arrays:
         field = next((a for a in arrays if a.startswith("sigma_vm")), arrays[0])
-    data_range = reader.PointData[field].GetRange()
+    data_range = (reader.CellData if kind == "CELLS" else reader.PointData)[field].GetRange()
     x0, x1, y0, y1, z0, z1 = reader.GetDataInformation().GetBounds()
     layout = pv.CreateLayout("lrmo view")
-    caption = f"{path.parent.name}/{path.name}: {field} at t = {t:.6g} s ({t / 60:.4g} min)"
+    caption = f"{path.name}: {field}, t = {t:.6g} s ({t / 60:.4g} min)"
     if y1 - y0 == 0 and z1 - z0 == 0:  # a 1D (radial) result: the field over r
         line = pv.PlotOverLine(Input=reader)
         line.Point1, line.Point2, line.Resolution = [x0, 0.0, 0.0], [x1, 0.0, 0.0], 2000
@@ -134,7 +135,12 @@ def render(path: Path, out: Path, field: str, time: float | None) -> dict:
         for name in ("LeftAxisLabelFontSize", "BottomAxisLabelFontSize"):
             setattr(view, name, 12)
     else:
+        source = reader
         radius = max(x1 - x0, y1 - y0, z1 - z0)
+        if radius < 1e-3:  # metres (output.length_unit: m): ParaView renders slices black
+            source = pv.Transform(Input=reader)
+            source.Transform.Scale = [1e9] * 3
+            x0, x1, y0, y1, z0, z1, radius = (v * 1e9 for v in (x0, x1, y0, y1, z0, z1, radius))
         octant = x0 >= -1e-9 * radius
         centre = [0.0 if octant else (x0 + x1) / 2, 0.0 if octant else (y0 + y1) / 2,
                   z0 + 1e-3 * (z1 - z0) if octant else (z0 + z1) / 2]
@@ -145,15 +151,15 @@ def render(path: Path, out: Path, field: str, time: float | None) -> dict:
         pv.AssignViewToLayout(view=slice_view, layout=layout, hint=2)
         for view in (surface_view, slice_view):
             _white(view)
-        surface = pv.Show(reader, surface_view)
-        _colour(pv, surface, surface_view, field, data_range)
+        surface = pv.Show(source, surface_view)
+        _colour(pv, surface, surface_view, field, data_range, kind)
         surface.SetScalarBarVisibility(surface_view, False)
-        cut = pv.Slice(Input=reader)
+        cut = pv.Slice(Input=source)
         cut.SliceType = "Plane"
         cut.SliceType.Origin = centre
         cut.SliceType.Normal = [0.0, 0.0, 1.0]
         section = pv.Show(cut, slice_view)
-        _colour(pv, section, slice_view, field, data_range)
+        _colour(pv, section, slice_view, field, data_range, kind)
         # an octant seen from x < 0 shows its face x = 0 (a section) beside the surface
         direction = [-0.55, 1.0, 0.75] if octant else [1.0, -1.0, 0.8]
         surface_view.CameraFocalPoint = centre
@@ -167,10 +173,10 @@ def render(path: Path, out: Path, field: str, time: float | None) -> dict:
             pv.ResetCamera(view)
         title = pv.Text(Text=caption)
         shown = pv.Show(title, surface_view)
-        shown.Color, shown.FontSize, shown.WindowLocation = BLACK, 14, "Upper Left Corner"
+        shown.Color, shown.FontSize, shown.WindowLocation = BLACK, 12, "Upper Left Corner"
         label = pv.Text(Text="slice through the centre (z = 0)")
         shown = pv.Show(label, slice_view)
-        shown.Color, shown.FontSize, shown.WindowLocation = BLACK, 14, "Upper Left Corner"
+        shown.Color, shown.FontSize, shown.WindowLocation = BLACK, 12, "Upper Left Corner"
     out.parent.mkdir(parents=True, exist_ok=True)
     pv.SaveScreenshot(str(out), layout, ImageResolution=list(SIZE))
     return {"file": str(path), "field": field, "time_s": t, "range": data_range}
