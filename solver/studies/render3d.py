@@ -185,6 +185,8 @@ def render_islands(folder: str | Path, png: str | Path, times_s: list[float] | N
     O2 is captured: Gamma > 0), one panel per output time."""
     folder = Path(folder)
     xdmf = folder / "fields" / "fields.xdmf"
+    summary = folder / "summary.json"
+    name = json.loads(summary.read_text()).get("case", folder.name) if summary.exists() else folder.name
     reader_times = list(pv.get_reader(str(xdmf)).time_values)
     times = [min(reader_times, key=lambda s: abs(s - t)) for t in (times_s or reader_times[1:])]
     plotter = pv.Plotter(off_screen=True, shape=(1, len(times)), window_size=(620 * len(times), 620), border=False)
@@ -207,7 +209,7 @@ def render_islands(folder: str | Path, png: str | Path, times_s: list[float] | N
             edges = surface.contour([0.5], scalars="captured")
             if edges.n_points:
                 plotter.add_mesh(edges, color="cyan", line_width=2)
-        plotter.add_text(f"t = {t / 60:g} min", font_size=12, position="upper_left")
+        plotter.add_text(f"{name}: t = {t / 60:g} min", font_size=12, position="upper_left")
         plotter.camera_position = [tuple(3.5 * 150 * np.array(CAMERA)), (0, 0, 0), (0, 0, 1)]
         plotter.reset_camera()
     png = Path(png)
