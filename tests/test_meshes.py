@@ -233,9 +233,10 @@ def test_info_json_records_inputs_counts_and_quality(octant_files):
     assert info["num_nodes"] > 0
     assert 0 < info["min_quality_minSICN"] <= 1
     assert info["cell_tags"] == CELL_TAGS
-    # ruo2_islands is tagged after meshing, in DOLFINx (solver/physics/islands.py)
+    # ruo2_islands is tagged after meshing, in DOLFINx (solver/physics/islands.py);
+    # grain_boundary only in secondary particles (meshes/secondary.py)
     assert info["facet_tags"] == {n: t for n, t in FACET_TAGS.items()
-                                  if n not in ("centre", "ruo2_islands")}
+                                  if n not in ("centre", "ruo2_islands", "grain_boundary")}
 
 
 def test_mesh_file_holds_every_cell_counted_in_info(octant, octant_files):
