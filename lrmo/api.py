@@ -180,6 +180,8 @@ def run(case, out=None, comm=None, *, overwrite: bool = False, quiet: bool = Tru
     from solver.io.output import claim_folder
     from solver.simulation.run import run_case
 
+    if restart and out is None:
+        raise ValueError("restart=True continues the run in `out`: give the folder")
     comm = _comm(comm)
     case = _as_case(case)
     log = Log(comm, quiet=quiet)

@@ -162,6 +162,8 @@ class Result:
         what = f"status={self.status!r}"
         if "stress" in self.summary:
             what += f", peak {self.peak_von_mises_Pa / 1e6:.1f} MPa at {self.peak_time_s / 60:.2f} min"
+        if "retained_fraction" in self.summary.get("oxygen", {}):
+            what += f", O2 retained {self.summary['oxygen']['retained_fraction']:.4f}"
         return f"Result({what}, out={str(self.out) if self.out else None!r})"
 
 
