@@ -26,7 +26,7 @@ from dolfinx import fem
 from dolfinx.io import XDMFFile
 
 from solver import compat
-from solver.io.output import write_atomic
+from solver.io.output import root_collective, write_atomic
 from solver.physics.domain import Domain
 
 # a reader (ParaView) holding the HDF5 file must not make the writer's next open fail
@@ -124,19 +124,20 @@ class FieldWriter:
         self.vtx = compat.vtx_writer(self.comm, Path(folder) / f"{stem}.bp", scalar) if scalar else None
 
     def _publish(self) -> None:
-        """Keep DOLFINx's XML and put the ParaView layout in its place (rank 0)."""
-        if self.comm.rank == 0:
+        """Keep DOLFINx's XML and put the ParaView layout in its place (rank 0 writes;
+        an OutputError on every rank)."""
+        def swap():
             self._dolfinx_xml = self.path.read_text()
             write_atomic(self.path, paraview_xml(self._dolfinx_xml))
-        self.comm.barrier()
+
+        root_collective(self.comm, swap)
 
     def write(self, t: float) -> None:
         """Append every field at time t; the files are complete when it returns."""
         for source, scaled in self._scaled:
             scaled.x.array[:] = source.x.array * self.scale
-        if self.comm.rank == 0:  # DOLFINx appends to its own XML
-            write_atomic(self.path, self._dolfinx_xml)
-        self.comm.barrier()
+        # DOLFINx appends to its own XML (every rank reads it)
+        root_collective(self.comm, lambda: write_atomic(self.path, self._dolfinx_xml))
         with XDMFFile(self.comm, str(self.path), "a") as xdmf:
             for f in self.functions:
                 xdmf.write_function(f, t)
