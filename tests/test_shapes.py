@@ -324,3 +324,41 @@ def test_imported_file_edited_in_place_is_meshed_again(tmp_path):
         sizes.append(MPI.COMM_WORLD.allreduce(domain_of(case).msh.geometry.x[:, 0].max(), op=MPI.MAX))
     assert sizes[0] == pytest.approx(240e-9 / math.sqrt(3))
     assert sizes[1] == pytest.approx(200e-9 / math.sqrt(3))
+
+
+def test_imported_msh_with_regions_becomes_one_particle(tmp_path):
+    """A .msh written by the sphere builder (core and layer volumes, interface and outer
+    surface groups): all volumes become the particle, only its boundary the surface."""
+    from dolfinx import fem
+
+    from meshes.particle import build_particle
+
+    R = 100e-9
+    build_particle(R, 20e-9, shape="sphere", size_bulk_m=30e-9, size_surface_m=10e-9,
+                   out_dir=tmp_path, comm=MPI.COMM_WORLD)
+    case = shape_case("imported", {"file": str(tmp_path / "mesh.msh")}, layer="20 nm")
+    domain = domain_of(case)
+    volume = assemble(domain, fem.Constant(domain.msh, 1.0))
+    area = assemble(domain, fem.Constant(domain.msh, 1.0), measure="ds")
+    assert volume == pytest.approx(4 / 3 * math.pi * R**3, rel=2e-2)
+    assert area == pytest.approx(4 * math.pi * R**2, rel=2e-2)  # no interface counted
+    assert case.geometry.radius.si == pytest.approx(3 * volume / area, rel=1e-9)
+
+
+def test_point_triangle_distance_is_the_smallest_distance_to_the_triangle():
+    """Against dense barycentric sampling, for points in every Voronoi region (face,
+    edges, vertices) of random triangles."""
+    from solver.physics.surface_distance import point_triangle_distance
+
+    rng = np.random.default_rng(5)
+    a, b, c = rng.normal(size=(3, 60, 3))
+    p = rng.normal(size=(60, 3)) * 2
+    exact = point_triangle_distance(p, a, b, c)
+    u, v = np.meshgrid(np.linspace(0, 1, 301), np.linspace(0, 1, 301))
+    keep = (u + v) <= 1
+    u, v = u[keep], v[keep]
+    for i in range(60):
+        samples = a[i] + np.outer(u, b[i] - a[i]) + np.outer(v, c[i] - a[i])
+        sampled = np.linalg.norm(samples - p[i], axis=1).min()
+        assert exact[i] <= sampled + 1e-12
+        assert sampled - exact[i] < 2e-2  # the sampling's resolution
