@@ -126,8 +126,11 @@ def estimate_cells(inputs: dict, samples: int = 20001) -> float:
         boundary_term += 3 * trapezoid(math.pi / 2 * r / h**2, r)
     interface_term = sum(fraction * 4 * math.pi * r_i**2 / h_i**2
                          for r_i, h_i in refined_spheres(inputs)[1:])
-    return float(CELLS_PER_H3 * volume_term + BOUNDARY_CELLS_PER_H2 * boundary_term
-                 + INTERFACE_CELLS_PER_H2 * interface_term)
+    # a non-spherical shape (docs/shapes.md): R = 3 V / A, so its volume and its area
+    # are both A / (4 pi R^2) times the sphere's
+    scale = inputs.get("surface_area_m2", 4 * math.pi * R**2) / (4 * math.pi * R**2)
+    return float(scale * (CELLS_PER_H3 * volume_term + BOUNDARY_CELLS_PER_H2 * boundary_term
+                          + INTERFACE_CELLS_PER_H2 * interface_term))
 
 
 def estimate_run(inputs: dict, *, mechanics: bool = True, p1_fields: int = 1,

@@ -362,3 +362,15 @@ def test_point_triangle_distance_is_the_smallest_distance_to_the_triangle():
         sampled = np.linalg.norm(samples - p[i], axis=1).min()
         assert exact[i] <= sampled + 1e-12
         assert sampled - exact[i] < 2e-2  # the sampling's resolution
+
+
+@pytest.mark.parametrize("shape", GEOMETRIES)
+def test_preflight_cell_estimate_is_within_a_factor_two(domains, shape):
+    """The pre-flight estimate scales the sphere of radius 3 V / A by the shape's area
+    (without it a flat platelet counts ~5x too few cells)."""
+    from meshes.estimate import estimate_cells
+    from solver.simulation.preflight import mesh_inputs
+
+    estimate = estimate_cells(mesh_inputs(shape_case(shape)))
+    actual = domains[shape].info["num_cells"]
+    assert 0.5 < estimate / actual < 2

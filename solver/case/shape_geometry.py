@@ -89,6 +89,11 @@ def derived_radius_entry(data):
     return {**data, "radius": {"value": radius, "unit": "m", "source": RADIUS_SOURCE}}
 
 
+def surface_area_m2(g) -> float:
+    """Surface area [m^2] of a validated non-spherical geometry section."""
+    return volume_area_m(g.shape, shape_parameters_si(g.shape, lambda k: getattr(g, k)))[1]
+
+
 def _ratio(shape, params) -> float:
     volume, area = volume_area_m(shape, params)
     return volume / area

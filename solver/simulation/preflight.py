@@ -39,7 +39,12 @@ def mesh_inputs(case: Case) -> dict:
     from meshes.sizes import checked_inputs
 
     shape = case.geometry.shape
-    return {"shape": shape, **checked_inputs(**mesh_arguments(case), shape=shape)}
+    inputs = {"shape": shape, **checked_inputs(**mesh_arguments(case), shape=shape)}
+    from solver.case.shape_geometry import SHAPE_KEYS, surface_area_m2
+
+    if shape in SHAPE_KEYS:  # the estimate scales the sphere of radius 3 V / A by area
+        inputs["surface_area_m2"] = surface_area_m2(case.geometry)
+    return inputs
 
 
 def case_estimate(case: Case, ranks: int, inputs: dict | None = None) -> Estimate:
