@@ -162,6 +162,8 @@ def measure(path: str | Path, unit_m: float) -> tuple[float, float]:
     if kind == "msh" and gmsh.model.getEntities(3) and not gmsh.model.getEntities(2):
         gmsh.model.mesh.createTopology()
     nodes, triangles = _boundary_triangles(kind)
+    if len(triangles) == 0:
+        raise ValueError(f"{path}: no surface triangles or volume elements in the file")
     volume = _enclosed_volume(nodes, triangles)
     p = nodes[triangles]
     area = 0.5 * np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=1).sum()
@@ -171,6 +173,8 @@ def measure(path: str | Path, unit_m: float) -> tuple[float, float]:
 def _boundary_triangles(kind: str):
     """(nodes (n, 3), triangles (m, 3) as node indices) of the particle's surface."""
     tags, xyz, _ = gmsh.model.mesh.getNodes()
+    if len(tags) == 0:
+        return np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64)
     index = np.zeros(int(tags.max()) + 1, dtype=np.int64)
     index[tags.astype(np.int64)] = np.arange(len(tags))
     nodes = xyz.reshape(-1, 3)

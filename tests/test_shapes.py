@@ -74,6 +74,8 @@ def test_derived_radius_follows_an_assigned_size():
     ({"shape": "platelet", "width": "240 nm", "thickness": "30 nm", "layer_thickness": "20 nm"},
      "layer_thickness must be <"),
     ({"shape": "ellipsoid", "semi_axes": ["1 nm", "2 nm"]}, "semi_axes"),
+    ({"shape": "imported", "file": "no/such/particle.stl"}, "does not exist"),
+    ({"shape": "imported", "file": "particle.obj"}, "must end in one of"),
 ])
 def test_shape_keys_are_checked(geometry, message):
     data = load_case_data(PLATELET)

@@ -46,7 +46,10 @@ def shape_parameters_si(shape: str, get) -> dict:
 def volume_area_m(shape: str, params: dict) -> tuple[float, float]:
     """(V [m^3], A [m^2]): closed forms, or measured on the imported file."""
     if shape == "imported":
+        from meshes.imported import file_kind
+
         path = Path(params["file"])
+        file_kind(path)
         if not path.is_file():
             raise ValueError(f"geometry.file: {path} does not exist")
         stat = path.stat()
@@ -61,8 +64,13 @@ def _measured(path: str, mtime_ns: int, size: int, unit_m: float) -> tuple[float
     from meshes.gmsh_io import gmsh_session
     from meshes.imported import measure
 
-    with gmsh_session("measure"):
-        return measure(path, unit_m)
+    try:
+        with gmsh_session("measure"):
+            return measure(path, unit_m)
+    except ValueError:
+        raise
+    except Exception as exc:  # Gmsh's own errors on a file it cannot read
+        raise ValueError(f"geometry.file: cannot read {path}: {exc}") from None
 
 
 def derived_radius_entry(data):
@@ -76,16 +84,25 @@ def derived_radius_entry(data):
     missing = [k for k in SHAPE_KEYS[shape] if data.get(k) is None]
     if missing:
         raise ValueError(f"geometry.shape {shape!r} needs geometry." + ", geometry.".join(missing))
-    try:
-        def get(key):
-            raw = data.get(key)
-            if raw is None or key == "file":
-                return raw
-            return [_si(v) for v in raw] if isinstance(raw, list) else _si(raw)
+    from pydantic import ValidationError
 
-        radius = 3 * _ratio(shape, shape_parameters_si(shape, get))
-    except Exception:  # reported by the field validators or check_shape_parameters
+    def get(key):
+        raw = data.get(key)
+        if raw is None or key == "file":
+            return raw
+        return [_si(v) for v in raw] if isinstance(raw, list) else _si(raw)
+
+    try:
+        params = shape_parameters_si(shape, get)
+    except (ValidationError, TypeError):  # reported by the field validators
         return data
+    if shape == "imported":
+        radius = 3 * _ratio(shape, params)  # a missing or unreadable file: ValueError here
+    else:
+        try:
+            radius = 3 * _ratio(shape, params)
+        except ValueError:  # e.g. two semi-axes: reported by the field validators
+            return data
     return {**data, "radius": {"value": radius, "unit": "m", "source": RADIUS_SOURCE}}
 
 
