@@ -112,7 +112,7 @@ def figures(out: Path, runs: dict[str, Path], series: list[dict], o2_runs: dict[
     # peak stress vs time
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, ts in series_ts.items():
-        ax.plot(ts["t_s"] / 60, ts["sigma_vm_max_Pa"] / 1e6, label=label)
+        ax.plot(ts["t_s"] / 60, ts["sigma_vm_max_Pa"] / 1e6, label=f"{label} (baseline case)")
     for label, b in (band or {}).items():
         line, = ax.plot(b["t_s"] / 60, np.asarray(b["centre_Pa"]) / 1e6, ls="--", lw=1, label=label)
         ax.fill_between(b["t_s"] / 60, b["low_Pa"] / 1e6, b["high_Pa"] / 1e6, color=line.get_color(), alpha=0.2)
