@@ -59,13 +59,14 @@ def test_rotations_are_orthonormal_and_put_the_c_axis_where_the_angles_say():
     np.testing.assert_allclose(np.trace(tensors, axis1=1, axis2=2), 0.0, atol=1e-15)
 
 
-def box_bicrystal(case, euler, n=(4, 2, 2)):
-    """Box [-L, L] x [0, L] x [0, L], grain 0 at x < 0 and grain 1 at x > 0, rollers on
-    every face (the octant's symmetry conditions), the grain boundary x = 0 tagged."""
+def box_bicrystal(case, euler, n=(4, 2, 2), fed=False, width=1.0):
+    """Box [-L, L] x [0, wL] x [0, wL], grain 0 at x < 0 and grain 1 at x > 0, rollers on
+    every face (the octant's symmetry conditions), the grain boundary x = 0 tagged;
+    `fed`: the face x = -L is the outer surface (Li flux) instead of a symmetry plane."""
     import dolfinx.mesh
 
     L = 1e-7
-    msh = dolfinx.mesh.create_box(MPI.COMM_WORLD, [np.array([-L, 0, 0]), np.array([L, L, L])],
+    msh = dolfinx.mesh.create_box(MPI.COMM_WORLD, [np.array([-L, 0, 0]), np.array([L, width * L, width * L])],
                                   list(n), dolfinx.mesh.CellType.tetrahedron)
     tdim = msh.topology.dim
     msh.topology.create_connectivity(tdim - 1, tdim)
@@ -73,8 +74,9 @@ def box_bicrystal(case, euler, n=(4, 2, 2)):
     cells = np.arange(n_cells)
     cell_tags = compat.meshtags(msh, tdim, cells, np.full(n_cells, CELL_TAGS["core"]))
     indices, values = [], []
-    for name, axis, planes in (("symmetry_x", 0, (-L, L)), ("symmetry_y", 1, (0, L)),
-                               ("symmetry_z", 2, (0, L)), ("grain_boundary", 0, (0.0,))):
+    for name, axis, planes in (("symmetry_x", 0, (L,) if fed else (-L, L)), ("outer_surface", 0, (-L,) if fed else ()),
+                               ("symmetry_y", 1, (0, width * L)), ("symmetry_z", 2, (0, width * L)),
+                               ("grain_boundary", 0, (0.0,))):
         for p in planes:
             found = dolfinx.mesh.locate_entities(msh, tdim - 1, lambda x: np.isclose(x[axis], p, atol=1e-3 * L))
             indices.append(found)
@@ -226,13 +228,15 @@ def test_anisotropy_is_refused_where_it_would_be_wrong():
         anisotropy.eigenstrain_shape(drift, domain)
 
 
-def test_rank_count_does_not_change_the_grain_boundary_statistics(tmp_path):
-    """8 grains, anisotropic, serial and 2 ranks: peak and traction statistics agree."""
+@pytest.mark.parametrize("resistance", ["", ", boundary_resistance: 1e9 s/m"])
+def test_rank_count_does_not_change_the_grain_boundary_statistics(tmp_path, resistance):
+    """8 grains, anisotropic (with and without a grain-boundary resistance), serial and
+    2 ranks: peak and traction statistics agree."""
     import json
 
     args = ["--set", "geometry.shape=secondary", "--set", "geometry.radius=1 um",
             "--set", "mesh.bulk=250 nm", "--set", "mesh.surface=250 nm",
-            "--set", "grains={count: 8, seed: 2, lattice_strain: {a_axis: 0.02, c_axis: -0.01}}",
+            "--set", f"grains={{count: 8, seed: 2, lattice_strain: {{a_axis: 0.02, c_axis: -0.01}}{resistance}}}",
             "--set", "materials.core.lithium_diffusivity=1e-15 m^2/s",
             "--set", "protocol.end_time=2 min", "--set", "output.times={values: [60, 120]}",
             "--set", "time_stepping.max_change_per_step=0.02", "--quiet"]
@@ -252,16 +256,18 @@ def test_rank_count_does_not_change_the_grain_boundary_statistics(tmp_path):
         results[0]["stress"]["peak_von_mises_Pa"], rel=1e-6)
 
 
-def test_a_secondary_particle_run_restarts_to_the_same_statistics(tmp_path):
+@pytest.mark.parametrize("resistance", ["", ", boundary_resistance: 1e9 s/m"])
+def test_a_secondary_particle_run_restarts_to_the_same_statistics(tmp_path, resistance):
     """SIGTERM after the first checkpoint, then --restart: the summary's grain-boundary
-    statistics equal the uninterrupted run's."""
+    statistics equal the uninterrupted run's (a DG1 site fraction with a grain-boundary
+    resistance included)."""
     import json
 
     from test_batch_robustness import _interrupt_late
 
     args = ["--set", "geometry.shape=secondary", "--set", "geometry.radius=1 um",
             "--set", "mesh.bulk=250 nm", "--set", "mesh.surface=250 nm",
-            "--set", "grains={count: 8, seed: 2, lattice_strain: {a_axis: 0.02, c_axis: -0.01}}",
+            "--set", f"grains={{count: 8, seed: 2, lattice_strain: {{a_axis: 0.02, c_axis: -0.01}}{resistance}}}",
             "--set", "materials.core.lithium_diffusivity=1e-15 m^2/s",
             "--set", "protocol.end_time=4 min", "--set", "output.times={values: [60, 120, 180, 240]}",
             "--set", "output.checkpoint_every.simulated=1 min",
@@ -317,3 +323,91 @@ def test_isotropic_secondary_particle_is_the_galvanostatic_sphere():
     exact = closed_form_peak(case, sim.peak.time_s)
     assert abs(sim.peak.value_Pa / exact - 1) < 0.03
     assert len({tuple(b["grains"]) for b in domain.info["grain_boundaries"]}) >= 8
+
+
+# -- grain-boundary resistance to Li transport (grains.boundary_resistance) -------------
+FLUX = 1e-6  # mol/m^2/s extracted through the face x = -L of the fed bicrystal
+
+
+def pseudo_steady_site_fraction(resistance_s_m, domain):
+    """Li extracted at x = -L of the fed bicrystal, no flux at x = +L: after the
+    transient (ten backward-Euler steps of 25 diffusion times each) every point loses Li
+    at the same rate and the boundary x = 0 carries half the flux. None: today's P1."""
+    from solver.physics.lithium import LithiumTransport
+
+    case = load_case(OCTANT, [])
+    lithium = LithiumTransport(domain, MaterialFields(domain, case), 0.5, 0.0, None, None, resistance_s_m)
+    for _ in range(10):
+        lithium.solve_step(1e4, (1.0, -1.0, 0.0), FLUX, False)
+        lithium.accept()
+    return case, lithium
+
+
+def boundary_values(domain, lithium):
+    """Site fractions on the boundary x = 0 seen from grain 0 and from grain 1 (all
+    ranks' owned dofs)."""
+    n = lithium.V.dofmap.index_map.size_local
+    x = lithium.V.tabulate_dof_coordinates()[:n, 0]
+    grain = np.empty(lithium.theta.x.array.size, dtype=np.int64)
+    grain[compat.cell_dofs(lithium.V)] = domain.grain_of_cell[:, None]
+    on = np.isclose(x, 0.0, atol=1e-10)
+    sides = [lithium.theta.x.array[:n][on & (grain[:n] == g)] for g in (0, 1)]
+    return [np.concatenate(MPI.COMM_WORLD.allgather(s)) for s in sides]
+
+
+def test_grain_boundary_resistance_gives_the_closed_form_jump():
+    """[c] = R_gb j_gb with j_gb = FLUX / 2 (half the bicrystal empties through the
+    boundary), whatever R_gb compared with the grains' own resistance L/D."""
+    domain = box_bicrystal(None, None, n=(16, 1, 1), fed=True, width=0.25)
+    for factor in (1.0, 0.01):
+        resistance = factor * 1e-7 / 1e-17  # L / D of the case
+        case, lithium = pseudo_steady_site_fraction(resistance, domain)
+        c_max = case.materials.core.lithium_site_concentration.si
+        left, right = boundary_values(domain, lithium)
+        assert left.size and right.size
+        jump = c_max * (right.mean() - left.mean())
+        assert jump == pytest.approx(FLUX / 2 * resistance, rel=0.02), factor
+        # uniform along the boundary (to the DG1 wiggles, small next to the jump at R_gb = L/D)
+        assert c_max * max(np.ptp(left), np.ptp(right)) < 0.01 * FLUX / 2 * 1e-7 / 1e-17
+
+
+def test_vanishing_grain_boundary_resistance_is_the_continuous_model():
+    """R_gb -> 0: the jump vanishes as R_gb and the DG1 site fraction tends to today's
+    continuous P1 one (to the discretisation difference, < 1 % of the profile's span)."""
+    domain = box_bicrystal(None, None, n=(16, 1, 1), fed=True, width=0.25)
+    _, continuous = pseudo_steady_site_fraction(None, domain)
+    assert not continuous.discontinuous
+    span = MPI.COMM_WORLD.allreduce(np.ptp(continuous.theta.x.array), op=MPI.MAX)
+    gaps = []
+    for resistance in (1e8, 1e6):
+        _, lithium = pseudo_steady_site_fraction(resistance, domain)
+        p1_in_dg = fem.Function(lithium.V)
+        p1_in_dg.interpolate(continuous.theta)
+        gaps.append(MPI.COMM_WORLD.allreduce(np.abs(p1_in_dg.x.array - lithium.theta.x.array).max(), op=MPI.MAX))
+    assert gaps[1] < gaps[0] and gaps[1] < 0.01 * span
+
+
+def test_grain_boundary_resistance_is_checked_and_absent_by_default():
+    from solver.case.loading import CaseError
+
+    assert load_case(OCTANT, [lattice(0.01, 0.01)]).grains.boundary_resistance is None
+    case = load_case(OCTANT, ["grains={count: 1, boundary_resistance: 1e9 s/m}"])
+    assert case.grains.boundary_resistance.si == 1e9
+    for bad in ("0 s/m", "-1e9 s/m", "1e9 m/s"):
+        with pytest.raises(CaseError, match="boundary_resistance"):
+            load_case(OCTANT, [f"grains={{count: 1, boundary_resistance: {bad}}}"])
+
+
+def test_a_held_surface_empties_both_grains_through_the_resistance():
+    """Hold at the floor on the fed face: every DG1 dof on that face (one per cell and
+    vertex) is the floor, and the far grain relaxes to it through the boundary."""
+    domain = box_bicrystal(None, None, n=(16, 1, 1), fed=True, width=0.25)
+    _, lithium = pseudo_steady_site_fraction(1e10, domain)
+    floor = lithium.floor_site_fraction = -7.0  # just above the pseudo-steady state
+    for _ in range(8):
+        lithium.solve_step(1e4, (1.0, -1.0, 0.0), 0.0, True)
+        lithium.accept()
+    theta = lithium.theta.x.array
+    assert MPI.COMM_WORLD.allreduce(lithium._owned_surface.size, op=MPI.SUM) > 0
+    np.testing.assert_array_equal(theta[lithium._owned_surface], floor)
+    assert MPI.COMM_WORLD.allreduce(np.abs(theta - floor).max(), op=MPI.MAX) < 1e-4

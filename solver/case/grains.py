@@ -9,6 +9,7 @@ secondary` the number of primary grains in the Voronoi tessellation.
       lattice_strain:               # optional; left out: isotropic, Omega c_max / 3
         a_axis: {value: 0.0041, source: ...}   # linear strain per unit site-fraction increase
         c_axis: {value: -0.0021, source: ...}
+      boundary_resistance: 1e10 s/m # optional; left out: Li continuous across the boundaries
 
 Kept in its own module so that solver/case/schema.py only gains the `grains` field.
 """
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from solver.case.units import quantity
 
 Strain = quantity("")  # dimensionless, either sign
+Resistance = quantity("s/m", gt=0)  # interface flux j = (c_from - c_to) / R in mol/m^2/s
 
 
 class _Strict(BaseModel):
@@ -44,6 +46,10 @@ class Grains(_Strict):
         "triple [phi1, Phi, phi2] in degrees per grain; the c axis is R e_z")
     lattice_strain: Optional[LatticeStrain] = Field(
         None, description="anisotropic eigenstrain; left out: isotropic Omega c_max / 3")
+    boundary_resistance: Optional[Resistance] = Field(
+        None, description="grain-boundary resistance to Li transport in s/m: the flux "
+        "through a boundary is the jump of c_Li (mol/m^3) divided by it; left out: "
+        "continuous (no resistance)")
 
     @model_validator(mode="after")
     def _one_orientation_per_grain(self):

@@ -25,6 +25,7 @@ from petsc4py import PETSc
 from meshes.markers import FACET_TAGS
 from solver import compat
 from solver.numerics import linalg
+from solver.physics import grain_boundary_transport as gbt
 from solver.physics.domain import Domain
 from solver.physics.materials import MaterialFields
 from solver.case.units import GAS_CONSTANT_J_MOL_K
@@ -39,12 +40,18 @@ class LithiumTransport:
         floor_site_fraction: float,
         stress_drift: tuple | None = None,
         petsc_options: dict | None = None,
+        boundary_resistance_s_m: float | None = None,
     ):
         """`stress_drift = (sigma_h, temperature_K)` switches on two-way coupling;
-        sigma_h is a P1 Function kept up to date by the caller."""
+        sigma_h is a P1 Function kept up to date by the caller. `boundary_resistance_s_m`
+        (grains.boundary_resistance): theta is DG1, discontinuous across the grain
+        boundaries (solver/physics/grain_boundary_transport.py); None: P1, continuous."""
         msh = domain.msh
         self.domain = domain
-        self.V = compat.functionspace(msh, "Lagrange", 1)
+        self.discontinuous = boundary_resistance_s_m is not None
+        if self.discontinuous and domain.radial:
+            raise ValueError("grains.boundary_resistance needs a 2D/3D mesh with grain boundaries")
+        self.V = compat.functionspace(msh, "DG" if self.discontinuous else "Lagrange", 1)
         self.theta = fem.Function(self.V, name="theta_Li")
         self.theta_n = fem.Function(self.V)
         self.theta_nm1 = fem.Function(self.V)
@@ -57,8 +64,12 @@ class LithiumTransport:
         u, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
         mass = domain.volume_integral(self.c_max * u * v)
         stiffness = domain.volume_integral(D * self.c_max * ufl.dot(grad(u), grad(v)))
+        if self.discontinuous:
+            stiffness += gbt.interface_stiffness(domain, D, self.c_max, boundary_resistance_s_m, u, v)
         self.M = compat.assemble_matrix(fem.form(mass))
         self.K = compat.assemble_matrix(fem.form(stiffness))
+        if self.discontinuous:
+            self.M = gbt.on_pattern_of(self.K, self.M)
         self._surface_load = fem.Function(self.V)  # owns the memory the Vec wraps
         self.surface_load = compat.petsc_vec(self._surface_load)
         compat.assemble_vector_into(self.surface_load, fem.form(domain.surface_integral(v)))
@@ -68,12 +79,18 @@ class LithiumTransport:
             sigma_h, temperature_K = stress_drift
             omega = materials.partial_molar_volume
             drift = D * self.c_max * omega / (GAS_CONSTANT_J_MOL_K * temperature_K)
-            self.drift_form = fem.form(
-                domain.volume_integral(drift * self.theta_n * ufl.dot(grad(sigma_h), grad(v)))
-            )
+            drift_load = domain.volume_integral(drift * self.theta_n * ufl.dot(grad(sigma_h), grad(v)))
+            if self.discontinuous:
+                drift_load += gbt.drift_facets(domain, drift * self.theta_n * grad(sigma_h), v)
+            self.drift_form = fem.form(drift_load)
         fdim = msh.topology.dim - 1
         surface_facets = domain.facet_tags.find(FACET_TAGS["outer_surface"])
-        self.surface_dofs = fem.locate_dofs_topological(self.V, fdim, surface_facets)
+        if self.discontinuous:
+            P1 = compat.functionspace(msh, "Lagrange", 1)
+            self.surface_dofs = gbt.discontinuous_surface_dofs(
+                self.V, fem.locate_dofs_topological(P1, fdim, surface_facets))
+        else:
+            self.surface_dofs = fem.locate_dofs_topological(self.V, fdim, surface_facets)
         self.floor_site_fraction = floor_site_fraction
         index_map = self.V.dofmap.index_map
         self._owned_surface = self.surface_dofs[self.surface_dofs < index_map.size_local]

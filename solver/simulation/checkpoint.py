@@ -72,12 +72,14 @@ def _jsonable(obj):
 
 
 class NodeOrder:
-    """A scalar P1 space's owned dofs <-> the mesh's original node numbering (collective)."""
+    """A scalar P1 space's owned dofs <-> the mesh's original node numbering, or a DG1
+    space's (grains.boundary_resistance) <-> its (cell, node) pairs numbered alike on any
+    number of ranks (collective)."""
 
     def __init__(self, V):
         self.comm = V.mesh.comm
         n = V.dofmap.index_map.size_local
-        self.owned = compat.p1_dof_input_nodes(V)[:n]
+        self.owned = (dg1_dof_input_order(V) if is_discontinuous(V) else compat.p1_dof_input_nodes(V))[:n]
         self.count = self.comm.allreduce(int(self.owned.max()) + 1 if n else 0, op=MPI.MAX)
         self.coordinates = np.ascontiguousarray(V.tabulate_dof_coordinates()[:n].T)  # (3, n)
 
@@ -94,6 +96,35 @@ class NodeOrder:
 
     def take(self, by_node: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(by_node[..., self.owned])
+
+
+def is_discontinuous(V) -> bool:
+    """No dof shared by two cells on any rank (collective)."""
+    dofs = compat.cell_dofs(V)
+    shared = np.unique(dofs).size < dofs.size
+    return not V.mesh.comm.allreduce(bool(shared), op=MPI.LOR)
+
+
+def dg1_dof_input_order(V) -> np.ndarray:
+    """Local dofs of a scalar DG1 space (dofs in the cell's node order) -> a dense index
+    of the keys (the cell's input nodes sorted, the dof's input node), sorted on rank 0:
+    the same numbering whatever the number of ranks. Ghost dofs get -1 (collective)."""
+    msh = V.mesh
+    comm = msh.comm
+    n_cells = msh.topology.index_map(msh.topology.dim).size_local
+    nodes = np.asarray(msh.geometry.input_global_indices, dtype=np.int64)[compat.geometry_cells(msh)[:n_cells]]
+    per_cell = nodes.shape[1]
+    keys = np.concatenate([np.repeat(np.sort(nodes, axis=1), per_cell, axis=0),
+                           nodes.reshape(-1, 1)], axis=1)
+    parts = comm.gather(keys, root=0)
+    indices = None
+    if comm.rank == 0:
+        _, inverse = np.unique(np.concatenate(parts), axis=0, return_inverse=True)
+        indices = np.split(inverse.ravel(), np.cumsum([len(p) for p in parts])[:-1])
+    mine = comm.scatter(indices, root=0)
+    order = np.full(V.dofmap.index_map.size_local + V.dofmap.index_map.num_ghosts, -1, dtype=np.int64)
+    order[compat.cell_dofs(V)[:n_cells].ravel()] = mine
+    return order
 
 
 # -- writing and reading -----------------------------------------------------------------

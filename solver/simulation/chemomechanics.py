@@ -94,7 +94,9 @@ class ChemoMechanics:
         self.sigma_h_P1 = fem.Function(P1, name="sigma_h_Pa")
         drift = (self.sigma_h_P1, case.mechanics.temperature.si) if two_way else None
         extra = case.solvers.petsc_options
-        self.lithium = LithiumTransport(domain, self.materials, theta0, self.protocol.floor_site_fraction, drift, extra)
+        resistance = case.grains and case.grains.boundary_resistance  # None: continuous Li
+        self.lithium = LithiumTransport(domain, self.materials, theta0, self.protocol.floor_site_fraction, drift, extra,
+                                        resistance and resistance.si)
         # anisotropic lattice strain per grain (solver/physics/anisotropy.py), None: isotropic
         self.eigenstrain = eigenstrain_shape(case, domain) if self.with_mechanics else None
         self.mechanics = (
@@ -119,6 +121,8 @@ class ChemoMechanics:
         self.c_Li = fem.Function(P1, name="c_Li_mol_m3")
         self._c_expr = self.materials.site_concentration() * self.lithium.theta
         self.output_fields = {"c_Li_mol_m3": self.c_Li, "theta_Li": self.lithium.theta}
+        if self.lithium.discontinuous:  # DG1 across grain boundaries: files get its P1 projection
+            self.output_fields["theta_Li"] = fem.Function(P1, name="theta_Li")
         if self.mechanics is not None:
             for name in STRESS_FIELDS:
                 self.output_fields[name] = fem.Function(P1, name=name)
@@ -175,6 +179,8 @@ class ChemoMechanics:
         """Project the stress measures and c_Li onto P1 for ParaView and the ray."""
         projector, dg1 = self._projection_tools()
         projector.project(self._c_expr, self.c_Li, key="c_Li")
+        if self.lithium.discontinuous:
+            projector.project(self.lithium.theta, self.output_fields["theta_Li"], key="theta_Li")
         if self.mechanics is None:
             return
         measures = self.mechanics.stress_measures(all_local=True)
