@@ -372,7 +372,7 @@ class Case(Strict):
         return self
 
     def _check_mesh(self) -> None:
-        """The mesh builder's rules (meshes/particle.py `check_inputs`: sizes in
+        """The mesh builder's rules (meshes/sizes.py `check_inputs`: sizes in
         (0, radius], surface and interface <= bulk, shells at least one element thick),
         applied to the resolved sizes now, so that the message names the case keys."""
         from meshes.sizes import checked_inputs
