@@ -36,7 +36,7 @@ def fit_case(path, comm=MPI.COMM_WORLD, log=print, overrides=()) -> dict[str, fl
         unit = _lookup(case, key).si_unit
 
         def residual(log10_value):
-            trial = load_case(path, [*overrides, f"{key}={10 ** log10_value!r} {unit}",
+            trial = load_case(path, [*overrides, f"{key}={float(10 ** log10_value)!r} {unit}",
                                      "output.fields=false"])
             got = _lookup(run_summary(trial, comm), entry.target_quantity)
             log(f"  {key} = {10 ** log10_value:.6g} {unit}: {entry.target_quantity} = {got:.6g}")

@@ -193,25 +193,25 @@ def overrides(values: dict[str, float], derived: Derived, sample: str,
     """`--set` overrides that put `values` and `derived` into the case of `sample`
     ("pristine", "A" or "B"); `diffusivity_m2_s` replaces the core's fitted D."""
     v = values
-    out = [f"geometry.radius={v['radius_nm']!r} nm",
-           f"materials.core.density={v['density_g_cm3']!r} g/cm^3",
-           f"materials.core.youngs_modulus={v['youngs_modulus_GPa']!r} GPa",
-           f"materials.core.poisson_ratio={v['poisson_ratio']!r}",
-           f"materials.core.lithium_site_concentration={derived.c_max_core!r} mol/m^3"]
+    out = [f"geometry.radius={float(v['radius_nm'])!r} nm",
+           f"materials.core.density={float(v['density_g_cm3'])!r} g/cm^3",
+           f"materials.core.youngs_modulus={float(v['youngs_modulus_GPa'])!r} GPa",
+           f"materials.core.poisson_ratio={float(v['poisson_ratio'])!r}",
+           f"materials.core.lithium_site_concentration={float(derived.c_max_core)!r} mol/m^3"]
     if sample == "pristine":
-        out += [f"lithium.min_site_fraction={derived.pristine_floor!r}",
-                f"materials.core.partial_molar_volume={derived.omega_pristine!r} m^3/mol"]
+        out += [f"lithium.min_site_fraction={float(derived.pristine_floor)!r}",
+                f"materials.core.partial_molar_volume={float(derived.omega_pristine)!r} m^3/mol"]
     else:
         omega = derived.omega_ru1_A if sample == "A" else derived.omega_ru1_B
-        out += [f"lithium.min_site_fraction={derived.ru1_floor!r}",
-                f"materials.core.partial_molar_volume={omega!r} m^3/mol",
-                f"geometry.layer_thickness={v['layer_thickness_nm']!r} nm",
-                f"materials.layer.site_deficiency_at_surface={v['layer_site_deficiency']!r}"]
+        out += [f"lithium.min_site_fraction={float(derived.ru1_floor)!r}",
+                f"materials.core.partial_molar_volume={float(omega)!r} m^3/mol",
+                f"geometry.layer_thickness={float(v['layer_thickness_nm'])!r} nm",
+                f"materials.layer.site_deficiency_at_surface={float(v['layer_site_deficiency'])!r}"]
     if diffusivity_m2_s is not None:
-        out.append(f"materials.core.lithium_diffusivity={diffusivity_m2_s!r} m^2/s")
+        out.append(f"materials.core.lithium_diffusivity={float(diffusivity_m2_s)!r} m^2/s")
         if sample != "pristine":
             layer_D = v["layer_diffusivity_ratio"] * diffusivity_m2_s
-            out.append(f"materials.layer.lithium_diffusivity={layer_D!r} m^2/s")
+            out.append(f"materials.layer.lithium_diffusivity={float(layer_D)!r} m^2/s")
     return out
 
 
@@ -251,7 +251,7 @@ def profile_at_peak(path, sets: list[str], peak_time_s: float, comm=MPI.COMM_WOR
     from solver.simulation.chemomechanics import ChemoMechanics
     from solver.simulation.domain_setup import build_domain
 
-    case = load_case(path, [*sets, f"protocol.end_time={peak_time_s!r} s", "output.count=2",
+    case = load_case(path, [*sets, f"protocol.end_time={float(peak_time_s)!r} s", "output.count=2",
                             "output.fields=false"])
     sim = ChemoMechanics(case, build_domain(case, comm))
     sim.run(project_fields=False)
