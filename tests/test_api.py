@@ -188,9 +188,14 @@ def test_plots_show_the_runs(tmp_path):
 
 @pytest.mark.mpi
 def test_run_gives_the_same_result_on_every_rank_and_as_in_serial():
+    # each rank's values gathered to rank 0, which prints them all (two ranks printing at
+    # once can interleave their lines)
     script = ("import lrmo; from mpi4py import MPI\n"
               f"r = lrmo.run(lrmo.load_case({str(RADIAL)!r}))\n"
-              "print('PEAK', MPI.COMM_WORLD.rank, repr(r.peak_von_mises_Pa), repr(float(r.timeseries['li_mol'][-1])))\n")
+              "rows = MPI.COMM_WORLD.gather((MPI.COMM_WORLD.rank, repr(r.peak_von_mises_Pa), "
+              "repr(float(r.timeseries['li_mol'][-1]))), root=0)\n"
+              "if MPI.COMM_WORLD.rank == 0:\n"
+              "    print('\\n'.join(' '.join(['PEAK', str(rank), *values]) for rank, *values in rows))\n")
     import shutil
 
     if shutil.which("mpirun") is None:
