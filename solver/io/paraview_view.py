@@ -60,12 +60,31 @@ def launch(result, out, field: str = "sigma_vm_Pa", peak: bool = False, time: fl
 
     args = [str(result), "--out", str(out), "--field", field] + (["--peak"] if peak else []) \
         + ([] if time is None else ["--time", repr(time)])
-    command = pvpython_command(args)
-    if command is None:
-        print("lrmo view: pvpython not found (ParaView's Python; Debian: apt-get install paraview xvfb, "
-              "or set LRMO_PVPYTHON)", file=sys.stderr)
-        return 1
-    return subprocess.run(command).returncode
+    import json
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="lrmo-view-") as tmp:
+        # the script reports through a file: pvpython 5.13 routes print() through VTK's
+        # output window, which the hard exit below drops (stdout came back empty)
+        info_file = Path(tmp) / "info.json"
+        command = pvpython_command(args + ["--info", str(info_file)])
+        if command is None:
+            print("lrmo view: pvpython not found (ParaView's Python; Debian: apt-get install paraview xvfb, "
+                  "or set LRMO_PVPYTHON)", file=sys.stderr)
+            return 1
+        code = subprocess.run(command).returncode
+        if code == 0 and not info_file.exists():
+            print(f"lrmo view: pvpython exited without rendering {out}", file=sys.stderr)
+            return 1
+        if code == 0:
+            print(describe(json.loads(info_file.read_text()), out), flush=True)
+        return code
+
+
+def describe(info: dict, out) -> str:
+    """The one line `lrmo view` prints about the PNG it wrote."""
+    return (f"wrote {out} ({info['field']} at t = {info['time_s']:.6g} s, "
+            f"range {info['range'][0]:.4g} .. {info['range'][1]:.4g}, from {info['file']})")
 
 
 def parse(argv):
@@ -77,6 +96,8 @@ def parse(argv):
                    help="array to colour by, e.g. c_Li_mol_m3 or region_id (default: sigma_vm_Pa)")
     p.add_argument("--peak", action="store_true", help="the state at the peak (fields_at_peak.xdmf)")
     p.add_argument("--time", type=float, default=None, help="time in s (default: the last one)")
+    p.add_argument("--info", type=Path, default=None,
+                   help="write what was rendered (JSON) to this file instead of printing it")
     return p.parse_args(argv)
 
 
@@ -185,8 +206,13 @@ def render(path: Path, out: Path, field: str, time: float | None) -> dict:
 def main(argv=None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     info = render(fields_file(args.result, args.peak), args.out, args.field, args.time)
-    print(f"wrote {args.out} ({info['field']} at t = {info['time_s']:.6g} s, "
-          f"range {info['range'][0]:.4g} .. {info['range'][1]:.4g}, from {info['file']})", flush=True)
+    if args.info is not None:
+        import json
+
+        args.info.write_text(json.dumps({**info, "time_s": float(info["time_s"]),
+                                         "range": [float(v) for v in info["range"]]}))
+    else:
+        print(describe(info, args.out), flush=True)
     return 0
 
 
