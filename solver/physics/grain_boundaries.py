@@ -143,40 +143,9 @@ class GrainBoundaryTractions:
         return {"at_max_normal_traction": self.at_max, "total_area_m2": self.total_area_m2,
                 "normal_points_from": "lower- to higher-numbered grain"}
 
-    def write_vtu(self, path) -> None:
-        """The grain-boundary facets with t_n, |t_s| (at the time of the largest t_n; after
-        a restart that found no larger one, at the current state) and the grain pair as
-        cell data, one VTK XML file for ParaView (rank 0 writes; collective)."""
+    def facets_at_max(self):
+        """(vertices [m] of this rank's boundary facets, 3 per facet; t_n, |t_s| [Pa];
+        grain pairs) at the time of the largest t_n (after a restart that found no larger
+        one: the current state)."""
         tn, ts = self.fields_at_max if self.fields_at_max is not None else self.evaluate()
-        parts = self.domain.comm.gather((self.vertices_m, tn, ts, self.pairs), root=0)
-        if self.domain.comm.rank != 0:
-            return
-        vertices = np.concatenate([p[0] for p in parts]).reshape(-1, 3)
-        data = {"normal_traction_Pa": np.concatenate([p[1] for p in parts]),
-                "shear_traction_Pa": np.concatenate([p[2] for p in parts])}
-        pairs = np.concatenate([p[3] for p in parts]).reshape(-1, 2)
-        data["grain_a"], data["grain_b"] = pairs[:, 0], pairs[:, 1]
-        write_triangles_vtu(path, vertices, data)
-
-
-def write_triangles_vtu(path, vertices: np.ndarray, cell_data: dict[str, np.ndarray]) -> None:
-    """ASCII VTK UnstructuredGrid of independent triangles (3 consecutive points each)."""
-    n = len(vertices) // 3
-
-    def array(name, values, kind="Float64", components=1):
-        text = " ".join(repr(float(v)) if kind == "Float64" else str(int(v)) for v in np.ravel(values))
-        return (f'<DataArray type="{kind}" Name="{name}" NumberOfComponents="{components}" '
-                f'format="ascii">{text}</DataArray>')
-
-    cells = "".join(array(k, v, "Float64" if np.asarray(v).dtype.kind == "f" else "Int64")
-                    for k, v in cell_data.items())
-    xml = (
-        '<?xml version="1.0"?>\n<VTKFile type="UnstructuredGrid" version="0.1" byte_order="LittleEndian">'
-        f'<UnstructuredGrid><Piece NumberOfPoints="{3 * n}" NumberOfCells="{n}">'
-        f'<Points>{array("points", vertices, components=3)}</Points>'
-        f'<Cells>{array("connectivity", np.arange(3 * n), "Int64")}'
-        f'{array("offsets", 3 * np.arange(1, n + 1), "Int64")}'
-        f'{array("types", np.full(n, 5), "UInt8")}</Cells>'
-        f'<CellData>{cells}</CellData></Piece></UnstructuredGrid></VTKFile>\n')
-    with open(path, "w") as f:
-        f.write(xml)
+        return self.vertices_m, tn, ts, self.pairs

@@ -15,6 +15,7 @@ from solver.case.schema import Case, dump_case_yaml
 from solver.simulation.chemomechanics import ChemoMechanics
 from solver.simulation.domain_setup import build_domain
 from solver.io.fields_io import FieldWriter, region_function
+from solver.io.grain_boundary_file import write_grain_boundaries
 from solver.io.log import Log
 from solver.io.output import RunRecord, remove_entry, root_collective, watchable
 from solver.io.probes import RayProbe, gather_rows, on_ray, sort_ray_rows
@@ -108,7 +109,7 @@ def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, l
             try:
                 summary.update(sim.run(observe, lambda t: advance(t, sim.progress_text), checkpoint=save))
                 if sim.grain_boundaries is not None:  # tractions at their largest, for ParaView
-                    sim.grain_boundaries.write_vtu(record.folder.path / "grain_boundaries.vtu")
+                    write_grain_boundaries(record.folder.path / "grain_boundaries.vtu", sim.grain_boundaries)
                 if sim.mechanics is not None:
                     write_peak_state(case, record, sim, probe, columns)
                 if "oxygen" in case.physics:  # a restart in the O2 stage starts after Li
