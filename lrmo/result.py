@@ -5,13 +5,14 @@ A Result is read from a run's output folder (the output contract, solver/io/outp
 by rank 0 and broadcast, so every rank holds the same arrays."""
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
+
+from solver.io.tables import read_columns
 
 
 class Table(dict):
@@ -53,15 +54,7 @@ class Profiles(Table):
 
 def read_table(path: Path, kind: type = Table) -> Table:
     """A CSV file of numbers as a Table (empty if the file does not exist)."""
-    if not path.is_file():
-        return kind()
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
-    if not rows:
-        return kind()
-    header, body = rows[0], rows[1:]
-    data = np.array(body, dtype=float).reshape(len(body), len(header))
-    return kind({name: data[:, i].copy() for i, name in enumerate(header)})
+    return kind(read_columns(path)) if path.is_file() else kind()
 
 
 def _read_folder(path: Path) -> dict:

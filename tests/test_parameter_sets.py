@@ -17,7 +17,7 @@ from solver.case.units import FARADAY_C_MOL, ureg
 from solver.io.log import Log
 from solver.physics.protocol import ChargeProtocol
 from solver.simulation.run import run_case
-from solver.studies.checks import read_profiles
+from solver.io.tables import read_profiles
 from solver.studies.verify import galvanostatic_checks
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,7 +16,6 @@ M h + loads, the hold's Dirichlet lifting two precomputed vectors.
 """
 from __future__ import annotations
 
-import numpy as np
 import ufl
 from dolfinx import fem
 from mpi4py import MPI

@@ -2,11 +2,8 @@
 profiles a run wrote are read back; shared by the Li/stress and the O2 checks."""
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
 
 
 @dataclass
@@ -34,15 +31,3 @@ class Check:
     @property
     def passed(self) -> bool:
         return self.error <= self.tolerance
-
-
-def read_profiles(path: Path) -> dict[float, dict[str, np.ndarray]]:
-    rows = list(csv.DictReader(path.open()))
-    by_time: dict[float, dict[str, list]] = {}
-    for row in rows:
-        t = float(row["t_s"])
-        entry = by_time.setdefault(t, {k: [] for k in row if k != "t_s"})
-        for k, v in row.items():
-            if k != "t_s":
-                entry[k].append(float(v))
-    return {t: {k: np.array(v) for k, v in cols.items()} for t, cols in by_time.items()}

@@ -4,19 +4,15 @@ the Ru series, O2 vs coverage and the O2 maps; and the pyvista 3D views
 (solver/studies/render3d.py) run in processes of their own."""
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import numpy as np
 
+from solver.io.tables import read_columns
+
 
 PEAK_PROFILES = "profiles_at_peak.csv"  # written by the run at the peak's own time
-
-
-def _csv(path: Path) -> dict[str, np.ndarray]:
-    rows = list(csv.DictReader(path.open()))
-    return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
 
 
 def peak_profile(folder: Path) -> tuple[float, dict[str, np.ndarray]]:
@@ -26,10 +22,10 @@ def peak_profile(folder: Path) -> tuple[float, dict[str, np.ndarray]]:
     the peak (the title then says which time is shown)."""
     folder = Path(folder)
     if (folder / PEAK_PROFILES).exists():
-        p = _csv(folder / PEAK_PROFILES)
+        p = read_columns(folder / PEAK_PROFILES)
     else:
         t_peak = json.loads((folder / "summary.json").read_text())["stress"]["peak_time_s"]
-        p = _csv(folder / "profiles.csv")
+        p = read_columns(folder / "profiles.csv")
         times = np.unique(p["t_s"])
         p = {k: v[p["t_s"] == times[np.argmin(np.abs(times - t_peak))]] for k, v in p.items()}
     order = np.argsort(p["r_m"], kind="stable")  # keeps an interface's two nodes in order
@@ -59,7 +55,7 @@ def figures(out: Path, runs: dict[str, Path], series: list[dict], o2_runs: dict[
     summaries = {k: json.loads((v / "summary.json").read_text()) for k, v in runs.items()}
     peaks = {k: peak_profile(v) for k, v in runs.items()}
     maps = stress_map_inputs(runs)
-    series_ts = {k: _csv(v / "timeseries.csv") for k, v in runs.items()}
+    series_ts = {k: read_columns(v / "timeseries.csv") for k, v in runs.items()}
 
     def when(label, t):
         t_peak = summaries[label]["stress"]["peak_time_s"]

@@ -13,8 +13,6 @@ so that the contours are smooth rather than faceted.
 from __future__ import annotations
 
 import argparse
-import csv
-from collections import defaultdict
 from pathlib import Path
 
 import matplotlib
@@ -24,18 +22,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.tri as mtri  # noqa: E402
 import numpy as np  # noqa: E402
 
+from solver.io.tables import read_profiles  # noqa: E402
+
 FIELD = "c_O2_mol_m3"
 SWEEP_ANGLES = 145  # a radial profile swept round the centre
 REFINE_SUBDIV = 2  # each triangle split into 4**2 for the contours
-
-
-def _columns(path: Path) -> dict[float, dict[str, np.ndarray]]:
-    by_time: dict[float, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    for row in csv.DictReader(path.open()):
-        entry = by_time[float(row["t_s"])]
-        for k, v in row.items():
-            entry[k].append(float(v))
-    return {t: {k: np.asarray(v) for k, v in cols.items()} for t, cols in by_time.items()}
 
 
 def mirror_quadrant(x: np.ndarray, y: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -53,14 +44,14 @@ def slice_maps(folder: str | Path) -> dict[float, tuple[np.ndarray, np.ndarray, 
     folder = Path(folder)
     if (folder / "slices.csv").exists():
         maps = {}
-        for t, c in _columns(folder / "slices.csv").items():
+        for t, c in read_profiles(folder / "slices.csv").items():
             x, y, v = c["x_m"], c["y_m"], c[FIELD]
             tol = 1e-9 * np.max(np.hypot(x, y))
             quadrant = bool(np.all(x >= -tol) and np.all(y >= -tol))  # an octant run's slice
             maps[t] = mirror_quadrant(np.maximum(x, 0), np.maximum(y, 0), v) if quadrant else (x, y, v)
         return maps
     maps = {}
-    for t, c in _columns(folder / "profiles.csv").items():  # radial: sweep c(r) round
+    for t, c in read_profiles(folder / "profiles.csv").items():  # radial: sweep c(r) round
         r, phi = np.meshgrid(c["r_m"], np.linspace(0, 2 * np.pi, SWEEP_ANGLES)[:-1])
         values = np.interp(r, c["r_m"], c[FIELD])
         keep = (r > 0) | (phi == 0)  # the centre once

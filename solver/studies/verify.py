@@ -10,7 +10,8 @@ from mpi4py import MPI
 
 from solver.physics import analytic
 from solver.case.schema import Case, load_case
-from solver.studies.checks import Check, read_profiles
+from solver.io.tables import read_profiles
+from solver.studies.checks import Check
 from solver.studies.verify_oxygen import oxygen_checks
 from solver.io.log import Log
 from solver.physics.protocol import ChargeProtocol

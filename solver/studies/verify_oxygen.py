@@ -12,13 +12,13 @@
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
 from solver.physics import analytic
-from solver.studies.checks import Check, read_profiles
+from solver.io.tables import read_columns, read_profiles
+from solver.studies.checks import Check
 
 TOLERANCE = {"radial": 1e-3, "octant": 1e-2, "sphere": 1e-2}
 ROUND_OFF = 1e-12
@@ -50,15 +50,11 @@ def closed_form(case):
     return retained, profile
 
 
-def read_rows(path: Path) -> list[dict]:
-    return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(path.open())]
-
-
 def oxygen_checks(case, summary: dict, out_dir: Path, comm) -> list:
 
     data = None
     if comm.rank == 0:
-        data = (read_rows(out_dir / "timeseries.csv"), read_profiles(out_dir / "profiles.csv"))
+        data = (read_columns(out_dir / "timeseries.csv"), read_profiles(out_dir / "profiles.csv"))
     series, profiles = comm.bcast(data, root=0)
     o = summary["oxygen"]
     tol = TOLERANCE[case.geometry.shape]
@@ -69,12 +65,11 @@ def oxygen_checks(case, summary: dict, out_dir: Path, comm) -> list:
     if forms is not None:
         retained, profile = forms
         C1, C0 = ox.initial_concentration.si, ox.external_concentration.si
-        for row in series:
-            t = row["t_s"]
+        for t, mobile in zip(series["t_s"].tolist(), series["mobile_fraction"].tolist()):
             if t <= 0:
                 continue
             checks.append(Check(case.name, f"retained fraction, t = {t:g} s",
-                                row["mobile_fraction"], retained(t), tol, "absolute"))
+                                mobile, retained(t), tol, "absolute"))
             cols = profiles[t]
             err = np.max(np.abs(cols["c_O2_mol_m3"] - profile(cols["r_m"], t)))
             checks.append(Check(case.name, f"c_O2 profile, t = {t:g} s: max |error|, C1 - C0",
