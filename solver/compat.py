@@ -61,6 +61,32 @@ def _memoize_jit_module_lookups() -> None:
 _memoize_jit_module_lookups()
 
 
+def constant(msh, value: float):
+    """A `fem.Constant` on `msh` holding `value`: a number the generated code reads at
+    assembly, so that forms differing only in it share one compiled module (set it
+    with `.value = ...`). The scalar type is explicit: 0.9+ refuse an integer array."""
+    return dolfinx.fem.Constant(msh, scalar_type(value))
+
+
+def settle_coordinate_element(msh) -> None:
+    """Give a mesh's UFL coordinate element the equispaced variant now, as FFCx 0.5 does
+    inside its first compilation of a form on the mesh (in place, on a cache miss only):
+    otherwise a form's signature, hence its compiled module, depends on whether an
+    earlier form of the run missed the cache, and every run adds new modules. Meshes
+    from `interval_mesh` and from XDMF files (0.5: no variant) need it; Gmsh meshes have
+    it already; basix elements (0.7+) are not touched."""
+    domain = msh.ufl_domain()
+    element = domain.ufl_coordinate_element()
+    sub = getattr(element, "_sub_element", None)
+    if sub is None or getattr(sub, "_variant", "") is not None:
+        return
+    import ufl
+
+    equispaced = ufl.FiniteElement(sub.family(), sub.cell(), sub.degree(),
+                                   sub.quadrature_scheme(), variant="equispaced")
+    domain._ufl_coordinate_element = ufl.VectorElement(equispaced)
+
+
 def functionspace(msh, family: str, degree: int, shape: tuple[int, ...] | None = None):
     """Lagrange-type space; `shape=(gdim,)` gives a vector space. One space per mesh and
     element, shared by its callers (each new space costs a JIT lookup and a dofmap: most
@@ -96,7 +122,10 @@ def interval_mesh(comm, nodes, owner: int = 0):
 
         domain = ufl.Mesh(basix.ufl.element("Lagrange", "interval", 1, shape=(1,)))
     except ImportError:  # 0.5 - 0.6
-        domain = ufl.Mesh(ufl.VectorElement("Lagrange", ufl.interval, 1, dim=1))
+        # equispaced: the variant FFCx 0.5 would set on first compilation (see
+        # settle_coordinate_element)
+        domain = ufl.Mesh(ufl.VectorElement(
+            ufl.FiniteElement("Lagrange", ufl.interval, 1, variant="equispaced"), dim=1))
     if DOLFINX_VERSION < (0, 7):
         # 0.5/0.6 first try the C++ call with the array and catch the TypeError, whose
         # message formats the arrays (~0.3 ms): give them the adjacency list directly

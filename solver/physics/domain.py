@@ -50,6 +50,9 @@ class Domain:
         # a whole 3D particle (sphere or any other shape) has no Dirichlet condition:
         # the rigid-body motions are the elasticity operator's null space
         self.free_floating = self.shape not in ("radial", "octant")
+        from solver import compat
+
+        compat.settle_coordinate_element(self.msh)  # before the first form: stable signatures
         self.x = ufl.SpatialCoordinate(self.msh)
         self.r = self.x[0] if self.radial else ufl.sqrt(ufl.dot(self.x, self.x))
         self.comm: MPI.Comm = self.msh.comm
