@@ -64,11 +64,14 @@ class Domain:
         if self.depth_from_distance:
             self.distance_to_surface = surface_distance_from_mesh(self)
             self.distance = self._distance_function()
-            self.surface_depth = self.distance - self.coating_thickness_m
+            self.surface_depth = self.distance - compat.constant(self.msh, self.coating_thickness_m)
             if not self.spherical:  # before the measures take the cell tags
                 self.cell_tags = self._tag_layer_cells()
         else:
-            self.surface_depth = self.oxide_radius_m - self.r
+            self.surface_depth = compat.constant(self.msh, self.oxide_radius_m) - self.r
+        # lengths as fem.Constants: one compiled form whatever their values
+        self.layer_thickness = compat.constant(self.msh, self.layer_thickness_m)
+        self._centre_tolerance = compat.constant(self.msh, 1e-9 * self.radius_m)
         self.dx = ufl.Measure("dx", domain=self.msh, subdomain_data=self.cell_tags)
         self.ds = ufl.Measure("ds", domain=self.msh, subdomain_data=self.facet_tags)
         self.weight = 4 * ufl.pi * self.r**2 if self.radial else 1
@@ -121,7 +124,7 @@ class Domain:
         if self.radial:
             hoop = u / self.r
             if pointwise:
-                hoop = ufl.conditional(ufl.gt(self.r, 1e-9 * self.radius_m), hoop, u.dx(0))
+                hoop = ufl.conditional(ufl.gt(self.r, self._centre_tolerance), hoop, u.dx(0))
             return ufl.as_matrix([[u.dx(0), 0, 0], [0, hoop, 0], [0, 0, hoop]])
         return ufl.sym(ufl.grad(u))
 

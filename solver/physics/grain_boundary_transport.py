@@ -59,7 +59,8 @@ def interface_stiffness(domain, diffusivity, c_max, resistance_s_m: float, u, v)
     resistive coupling (c_max/R_gb) [theta][v] on the grain boundaries."""
     dS = interior_facet_measure(domain)
     sipg = interior_penalty(diffusivity * c_max, u, v, domain.msh, dS(INSIDE_GRAIN))
-    resistive = (1.0 / resistance_s_m) * ufl.jump(c_max * u) * ufl.jump(v) * dS(GRAIN_BOUNDARY)
+    conductance = compat.constant(domain.msh, 1.0 / resistance_s_m)
+    resistive = conductance * ufl.jump(c_max * u) * ufl.jump(v) * dS(GRAIN_BOUNDARY)
     return sipg + resistive
 
 

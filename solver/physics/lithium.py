@@ -77,7 +77,8 @@ class LithiumTransport:
         if stress_drift is not None:
             sigma_h, temperature_K = stress_drift
             omega = materials.partial_molar_volume
-            drift = D * self.c_max * omega / (GAS_CONSTANT_J_MOL_K * temperature_K)
+            RT = compat.constant(msh, GAS_CONSTANT_J_MOL_K * temperature_K)  # J/mol, not a literal
+            drift = D * self.c_max * omega / RT
             drift_load = domain.volume_integral(drift * self.theta_n * ufl.dot(grad(sigma_h), grad(v)))
             if self.discontinuous:
                 drift_load += gbt.drift_facets(domain, drift * self.theta_n * grad(sigma_h), v)

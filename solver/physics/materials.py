@@ -1,5 +1,9 @@
 """Region-wise material properties as DOLFINx functions, and the graded Li-site density
-of the Li-deficient layer (docs/model.md §2, site-fraction formulation)."""
+of the Li-deficient layer (docs/model.md §2, site-fraction formulation).
+
+Every number a case may vary enters the forms as a DG0 Function or a `fem.Constant`,
+never as a literal: forms differing only in values then share one compiled module
+(docs/performance.md, "JIT cache")."""
 from __future__ import annotations
 
 import numpy as np
@@ -63,6 +67,7 @@ class MaterialFields:
     layer's is graded)."""
 
     def __init__(self, domain: Domain, case: Case):
+        msh = domain.msh
         props = oxide_properties(case)
         present = domain.regions_present()
 
@@ -76,13 +81,16 @@ class MaterialFields:
         self.in_layer = region_function(domain, {"layer": 1.0} if "layer" in present else {}, "in_layer")
         self.c_max_core = case.materials.core.lithium_site_concentration.si
         self.deficiency = case.materials.layer.site_deficiency_at_surface.si
+        self.c_max_core_constant = compat.constant(msh, self.c_max_core)
+        self.deficiency_constant = compat.constant(msh, self.deficiency)
         self.profile = case.materials.layer.profile
         self.domain = domain
         layer = case.materials.layer
         if layer.lithium_diffusivity_profile == "graded" and layer.lithium_diffusivity is not None:
-            self.diffusivity = graded_diffusivity(props["core"]["lithium_diffusivity"],
-                                                  props["layer"]["lithium_diffusivity"],
-                                                  self.layer_grading())
+            self.diffusivity = graded_diffusivity(
+                compat.constant(msh, props["core"]["lithium_diffusivity"]),
+                compat.constant(msh, props["layer"]["lithium_diffusivity"]),
+                self.layer_grading())
         E, nu = self.youngs_modulus, self.poisson_ratio
         self.lmbda = E * nu / ((1 + nu) * (1 - 2 * nu))
         self.mu = E / (2 * (1 + nu))
@@ -93,13 +101,13 @@ class MaterialFields:
         thickness = d.layer_thickness_m
         if thickness <= 0 or self.deficiency == 0:
             return 0
-        depth = d.surface_depth / thickness  # 0 at surface, 1 at inner edge (Domain.surface_depth)
+        depth = d.surface_depth / d.layer_thickness  # 0 at surface, 1 at inner edge (Domain.surface_depth)
         g = grading_shape(depth, self.profile, ufl.erf)
         return self.in_layer * ufl.max_value(0, ufl.min_value(1, g))
 
     def site_concentration(self):
         """c_max(r) in mol/m^3: lower in the Li-deficient layer."""
-        return self.c_max_core * (1 - self.deficiency * self.layer_grading())
+        return self.c_max_core_constant * (1 - self.deficiency_constant * self.layer_grading())
 
     def site_concentration_at(self, r: np.ndarray) -> np.ndarray:
         """c_max at radii r (numpy), for profiles and checks."""

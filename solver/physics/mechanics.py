@@ -69,6 +69,7 @@ class Mechanics:
         lmbda, mu = materials.lmbda, materials.mu
         omega = materials.partial_molar_volume
         eps = domain.strain
+        theta_ref = compat.constant(msh, theta_ref)
         self.chemical_strain = omega / 3 * materials.site_concentration() * (theta - theta_ref)
         bulk_3K = 3 * lmbda + 2 * mu
 

@@ -77,9 +77,10 @@ class OxygenTransport:
 
         u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
         grad = domain.grad
-        self.time_coefficient = fem.Constant(msh, PETSc.ScalarType(1.0))  # a0 / dt
+        self.time_coefficient = compat.constant(msh, 1.0)  # a0 / dt
         mass = domain.volume_integral(u * v)
-        a = self.time_coefficient * mass + domain.volume_integral(self.D * ufl.dot(grad(u), grad(v)))
+        D = compat.constant(msh, self.D)  # a Constant, not a literal: one compiled form
+        a = self.time_coefficient * mass + domain.volume_integral(D * ufl.dot(grad(u), grad(v)))
         self.M = compat.assemble_matrix(fem.form(mass))
         self.volume_load = self._vector(domain.volume_integral(v))
         self.volume_m3 = self.volume_load.sum()
@@ -91,7 +92,7 @@ class OxygenTransport:
         for name, surface in oxygen.surfaces.items():
             rate = surface.rate.si if surface.kind == "escape" else surface.escape_rate.si
             if rate > 0:
-                a = a + rate * domain.surface_integral(u * v, name)
+                a = a + compat.constant(msh, rate) * domain.surface_integral(u * v, name)
                 load = self._vector(domain.surface_integral(v, name))
                 self.robin.append((rate, load, load.sum()))
             if surface.kind == "sink":
@@ -102,7 +103,7 @@ class OxygenTransport:
         self.a = fem.form(a)
         self.sink_dofs = np.unique(np.concatenate(sink_dofs)) if sink_dofs else np.array([], dtype=np.int32)
         self.has_sink = domain.comm.allreduce(len(sink_dofs) > 0, op=MPI.LOR)
-        self.c_sink = fem.Constant(msh, PETSc.ScalarType(self.c_ext))
+        self.c_sink = compat.constant(msh, self.c_ext)
         self.bcs = [fem.dirichletbc(self.c_sink, self.sink_dofs, V)] if self.has_sink else []
 
         # RuO2 capture: nodal areas, capacity and rate constants
