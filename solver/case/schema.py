@@ -20,6 +20,8 @@ from solver.case.loading import CaseError, clip, clip_repr, parse_yaml, read_yam
 from solver.case.oxygen import Oxygen
 from solver.case.grains import Grains
 from solver.case.fitted import FittedParameter
+from solver.case.electrochemistry import (ChargeTransferCoefficient, ExchangeCurrentDensity,
+                                          LithiumDiffusivityFactor, OpenCircuitVoltage, VolumeChange)
 from solver.case.units import (  # noqa: F401  (the quantity kinds of case files)
     Quantity,
     dump_quantity,
@@ -137,6 +139,16 @@ class CoreMaterial(Strict):
     youngs_modulus: Modulus
     poisson_ratio: PoissonRatio
     partial_molar_volume: MolarVolume
+    # electrochemistry (solver/case/electrochemistry.py); each may be `from_set`
+    open_circuit_voltage: Optional[OpenCircuitVoltage] = Field(
+        None, description="U(theta) vs Li/Li+: a table or an expression in x; used by voltage steps")
+    exchange_current_density: Optional[ExchangeCurrentDensity] = Field(
+        None, description="Butler-Volmer i0 at site fraction 0.5, i0(theta) = i0 2 sqrt(theta (1 - theta))")
+    charge_transfer_coefficient: ChargeTransferCoefficient = "0.5"
+    lithium_diffusivity_factor: Optional[LithiumDiffusivityFactor] = Field(
+        None, description="D(theta) = lithium_diffusivity * factor(theta); left out: constant D")
+    volume_change: Optional[VolumeChange] = Field(
+        None, description="lattice dV/V against the site fraction (for a later mechanics use)")
 
     @model_validator(mode="before")
     @classmethod
