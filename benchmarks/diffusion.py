@@ -79,9 +79,9 @@ def main(overrides: list[str]) -> None:
     case = load_case(CASES_DIR / "verify_galvanostatic_octant.yaml", ["physics=[lithium]", *overrides])
     domain = build_domain(case, comm)
     core = case.materials.core
-    from solver.physics.protocol import ChargeProtocol
+    from solver.simulation.drive import galvanostatic_flux_of_case
 
-    flux = ChargeProtocol.from_case(case).flux_mol_m2_s
+    flux = galvanostatic_flux_of_case(case)
     lrmo_ms, steps, lrmo_its, setups = lrmo_steps(case, domain, 3, warm_start=True)
     cold_ms, _, cold_its, _ = lrmo_steps(case, domain, 3, warm_start=False)
     dt = case.protocol.end_time.si / steps

@@ -147,7 +147,7 @@ def main() -> None:
     from mpi4py import MPI
 
     from solver.case.schema import load_case
-    from solver.physics.protocol import ChargeProtocol
+    from solver.simulation.drive import galvanostatic_flux_of_case
     from solver.studies.verify import CASES_DIR
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -155,7 +155,7 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=PYBAMM_CELLS, help="PyBaMM finite volumes")
     args = parser.parse_args()
     case = load_case(CASES_DIR / "verify_galvanostatic_radial.yaml", LRMO_OVERRIDES)
-    flux = ChargeProtocol.from_case(case).flux_mol_m2_s
+    flux = galvanostatic_flux_of_case(case)
     exact = exact_surface_hoop_Pa(flux)
     try:
         pybamm = PyBaMMRunner(flux, args.cells)

@@ -62,7 +62,7 @@ def worker(name: str) -> None:
     from solver.case.schema import load_case
     from solver.simulation.chemomechanics import ChemoMechanics
     from solver.physics.mechanics import Mechanics
-    from solver.physics.protocol import ChargeProtocol
+    from solver.simulation.drive import galvanostatic_flux_of_case
     from solver.simulation.domain_setup import build_domain
 
     comm = MPI.COMM_WORLD
@@ -86,7 +86,7 @@ def worker(name: str) -> None:
     st = sim.stats
     steps, solves = st.steps, max(st.elasticity_solves, 1)
     m = case.materials.core
-    flux = ChargeProtocol.from_case(case).flux_mol_m2_s
+    flux = galvanostatic_flux_of_case(case)
     bare_ms, bare_its = bare_steps(domain, m.lithium_diffusivity.si, m.lithium_site_concentration.si, flux,
                                    case.protocol.end_time.si / steps, steps, repeats=1,
                                    options=linalg.direct_options(comm) if domain.radial else None)

@@ -17,11 +17,11 @@ PRISTINE = CASES / "pristine_stress.yaml"
 def closed_form_peak_Pa(case, peak_time_s: float) -> float:
     """von Mises at the surface of a homogeneous sphere under constant extraction."""
     from solver.physics import analytic
-    from solver.physics.protocol import ChargeProtocol
+    from solver.simulation.drive import galvanostatic_flux_of_case
 
     core, R = case.materials.core, case.geometry.radius.si
     return float(analytic.galvanostatic_sphere(
-        [R], peak_time_s, ChargeProtocol.from_case(case).flux_mol_m2_s, radius=R,
+        [R], peak_time_s, galvanostatic_flux_of_case(case), radius=R,
         diffusivity=core.lithium_diffusivity.si, omega=core.partial_molar_volume.si,
         E=core.youngs_modulus.si, nu=core.poisson_ratio.si)["sigma_vm_Pa"][0])
 
@@ -56,10 +56,10 @@ def test_c_rate_forms_are_numbers_of_C(written, number_of_C):
     case.protocol.c_rate = written
     assert case.protocol.c_rate.si == number_of_C
     flux = lrmo.load_case(PRISTINE, ["protocol.c_rate=1"])
-    from solver.physics.protocol import ChargeProtocol
+    from solver.simulation.drive import galvanostatic_flux_of_case
 
-    assert ChargeProtocol.from_case(case).flux_mol_m2_s == pytest.approx(
-        number_of_C * ChargeProtocol.from_case(flux).flux_mol_m2_s, rel=1e-15)
+    assert galvanostatic_flux_of_case(case) == pytest.approx(
+        number_of_C * galvanostatic_flux_of_case(flux), rel=1e-15)
 
 
 @pytest.mark.parametrize("written", ["3 A", "2 mA/g", "2 coulomb", "C/0", True, -1])

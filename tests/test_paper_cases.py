@@ -84,7 +84,7 @@ def test_o2_source_switches_on_at_the_state_of_charge_threshold(tmp_path):
     import yaml
 
     from solver.case.schema import validate_case
-    from solver.physics.protocol import ChargeProtocol
+    from solver.simulation.drive import galvanostatic_flux_of_case
     from solver.simulation.run import run_case
 
     data = yaml.safe_load((CASES / "verify_galvanostatic_radial.yaml").read_text())
@@ -96,7 +96,7 @@ def test_o2_source_switches_on_at_the_state_of_charge_threshold(tmp_path):
     case = validate_case(data)
     summary = run_case(case, tmp_path / "both", MPI.COMM_WORLD)
     assert summary["status"] == "completed"
-    j = ChargeProtocol.from_case(case).flux_mol_m2_s
+    j = galvanostatic_flux_of_case(case)
     R, c_max = case.geometry.radius.si, case.materials.core.lithium_site_concentration.si
     t_star = 0.05 * R * c_max / (3 * j)
     assert summary["oxygen_source_start_s"] == pytest.approx(t_star, rel=1e-6)

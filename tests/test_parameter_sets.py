@@ -15,7 +15,7 @@ from solver.case.parameter_sets import (CORE_KEYS, KINDS, case_citations, get_pa
 from solver.case.schema import dump_case_yaml, load_case, validate_case
 from solver.case.units import FARADAY_C_MOL, ureg
 from solver.io.log import Log
-from solver.physics.protocol import ChargeProtocol
+from solver.simulation.drive import galvanostatic_flux_of_case
 from solver.simulation.run import run_case
 from solver.io.tables import read_profiles
 from solver.studies.verify import galvanostatic_checks
@@ -192,5 +192,5 @@ def test_nmc811_one_c_moves_the_window_in_one_hour(nmc811_run):
     t, theta = rows["t_s"][galv], rows["theta_mean"][galv]
     rate_per_h = (case.lithium.initial_site_fraction.si - theta[1:]) / t[1:] * 3600
     assert np.allclose(rate_per_h, window, rtol=2e-4)  # the set's values carry 4-5 digits
-    flux = ChargeProtocol.from_case(case).flux_mol_m2_s
+    flux = galvanostatic_flux_of_case(case)
     assert flux == pytest.approx(summary["lithium"]["flux_mol_m2_s"], rel=1e-12)

@@ -115,7 +115,10 @@ class ProgressLines:
         self.last = now
         elapsed = now - self.start
         done = t - self.start_value
-        remaining = elapsed / done * (self.total - t) if done > 0 else float("inf")
         detail = f", {describe()}" if describe is not None else ""
+        if self.total is None:  # ends on an event (a protocol of steps without an end time)
+            print(f"[progress] t = {t:.6g} {self.unit}{detail}; elapsed {_clock(elapsed)}", flush=True)
+            return
+        remaining = elapsed / done * (self.total - t) if done > 0 else float("inf")
         print(f"[progress] t = {t:.6g} of {self.total:.6g} {self.unit} ({100 * t / self.total:.1f} %)"
               f"{detail}; elapsed {_clock(elapsed)}, remaining ~{_clock(remaining)}", flush=True)

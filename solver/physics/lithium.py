@@ -129,16 +129,7 @@ class LithiumTransport:
         a0, a1, a2 = bdf
         c = a0 / dt
         ksp = self.system.ksp(c, self._hold_rows if hold else None, "hold" if hold else None)
-        h = self._history.x.array
-        h[:] = -(a1 * self.theta_n.x.array + a2 * self.theta_nm1.x.array) / dt
-        b = compat.petsc_vec(self._b)
-        self.M.mult(compat.petsc_vec(self._history), b)
-        if not hold:
-            b.axpy(-flux_mol_m2_s, self.surface_load)
-        if self.drift_form is not None:
-            d = compat.petsc_vec(self._drift)
-            compat.assemble_vector_into(d, self.drift_form)
-            b.axpy(1.0, d)
+        b = self.history_rhs(dt, bdf, flux_mol_m2_s=None if hold else flux_mol_m2_s)
         if hold:
             floor = self.floor_site_fraction
             b.axpy(-floor, compat.petsc_vec(self._lift_K))
@@ -150,6 +141,23 @@ class LithiumTransport:
         ksp.setInitialGuessNonzero(self.warm_start and not self.system.direct)
         self.iterations = linalg.solve(ksp, b, self.theta)
         return self.iterations
+
+    def history_rhs(self, dt: float, bdf: tuple[float, float, float], flux_mol_m2_s: float | None = None):
+        """The right-hand side M h (- j * surface load) (+ the lagged stress drift), with
+        h = -(a1 theta_n + a2 theta_nm1)/dt: everything of a step but the Dirichlet hold
+        and a surface law (a PETSc Vec owned by this object)."""
+        a0, a1, a2 = bdf
+        h = self._history.x.array
+        h[:] = -(a1 * self.theta_n.x.array + a2 * self.theta_nm1.x.array) / dt
+        b = compat.petsc_vec(self._b)
+        self.M.mult(compat.petsc_vec(self._history), b)
+        if flux_mol_m2_s is not None:
+            b.axpy(-flux_mol_m2_s, self.surface_load)
+        if self.drift_form is not None:
+            d = compat.petsc_vec(self._drift)
+            compat.assemble_vector_into(d, self.drift_form)
+            b.axpy(1.0, d)
+        return b
 
     def accept(self) -> None:
         """Shift the history after an accepted step."""
@@ -166,3 +174,10 @@ class LithiumTransport:
         local = f.x.array[self._owned_surface]
         value = local.min() if local.size else float("inf")
         return self.domain.comm.allreduce(value, op=MPI.MIN)
+
+    def surface_max(self, f=None) -> float:
+        """Highest site fraction on the outer surface (collective)."""
+        f = self.theta if f is None else f
+        local = f.x.array[self._owned_surface]
+        value = local.max() if local.size else -float("inf")
+        return self.domain.comm.allreduce(value, op=MPI.MAX)

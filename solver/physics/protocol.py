@@ -1,17 +1,34 @@
-"""The first-charge protocol (docs/model.md §3): galvanostatic extraction until the
-surface reaches the composition floor, then a hold at the floor.
+"""The protocol as the time loop sees it (docs/model.md §3): which step runs, what it
+imposes on the particle's surface, and when it ends. One place for every kind of step
+(solver/physics/steps.py): a new kind of step or end event is one branch here.
 
-The switch is per particle: the whole outer surface switches from the flux to the hold
-at the moment its lowest site fraction reaches the floor (the time stepper lands on that
-moment to a tolerance of 1e-7 in site fraction). In a spherically symmetric particle the
-surface is uniform, so per particle and pointwise are the same thing.
+What a step imposes on the surface:
+  - a current without surface kinetics: a uniform outward flux j = i_m rho R / (3 F)
+    (R = 3 V / A: the particle's charge balance, any shape);
+  - a current with surface kinetics: the same particle current, distributed by the local
+    overpotential at one particle potential V (solver/physics/particle_potential.py);
+  - a voltage (kinetics needed): V given, the current follows;
+  - rest: a zero current;
+  - a site fraction: the surface held at it (the legacy hold at the composition floor).
+
+End events: each limit is a function e of the state that is positive while the step
+runs and reaches 0 at the event; the time loop shortens the step that crosses 0 so that
+it lands on the event (solver/simulation/chemomechanics.py). A time limit is a target
+time, reached exactly. The site-fraction event of the legacy first charge is per
+particle: the whole surface switches to the hold when its lowest site fraction reaches
+the floor.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from solver.case.schema import Case
 from solver.case.units import FARADAY_C_MOL
+from solver.physics.steps import Protocol, Step
+
+# |e| at which a landing on an event is done, by limit kind (site fraction; V; relative
+# to the limit for current and capacity)
+EVENT_TOLERANCE = {"site_fraction": 1e-7, "voltage": 1e-7, "current": 1e-7, "capacity": 1e-9}
 
 
 def galvanostatic_flux_mol_m2_s(c_rate: float, current_1C_A_kg: float, density_kg_m3: float,
@@ -21,21 +38,146 @@ def galvanostatic_flux_mol_m2_s(c_rate: float, current_1C_A_kg: float, density_k
     return c_rate * current_1C_A_kg * density_kg_m3 * radius_m / (3 * FARADAY_C_MOL)
 
 
-@dataclass
-class ChargeProtocol:
-    flux_mol_m2_s: float
-    floor_site_fraction: float
-    hold_at_floor: bool
-    end_time_s: float
-    holding: bool = False
+@dataclass(frozen=True)
+class Particle:
+    """What converts a mass-specific current into a surface flux: j = i_m rho R / (3 F),
+    R = 3 V / A."""
 
-    @classmethod
-    def from_case(cls, case: Case) -> "ChargeProtocol":
-        p = case.protocol
-        flux = galvanostatic_flux_mol_m2_s(
-            p.c_rate.si, p.current_1C.si, case.materials.core.density.si, case.geometry.radius.si
-        )
-        return cls(flux, case.lithium.min_site_fraction.si, p.hold_at_floor, p.end_time.si)
+    density_kg_m3: float
+    radius_m: float
 
-    def floor_crossed(self, surface_min: float) -> bool:
-        return self.hold_at_floor and not self.holding and surface_min < self.floor_site_fraction
+    def flux_mol_m2_s(self, current_A_kg: float) -> float:
+        return galvanostatic_flux_mol_m2_s(1.0, current_A_kg, self.density_kg_m3, self.radius_m)
+
+    def current_A_kg(self, flux_mol_m2_s: float) -> float:
+        return flux_mol_m2_s * 3 * FARADAY_C_MOL / (self.density_kg_m3 * self.radius_m)
+
+    def capacity_C_kg(self, extracted_mol_m3: float) -> float:
+        """Charge per mass of Li extracted per particle volume (mol/m^3)."""
+        return extracted_mol_m3 * FARADAY_C_MOL / self.density_kg_m3
+
+
+@dataclass(frozen=True)
+class SurfaceCondition:
+    """What the running step imposes: kind 'flux' (mol/m^2/s, outward), 'hold' (site
+    fraction), 'current' (with kinetics: mean outward flux, mol/m^2/s) or 'voltage' (V)."""
+
+    kind: str
+    value: float
+
+
+class ProtocolDriver:
+    """The running step of a Protocol, its start, and its end events."""
+
+    def __init__(self, protocol: Protocol, particle: Particle, kinetics: bool):
+        self.protocol = protocol
+        self.particle = particle
+        self.kinetics = kinetics
+        self.index = 0
+        self.step_start_s = 0.0
+        self.start_values: dict = {}  # the observables when the step started
+        self.step_ends: list[dict] = []  # one entry per finished step
+        for i, step in enumerate(protocol.steps):
+            needs = step.mode == "voltage" or any(lim.kind in ("voltage",) for lim in step.limits)
+            if needs and not kinetics:
+                raise ValueError(
+                    f"protocol.steps[{i}] {step.text!r}: a voltage needs an open-circuit voltage and "
+                    "kinetics (materials.core.open_circuit_voltage and exchange_current_density)")
+
+    # -- the running step ------------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        return self.index >= len(self.protocol.steps)
+
+    @property
+    def step(self) -> Step:
+        return self.protocol.steps[min(self.index, len(self.protocol.steps) - 1)]
+
+    @property
+    def end_time_s(self) -> float:
+        """The protocol's overall end (inf: it ends with its last step)."""
+        return math.inf if self.protocol.end_time_s is None else self.protocol.end_time_s
+
+    @property
+    def holding(self) -> bool:
+        """A hold (site fraction or voltage) is running."""
+        return self.step.mode in ("site_fraction", "voltage")
+
+    def surface_condition(self) -> SurfaceCondition:
+        step = self.step
+        if step.mode == "site_fraction":
+            return SurfaceCondition("hold", step.value)
+        if step.mode == "voltage":
+            return SurfaceCondition("voltage", step.value)
+        flux = self.particle.flux_mol_m2_s(step.value if step.mode == "current" else 0.0)
+        return SurfaceCondition("current" if self.kinetics else "flux", flux)
+
+    def step_time_limit_s(self) -> float | None:
+        """The absolute time at which the running step ends by its time limit."""
+        duration = self.step.limit("time")
+        return None if duration is None else self.step_start_s + duration
+
+    # -- events ------------------------------------------------------------------------
+    def event_values(self, observables: dict) -> dict[str, float]:
+        """e for each non-time limit of the running step: > 0 while it runs, <= 0 once
+        its event is reached. `observables`: surface_min, surface_max, voltage_V,
+        current_A_kg, capacity_C_kg (of the whole run, charge positive)."""
+        step, start = self.step, self.start_values
+        values = {}
+        for lim in step.limits:
+            if lim.kind == "site_fraction":
+                values[lim.kind] = (observables["surface_min"] - lim.value if self._sign(lim, "surface_min") > 0
+                                    else lim.value - observables["surface_max"])
+            elif lim.kind == "voltage":
+                values[lim.kind] = self._sign(lim, "voltage_V") * (lim.value - observables["voltage_V"])
+            elif lim.kind == "current":
+                values[lim.kind] = (abs(observables["current_A_kg"]) - lim.value) / lim.value
+            elif lim.kind == "capacity":
+                passed = abs(observables["capacity_C_kg"] - start.get("capacity_C_kg", 0.0))
+                values[lim.kind] = (lim.value - passed) / lim.value
+        return values
+
+    def _sign(self, lim, key: str) -> int:
+        """+1 when the limit lies below... the direction in which the quantity approaches
+        the limit: from the step's direction (charge: falling site fraction, rising
+        voltage), else from where it started."""
+        direction = self.step.direction
+        if lim.kind == "site_fraction":
+            if direction:
+                return direction
+            start = self.start_values.get("surface_min", 1.0)
+            return 1 if start >= lim.value else -1
+        if direction:
+            return direction
+        start = self.start_values.get(key)
+        return 1 if start is None or start <= lim.value else -1
+
+    # -- moving on ---------------------------------------------------------------------
+    def start(self, t_s: float, observables: dict) -> None:
+        self.step_start_s = t_s
+        self.start_values = dict(observables)
+
+    def advance(self, t_s: float, observables: dict, reason: str) -> None:
+        """The running step ended at t_s by `reason` (a limit kind, 'time' or 'end')."""
+        step = self.step
+        self.step_ends.append({
+            "step": self.index, "text": step.text, "cycle": step.cycle, "start_s": self.step_start_s,
+            "end_s": t_s, "ended_by": reason,
+            "capacity_mAh_g": abs(observables.get("capacity_C_kg", 0.0)
+                                  - self.start_values.get("capacity_C_kg", 0.0)) / 3600.0})
+        self.index += 1
+        self.start(t_s, observables)
+
+    # -- checkpoints -------------------------------------------------------------------
+    def state(self) -> dict:
+        return {"index": self.index, "step_start_s": self.step_start_s,
+                "start_values": self.start_values, "step_ends": self.step_ends}
+
+    def restore(self, state: dict) -> None:
+        self.index = state["index"]
+        self.step_start_s = state["step_start_s"]
+        self.start_values = dict(state["start_values"])
+        self.step_ends = [dict(e) for e in state["step_ends"]]
+
+
+__all__ = ["ProtocolDriver", "Particle", "SurfaceCondition", "galvanostatic_flux_mol_m2_s", "EVENT_TOLERANCE"]

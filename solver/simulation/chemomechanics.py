@@ -11,6 +11,7 @@ peak_over_time: false` for the solves at the output times (and the switch) only.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from dataclasses import asdict, dataclass
 
@@ -29,7 +30,9 @@ from solver.physics.mechanics import Mechanics
 from solver.physics.anisotropy import eigenstrain_shape
 from solver.physics.grain_boundaries import GrainBoundaryTractions
 from solver.numerics.peak_search import BUDGET_BYTES, SiteFractionHistory, search_peak
-from solver.physics.protocol import ChargeProtocol
+from solver.physics.particle_potential import NewtonDiverged, ParticlePotential
+from solver.physics.protocol import EVENT_TOLERANCE, ProtocolDriver
+from solver.simulation import drive
 
 SWITCH_TOLERANCE = 1e-7  # site fraction
 # a site fraction outside [0, 1] by more than this is a diverged solution, not round-off
@@ -37,6 +40,8 @@ RANGE_TOLERANCE = 0.01
 # this many consecutive accepted steps at time_stepping.min_step that still change the
 # site fraction by more than max_change_per_step: the step size has collapsed
 STALL_STEPS = 20
+# how close two times of a protocol without an end time count as one (s)
+OPEN_ENDED_TIME_TOLERANCE_S = 1e-8
 STRESS_FIELDS = ("sigma_vm_Pa", "sigma_r_Pa", "sigma_t_Pa", "sigma_h_Pa", "sigma_1_Pa")
 
 
@@ -76,6 +81,7 @@ class Stats:
     wall_lithium_s: float = 0.0
     wall_mechanics_s: float = 0.0
     switch_time_s: float | None = None
+    newton_iterations: int = 0
 
 
 class ChemoMechanics:
@@ -85,8 +91,12 @@ class ChemoMechanics:
         self.case = case
         self.domain = domain
         self.materials = MaterialFields(domain, case)
-        self.protocol = ChargeProtocol.from_case(case)
         theta0 = case.lithium.initial_site_fraction.si
+        self.reaction = drive.surface_reaction_of_case(case)  # None: currents as a uniform flux
+        self.particle = drive.particle_of_case(case)
+        self.protocol = ProtocolDriver(drive.protocol_of_case(case), self.particle, self.reaction is not None)
+        floor = next((s.value for s in self.protocol.protocol.steps if s.mode == "site_fraction"),
+                     case.lithium.min_site_fraction.si)
         self.with_mechanics = "mechanics" in case.physics
         two_way = self.with_mechanics and case.mechanics.stress_assisted_diffusion
         P1 = compat.functionspace(domain.msh, "Lagrange", 1)
@@ -95,8 +105,10 @@ class ChemoMechanics:
         drift = (self.sigma_h_P1, case.mechanics.temperature.si) if two_way else None
         extra = case.solvers.petsc_options
         resistance = case.grains and case.grains.boundary_resistance  # None: continuous Li
-        self.lithium = LithiumTransport(domain, self.materials, theta0, self.protocol.floor_site_fraction, drift, extra,
+        self.lithium = LithiumTransport(domain, self.materials, theta0, floor, drift, extra,
                                         resistance and resistance.si)
+        self.potential = (ParticlePotential(self.lithium, self.reaction, float(self.reaction.ocv(theta0)))
+                          if self.reaction is not None else None)
         # anisotropic lattice strain per grain (solver/physics/anisotropy.py), None: isotropic
         self.eigenstrain = eigenstrain_shape(case, domain) if self.with_mechanics else None
         self.mechanics = (
@@ -142,11 +154,21 @@ class ChemoMechanics:
             domain.volume_integral(ufl.TestFunction(self.lithium.V))))
         self._dof_volumes = weights.x.array[: self.lithium.V.dofmap.index_map.size_local].copy()
         self._volume = domain.comm.allreduce(float(self._dof_volumes.sum()), op=MPI.SUM)
+        # integral of c_max times each P1 basis function: the Li inventory is a dot product
+        compat.assemble_vector_into(compat.petsc_vec(weights), fem.form(
+            domain.volume_integral(self.materials.site_concentration() * ufl.TestFunction(self.lithium.V))))
+        self._site_weights = weights.x.array[: self.lithium.V.dofmap.index_map.size_local].copy()
+        self._inventory0 = self.inventory_mol_m3()
+        self._observables = None  # at the last accepted step (events, timeseries)
+        self._open_ended = not self.protocol.protocol.notes.get("legacy", False)
         # (t_s, particle-mean site fraction) after every accepted step (solver/physics/coupling.py)
         self.mean_site_fraction_history = [(0.0, case.lithium.initial_site_fraction.si)]
         self._forms: dict[str, fem.Form] = {}  # output integrals, compiled at first use
         self._clock: dict | None = None  # step sizes and next output of a started run
         self.last_change = 0.0  # largest site-fraction change of the last step
+        self._accepted_voltage = None  # V at the last accepted step (kinetics only)
+        self._step_started_at = 0.0  # when the running protocol step started
+        self._output_interval = None  # s: outputs of a protocol without an end time
 
     def _form(self, name: str):
         if name not in self._forms:
@@ -161,13 +183,19 @@ class ChemoMechanics:
 
     def scalars(self, t: float) -> dict:
         """The timeseries row at time t (collective)."""
+        obs = self._observables or self.observables()
         row = {
             "t_s": t,
             "holding": int(self.protocol.holding),
+            "step": self.protocol.index + 1 if not self.protocol.finished else len(self.protocol.protocol.steps),
             "theta_surface_min": self.lithium.surface_min(),
             "theta_mean": self.mean_site_fraction(),
             "li_mol": self.integral(self._form("lithium")) * self.domain.symmetry_factor,
+            "current_mA_g": obs["current_A_kg"],  # A/kg = mA/g
+            "capacity_mAh_g": obs["capacity_C_kg"] / 3600.0,
         }
+        if self.potential is not None:
+            row["voltage_V"] = obs["voltage_V"]
         if self.mechanics is not None:
             peak = self.mechanics.peak_von_mises()
             row["sigma_vm_max_Pa"] = peak["value_Pa"]
@@ -204,6 +232,37 @@ class ChemoMechanics:
             self._projection = (Projector(compat.functionspace(msh, "Lagrange", 1), "output_projection"), dg1)
         return self._projection
 
+    @property
+    def first_flux_mol_m2_s(self) -> float:
+        """The uniform outward flux of the protocol's first current step (0 if none)."""
+        step = next((s for s in self.protocol.protocol.steps if s.mode == "current"), None)
+        return 0.0 if step is None else self.particle.flux_mol_m2_s(step.value)
+
+    def inventory_mol_m3(self, theta=None) -> float:
+        """Li in the particle per particle volume, mol/m^3 (collective; exact for P1)."""
+        theta = self.lithium.theta if theta is None else theta
+        n = self._site_weights.size
+        return self.domain.comm.allreduce(float(self._site_weights @ theta.x.array[:n]), op=MPI.SUM) / self._volume
+
+    def observables(self, step_s: float | None = None) -> dict:
+        """The state the protocol's events and the timeseries read (collective):
+        surface extremes, voltage (NaN without kinetics), current (A/kg, charge
+        positive) and capacity (C/kg, charge positive, from the Li inventory)."""
+        li = self.lithium
+        capacity = self.particle.capacity_C_kg(self._inventory0 - self.inventory_mol_m3())
+        condition = self.protocol.surface_condition()
+        if self.potential is not None:
+            current = self.particle.current_A_kg(self.potential.mean_flux())
+        elif condition.kind == "flux":
+            current = self.particle.current_A_kg(condition.value)
+        elif step_s and self._observables is not None:  # a hold: the inventory's rate of change
+            current = (capacity - self._observables["capacity_C_kg"]) / step_s
+        else:
+            current = 0.0 if self._observables is None else self._observables["current_A_kg"]
+        return {"surface_min": li.surface_min(), "surface_max": li.surface_max(),
+                "voltage_V": self.potential.voltage_V if self.potential is not None else float("nan"),
+                "current_A_kg": current, "capacity_C_kg": capacity}
+
     def mean_site_fraction(self) -> float:
         """Particle-mean site fraction (collective): sum of dof values times the integral
         of their basis functions, exact for P1."""
@@ -236,64 +295,131 @@ class ChemoMechanics:
             f"{what}; likely cause: {cause}")
 
     def _solve(self, dt, dt_previous):
+        """One trial step of the running protocol step (surface condition: protocol.py)."""
         t0 = time.perf_counter()
+        bdf = bdf_coefficients(dt, dt_previous)
+        condition = self.protocol.surface_condition()
         try:
-            its = self.lithium.solve_step(dt, bdf_coefficients(dt, dt_previous),
-                                          self.protocol.flux_mol_m2_s, self.protocol.holding)
+            if condition.kind in ("flux", "hold"):
+                if condition.kind == "hold":
+                    self.lithium.floor_site_fraction = condition.value
+                its = self.lithium.solve_step(dt, bdf, condition.value if condition.kind == "flux" else 0.0,
+                                              condition.kind == "hold")
+            else:
+                potential = self.potential
+                potential.voltage_V = self._voltage_guess(condition)
+                if condition.kind == "current":
+                    its = potential.solve_step(dt, bdf, mean_flux_mol_m2_s=condition.value)
+                else:
+                    its = potential.solve_step(dt, bdf, voltage_V=condition.value)
+                self.stats.newton_iterations += potential.newton_iterations
+        except NewtonDiverged:
+            raise
         except SolverFailure as exc:
             raise SolverFailure(f"{exc} in step {self.stats.steps + 1} from t = {self.t:.6g} s "
                                 f"(dt = {dt:.3g} s)") from None
         self.stats.wall_lithium_s += time.perf_counter() - t0
         self.stats.lithium_iterations += its
 
-    def _land_on_floor(self, dt, dt_previous) -> float:
-        """Shorten the step so that the surface minimum lands on the floor (regula falsi
-        on the step length; the surface minimum decreases monotonically with it)."""
-        floor = self.protocol.floor_site_fraction
-        lo, s_lo = 0.0, self.lithium.surface_min(self.lithium.theta_n)
-        hi, s_hi = dt, self.lithium.surface_min()
+    def _voltage_guess(self, condition) -> float:
+        """Newton's starting V: the last accepted one, or at a protocol step's start the V
+        that carries its current uniformly."""
+        if condition.kind == "voltage":
+            return condition.value
+        accepted = self._accepted_voltage
+        if accepted is None or self._step_started_at == self.t:
+            return self.potential.initial_voltage(condition.value)
+        return accepted
+
+    def _land(self, kind: str, e_lo: float, e_hi: float, dt, dt_previous) -> float:
+        """Shorten the step so that the event `kind` of the running step lands on 0
+        (regula falsi on the step length; for the site fraction plain, as the switch to
+        the hold always was; for the other events Illinois', which cannot stall)."""
+        tolerance = EVENT_TOLERANCE[kind]
+        lo, hi = 0.0, dt
         trial = dt
-        for _ in range(30):
-            trial = lo + (hi - lo) * (s_lo - floor) / (s_lo - s_hi)
+        side = 0
+        for _ in range(60 if kind != "site_fraction" else 30):
+            trial = lo + (hi - lo) * e_lo / (e_lo - e_hi)
             self._solve(trial, dt_previous)
-            s = self.lithium.surface_min()
-            if abs(s - floor) < SWITCH_TOLERANCE:
+            e = self.protocol.event_values(self.observables(trial))[kind]
+            if abs(e) < tolerance:
                 break
-            if s > floor:
-                lo, s_lo = trial, s
+            if e > 0:
+                lo, e_lo = trial, e
+                if side == 1 and kind != "site_fraction":
+                    e_hi /= 2
+                side = 1
             else:
-                hi, s_hi = trial, s
+                hi, e_hi = trial, e
+                if side == -1 and kind != "site_fraction":
+                    e_lo /= 2
+                side = -1
         return trial
 
+    def _first_event(self, values: dict, before: dict) -> str | None:
+        """The limit crossed in the last trial, the earliest one (linear estimate) if
+        several are."""
+        crossed = {k: e for k, e in values.items() if e <= 0}
+        if not crossed:
+            return None
+        return min(crossed, key=lambda k: before.get(k, 1.0) / max(before.get(k, 1.0) - crossed[k], 1e-300))
+
+    def _next_target(self, clock: dict, end: float) -> float:
+        """The next output time (or the end): from the case's list, or every
+        output interval for a protocol that ends on its events."""
+        if self._output_interval is not None:
+            return min(clock["next_index"] * self._output_interval, end)
+        return self._targets[clock["next_index"]]
+
     def run(self, observer=None, progress=None, project_fields: bool = True, checkpoint=None) -> dict:
-        """Step to the end time, from 0 or from the state given to `restore`.
-        `observer(t, sim)` is called at every output time, after the P1 output fields are
-        projected (`project_fields=False`: not, for observers that read only scalars or
-        the stress at the nodes, e.g. sweep members); `progress(t)` and then
-        `checkpoint(sim)` after every accepted step (`checkpoint` may save `state()` and
-        raise to stop the run there)."""
+        """Step through the protocol, from 0 or from the state given to `restore`.
+        `observer(t, sim)` is called at every output time (and, for a protocol of steps,
+        at each step's end), after the P1 output fields are projected
+        (`project_fields=False`: not, for observers that read only scalars or the stress
+        at the nodes, e.g. sweep members); `progress(t)` and then `checkpoint(sim)` after
+        every accepted step (`checkpoint` may save `state()` and raise to stop the run
+        there)."""
         self._project_fields = project_fields
         ts = self.case.time_stepping
-        output_times = self.case.output_times_s()
-        end = self.protocol.end_time_s
-        targets = sorted(set(output_times) | {end})
-        eps = 1e-12 * end
+        driver = self.protocol
+        end = driver.end_time_s
+        self._output_interval = self.case.output_interval_s() if math.isinf(end) else None
+        output_times = self.case.output_times_s() if self._output_interval is None else None
+        if output_times is not None:
+            self._targets = sorted(set(output_times) | {end})
+        eps = 1e-12 * end if math.isfinite(end) else OPEN_ENDED_TIME_TOLERANCE_S
         if self._clock is None:  # a fresh start
             self.t = 0.0
             self._clock = {"dt": ts.initial_step.si, "dt_previous": None,
-                           "next_index": 1 if targets[0] <= eps else 0, "stalled": 0}
-            self._observe(0.0, observer, output_times)
+                           "next_index": (1 if self._output_interval else
+                                          (1 if self._targets[0] <= eps else 0)), "stalled": 0}
+            self._observables = self.observables()
+            driver.start(0.0, self._observables)
+            self._step_started_at = 0.0
+            self._observe(0.0, observer, output_times, force=self._output_interval is not None)
         clock = self._clock
-        while self.t < end - eps:
+        while self.t < end - eps and not driver.finished:
             t, dt, dt_previous = self.t, clock["dt"], clock["dt_previous"]
             if self.stats.steps + self.stats.rejected >= ts.max_steps:
                 raise SolverFailure(
                     f"time_stepping.max_steps = {ts.max_steps} reached at t = {t:.6g} s "
                     f"(step {dt:.3g} s): the step size collapsed"
                 )
-            target = targets[clock["next_index"]]
-            step = min(dt, target - t)
-            self._solve(step, dt_previous)
+            target = self._next_target(clock, end)
+            limit_s = driver.step_time_limit_s()
+            step = min(dt, target - t, (limit_s - t) if limit_s is not None else math.inf)
+            try:
+                self._solve(step, dt_previous)
+            except NewtonDiverged as exc:
+                self.lithium.reject()
+                self.stats.rejected += 1
+                if step <= ts.min_step.si:
+                    raise self._diverged(str(exc), step, "the surface reaction: a current the "
+                                         "kinetics cannot carry (the surface emptied or filled), "
+                                         f"in protocol step {driver.index + 1} {driver.step.text!r}") from None
+                clock["dt"] = max(step / 2, ts.min_step.si)
+                continue
             change, nonfinite, lo, hi = self._step_health()
             self.last_change = change
             if nonfinite:
@@ -311,9 +437,11 @@ class ChemoMechanics:
             if not in_range:
                 raise self._diverged(
                     f"the site fraction theta left its physical range [0, 1] (min {lo:.4g}, "
-                    f"max {hi:.4g}) even at time_stepping.min_step = {ts.min_step.si:g} s",
-                    step, "the particle is emptied (end_time too long without hold_at_floor) "
-                    "or the solution is unstable (stress-assisted diffusion with a large "
+                    f"max {hi:.4g}) even at time_stepping.min_step = {ts.min_step.si:g} s "
+                    f"in protocol step {driver.index + 1} {driver.step.text!r}",
+                    step, "the particle is emptied or filled before the step's limit (a voltage "
+                    "limit outside the open-circuit voltage's range, or end_time too long without "
+                    "a hold) or the solution is unstable (stress-assisted diffusion with a large "
                     "partial molar volume); try a finer mesh or a smaller initial step")
             clock["stalled"] = clock["stalled"] + 1 if too_large else 0
             if clock["stalled"] >= STALL_STEPS:
@@ -324,18 +452,35 @@ class ChemoMechanics:
                     step, "the solution is diverging or max_change_per_step is too small for "
                     "min_step; try a smaller initial_step / min_step, a finer mesh, or a larger "
                     "max_change_per_step")
-            switched = self.protocol.floor_crossed(self.lithium.surface_min())
-            if switched:
-                step = self._land_on_floor(step, dt_previous)
-                self.protocol.holding = True
-                self.stats.switch_time_s = t + step
+            before = driver.event_values(self._observables)
+            observed = self.observables(step)
+            ended_by = self._first_event(driver.event_values(observed), before)
+            if ended_by is not None:
+                after = driver.event_values(observed)[ended_by]
+                if after < 0:
+                    step = self._land(ended_by, before[ended_by], after, step, dt_previous)
+                    observed = self.observables(step)
+                if ended_by == "site_fraction" and self.stats.switch_time_s is None:
+                    self.stats.switch_time_s = t + step
             self.lithium.accept()
             t += step
             self.t = t
+            self._observables = observed
+            if self.potential is not None:
+                self._accepted_voltage = self.potential.voltage_V
             self.mean_site_fraction_history.append((t, self.mean_site_fraction()))
             clock["dt_previous"] = step
             self.stats.steps += 1
             at_output = abs(t - target) <= eps
+            if ended_by is None and limit_s is not None and abs(t - limit_s) <= eps:
+                ended_by = "time"
+                self.t = t = limit_s
+            switched = ended_by is not None
+            if switched:  # the next step runs from here (and the rows below show it)
+                driver.advance(t, self._observables, ended_by)
+                self._step_started_at = t
+                if self._open_ended:  # BDF2 must not carry the old drive across the change
+                    clock["dt_previous"] = None
             if self.history is not None:
                 n = self._dof_volumes.size
                 self.history.append(target if at_output else t, self.lithium.theta.x.array[:n],
@@ -347,7 +492,9 @@ class ChemoMechanics:
             if at_output:
                 self.t = t = target
                 clock["next_index"] += 1
-                self._observe(t, observer, output_times)
+                self._observe(t, observer, output_times, force=self._output_interval is not None)
+            if switched and self._open_ended and not at_output:
+                    self._observe(t, observer, output_times, force=True)
             if change < ts.max_change_per_step.si / 4:
                 clock["dt"] = min(2 * dt, ts.max_step.si)
             if progress is not None:
@@ -365,7 +512,9 @@ class ChemoMechanics:
                 f"steps {st.steps} (rejected {st.rejected}), Krylov/step Li {st.lithium_iterations / steps:.1f}")
         if self.mechanics is not None:
             text += f", elasticity {st.elasticity_iterations / steps:.1f}"
-        return text + (", holding" if self.protocol.holding else "")
+        if self.potential is not None and self._accepted_voltage is not None:
+            text += f", V {self._accepted_voltage:.4f}"
+        return text + f", step {self.protocol.index + 1}/{len(self.protocol.protocol.steps)}"
 
     # -- checkpoints -----------------------------------------------------------------------
     def state(self) -> tuple[dict, dict[str, np.ndarray]]:
@@ -374,7 +523,9 @@ class ChemoMechanics:
         results: BDF2 history, adaptive step, protocol, stats, peak and its search store."""
         n = self._dof_volumes.size
         scalars = {
-            "t_s": self.t, "clock": dict(self._clock), "holding": self.protocol.holding,
+            "t_s": self.t, "clock": dict(self._clock), "protocol": self.protocol.state(),
+            "observables": self._observables, "accepted_voltage_V": self._accepted_voltage,
+            "step_started_at_s": self._step_started_at,
             "stats": asdict(self.stats), "peak": asdict(self.peak),
             "mean_site_fraction_history": [list(p) for p in self.mean_site_fraction_history],
             "solved_peaks": [[t, p] for t, p in self._solved_peaks.items()],
@@ -417,7 +568,12 @@ class ChemoMechanics:
                 f.x.scatter_forward()
         self.t = scalars["t_s"]
         self._clock = dict(scalars["clock"])
-        self.protocol.holding = scalars["holding"]
+        self.protocol.restore(scalars["protocol"])
+        self._observables = dict(scalars["observables"])
+        self._accepted_voltage = scalars["accepted_voltage_V"]
+        self._step_started_at = scalars["step_started_at_s"]
+        if self.potential is not None and self._accepted_voltage is not None:
+            self.potential.voltage_V = self._accepted_voltage
         self.stats = Stats(**scalars["stats"])
         if self.grain_boundaries is not None:
             self.grain_boundaries.restore(scalars.get("grain_boundaries_at_max"))
@@ -526,8 +682,8 @@ class ChemoMechanics:
         values = {"c_Li_mol_m3": dg1.x.array[:n].copy(), **mech.stress_measures(all_local)}
         return points, region[:n], cell_radius[:n], values
 
-    def _observe(self, t, observer, output_times) -> None:
-        if observer is None or not any(abs(t - o) <= 1e-9 * max(1.0, o) for o in output_times):
+    def _observe(self, t, observer, output_times, force: bool = False) -> None:
+        if observer is None or not (force or any(abs(t - o) <= 1e-9 * max(1.0, o) for o in output_times)):
             return
         if self._project_fields:
             self.update_output_fields()
@@ -542,14 +698,21 @@ class ChemoMechanics:
     def results(self) -> dict:
         out = {
             "lithium": {
-                "flux_mol_m2_s": self.protocol.flux_mol_m2_s,
+                "flux_mol_m2_s": self.first_flux_mol_m2_s,
                 "switch_to_hold_time_s": self.stats.switch_time_s,
                 "steps": self.stats.steps,
                 "rejected_steps": self.stats.rejected,
                 "krylov_iterations": self.stats.lithium_iterations,
                 "wall_s": self.stats.wall_lithium_s,
-            }
+            },
+            "protocol": {"steps": self.protocol.step_ends,
+                         "completed": self.protocol.finished or self.t >= self.protocol.end_time_s * (1 - 1e-12)},
         }
+        if self.potential is not None:
+            obs = self._observables
+            out["lithium"]["newton_iterations"] = self.stats.newton_iterations
+            out["electrochemistry"] = {"final_voltage_V": obs["voltage_V"],
+                                       "capacity_mAh_g": obs["capacity_C_kg"] / 3600.0}
         if self.mechanics is not None:
             out["stress"] = {
                 "peak_von_mises_Pa": self.peak.value_Pa,

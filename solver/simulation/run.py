@@ -75,14 +75,14 @@ def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, l
             stops = stack.enter_context(checkpoint.StopRequests())
             checkpoint.resume_summary(record, saved)
             sim.restore(saved["sim"], arrays)
-        log.info(f"  dofs: {summary['dofs']}, ranks: {comm.size}, flux {sim.protocol.flux_mol_m2_s:.4g} mol/m2/s")
+        log.info(f"  dofs: {summary['dofs']}, ranks: {comm.size}, flux {sim.first_flux_mol_m2_s:.4g} mol/m2/s")
         probe = RayProbe(domain, case.output.profile_points)
         columns = [c for c in PROFILE_COLUMNS if c in sim.output_fields]
         tables = {"profiles.csv": record.table("profiles.csv", ["t_s", "r_m", *columns])}
         profiles = tables["profiles.csv"]
         if saved is not None:
             checkpoint.resume_rows(record, saved, tables)
-        if case.output.fields and sim.t < sim.protocol.end_time_s:
+        if case.output.fields and sim.t < sim.protocol.end_time_s and not sim.protocol.finished:
             stem = f"fields_restart{len(summary['restarts'])}" if saved else "fields"
             record.writer = FieldWriter(record.folder.partial_fields_dir, domain, sim.output_fields, stem,
                                         case.output.length_unit)
@@ -105,7 +105,8 @@ def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, l
             )
 
         save = checkpoint.saver(case, record, order, stops, sim.t, tables)
-        with log.progress_bar(case.protocol.end_time.si, "simulated s", start=sim.t) as advance:
+        end = sim.protocol.end_time_s
+        with log.progress_bar(end if np.isfinite(end) else None, "simulated s", start=sim.t) as advance:
             try:
                 summary.update(sim.run(observe, lambda t: advance(t, sim.progress_text), checkpoint=save))
                 if sim.grain_boundaries is not None:  # tractions at their largest, for ParaView

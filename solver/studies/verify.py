@@ -14,7 +14,7 @@ from solver.io.tables import read_profiles
 from solver.studies.checks import Check
 from solver.studies.verify_oxygen import oxygen_checks
 from solver.io.log import Log
-from solver.physics.protocol import ChargeProtocol
+from solver.simulation.drive import galvanostatic_flux_of_case
 from solver.simulation.run import run_case
 
 CASES_DIR = Path(__file__).resolve().parents[2] / "cases"
@@ -35,7 +35,7 @@ def galvanostatic_checks(case: Case, summary: dict, profiles) -> list[Check]:
     R, D = case.geometry.radius.si, core.lithium_diffusivity.si
     params = dict(radius=R, diffusivity=D, omega=core.partial_molar_volume.si,
                   E=core.youngs_modulus.si, nu=core.poisson_ratio.si)
-    flux = ChargeProtocol.from_case(case).flux_mol_m2_s
+    flux = galvanostatic_flux_of_case(case)
     shape = case.geometry.shape
     stress = summary["stress"]
     exact_peak = analytic.galvanostatic_sphere([R], stress["peak_time_s"], flux, **params)["sigma_vm_Pa"][0]

@@ -1,0 +1,178 @@
+"""The particle at one potential V: Li+ transport with a Butler–Volmer surface condition
+(solver/physics/electrochemistry.py), solved by Newton's method on (theta, V).
+
+On the outer surface the outward Li flux is the local j(theta_s, V): a point whose
+surface has emptied further (a higher U) carries less current at the same V, so in 3D
+the current follows the local overpotential. The particle's total current closes the
+system: under current control
+
+    G(theta, V) = sum_i m_i j(theta_i, V) - j_mean sum_i m_i = 0,
+
+with m_i = integral of the surface basis function i (the surface term is integrated
+with the nodal (lumped) rule, so the Jacobian's surface block is diagonal and j at a
+node is the law at that node's theta) and j_mean the uniform flux that carries the
+particle's current; under voltage control V is given and G is not solved. Each Newton
+iteration solves the bordered system
+
+    [ J   g ] [dtheta]     [R]       J = a0/dt M + K + diag(m dj/dtheta)
+    [ h^T d ] [  dV  ] = - [G]       g = m dj/dV,  h = m dj/dtheta,  d = sum m dj/dV
+
+by two solves with J (J y = -R, J z = g, dV = (-G - h.y)/(d - h.z), dtheta = y - z dV).
+1D: J is factorised (LU) per iteration. 3D: CG + BoomerAMG on J, the preconditioner set
+up at the first iteration of a step and reused by the others (Newton converges anyway:
+the solves are exact to ksp_rtol).
+"""
+from __future__ import annotations
+
+import numpy as np
+from dolfinx import fem
+from mpi4py import MPI
+from petsc4py import PETSc
+
+from solver import compat
+from solver.numerics import linalg
+from solver.physics.electrochemistry import SurfaceReaction
+
+NEWTON_MAX_ITERATIONS = 25
+SITE_FRACTION_TOLERANCE = 1e-11
+VOLTAGE_TOLERANCE_V = 1e-10
+
+
+# 3D: CG + the transport's tuned BoomerAMG on J (measured: the AMG of K + c M alone, without
+# the surface term, doubles the Krylov iterations); Newton needs no tighter solves
+NEWTON_KRYLOV = {**linalg.HYPRE_3D, "ksp_rtol": 1e-9}
+
+
+class NewtonDiverged(linalg.SolverFailure):
+    """Newton did not converge: the step is retried with a shorter time step."""
+
+
+class ParticlePotential:
+    """Newton on (theta, V) for one time step of a LithiumTransport (whose M, K, history
+    and drift it uses) with the surface law `reaction`."""
+
+    def __init__(self, lithium, reaction: SurfaceReaction, initial_voltage_V: float):
+        self.lithium = lithium
+        self.reaction = reaction
+        self.voltage_V = initial_voltage_V
+        li = lithium
+        self.comm = li.domain.comm
+        self.surface = li._owned_surface  # owned local surface dofs
+        self.weights = li.surface_load.array[self.surface].copy()  # m_i
+        self.total_weight = self.comm.allreduce(float(self.weights.sum()), op=MPI.SUM)
+        self.J = li.system.A.duplicate(copy=True)
+        self.J.setOption(PETSc.Mat.Option.KEEP_NONZERO_PATTERN, True)
+        self.direct = li.system.direct
+        options = li.system.options if self.direct else NEWTON_KRYLOV
+        self.ksp = linalg.make_ksp(self.comm, "lithium_newton", options)
+        self.ksp.setOperators(self.J)
+        V = li.V
+        self._residual, self._y, self._z, self._g = (fem.Function(V) for _ in range(4))
+        self._diagonal = fem.Function(V)
+        self.iterations = 0  # Krylov iterations of the last step
+        self.newton_iterations = 0
+
+    # -- the discrete surface law -----------------------------------------------------
+    def surface_flux(self, theta_owned_surface, voltage_V):
+        return self.reaction.flux(theta_owned_surface, voltage_V)
+
+    def total_flux(self, theta=None, voltage_V=None) -> float:
+        """sum_i m_i j_i over the whole (mesh) surface, mol/s (collective)."""
+        theta = self.lithium.theta if theta is None else theta
+        voltage_V = self.voltage_V if voltage_V is None else voltage_V
+        j, _, _ = self.surface_flux(theta.x.array[self.surface], voltage_V)
+        return self.comm.allreduce(float(self.weights @ j), op=MPI.SUM)
+
+    def mean_flux(self) -> float:
+        """The surface-mean outward Li flux of the present state, mol/m^2/s."""
+        return self.total_flux() / self.total_weight
+
+    def initial_voltage(self, mean_flux_mol_m2_s: float) -> float:
+        """V that carries a uniform flux at the present surface site fraction (mean)."""
+        theta_s = self.comm.allreduce(float(self.weights @ self.lithium.theta.x.array[self.surface]),
+                                      op=MPI.SUM) / self.total_weight
+        from solver.case.units import FARADAY_C_MOL
+
+        eta = self.reaction.kinetics.overpotential(mean_flux_mol_m2_s * FARADAY_C_MOL, theta_s)
+        return float(self.reaction.ocv(theta_s) + eta)
+
+    # -- one time step ---------------------------------------------------------------
+    def solve_step(self, dt: float, bdf: tuple[float, float, float], *, mean_flux_mol_m2_s: float | None = None,
+                   voltage_V: float | None = None) -> int:
+        """theta (and V under current control) at t + dt; exactly one of
+        `mean_flux_mol_m2_s` (current control: the particle's current as a uniform flux)
+        and `voltage_V`. Returns the Krylov iterations; raises NewtonDiverged."""
+        li = self.lithium
+        a0, a1, a2 = bdf
+        c = a0 / dt
+        li.system.ksp(c)  # brings li.system.A to K + c M
+        A0 = li.system.A
+        b = li.history_rhs(dt, bdf)  # M h (+ drift)
+        current_control = voltage_V is None
+        if not current_control:
+            self.voltage_V = voltage_V
+        if li.warm_start:
+            w = -a1 - 1.0 if a2 else 0.0
+            li.theta.x.array[:] = (1 + w) * li.theta_n.x.array - w * li.theta_nm1.x.array
+        theta = compat.petsc_vec(li.theta)
+        R, y, z, g = (compat.petsc_vec(f) for f in (self._residual, self._y, self._z, self._g))
+        diagonal = compat.petsc_vec(self._diagonal)
+        s, m = self.surface, self.weights
+        self.iterations = 0
+        change, dV, previous = np.inf, np.inf, np.inf
+        for newton in range(1, NEWTON_MAX_ITERATIONS + 1):
+            V = self.voltage_V
+            j, dj_dtheta, dj_dV = self.surface_flux(li.theta.x.array[s], V)
+            finite = np.isfinite(j).all() and np.isfinite(dj_dtheta).all() and np.isfinite(dj_dV).all()
+            if not self.comm.allreduce(bool(finite), op=MPI.LAND):
+                break  # exp overflow: an overpotential no step can reach
+            A0.mult(theta, R)
+            R.axpy(-1.0, b)
+            R.array[s] += m * j
+            A0.copy(self.J, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
+            diagonal.set(0.0)
+            diagonal.array[s] = m * dj_dtheta
+            self.J.setDiagonal(diagonal, addv=PETSc.InsertMode.ADD_VALUES)
+            if not self.direct:  # AMG set up at the first iteration of a step, then reused
+                self.ksp.getPC().setReusePreconditioner(newton > 1)
+            R.scale(-1.0)
+            self.iterations += self._solve(R, self._y)
+            dV = 0.0
+            if current_control:
+                G = self.comm.allreduce(float(m @ j), op=MPI.SUM) - mean_flux_mol_m2_s * self.total_weight
+                g.set(0.0)
+                g.array[s] = m * dj_dV
+                self.iterations += self._solve(g, self._z)
+                h_y, h_z, d = self.comm.allreduce(
+                    np.array([float(m * dj_dtheta @ y.array[s]), float(m * dj_dtheta @ z.array[s]),
+                              float(m @ dj_dV)]), op=MPI.SUM)
+                pivot = d - h_z
+                if not np.isfinite(pivot) or pivot == 0.0:
+                    break
+                dV = (-G - h_y) / pivot
+                y.axpy(-dV, z)
+                self.voltage_V = V + dV
+            theta.axpy(1.0, y)
+            li.theta.x.scatter_forward()
+            change = self.comm.allreduce(float(np.abs(y.array).max()) if y.array.size else 0.0, op=MPI.MAX)
+            if not np.isfinite(change) or not np.isfinite(self.voltage_V):
+                break
+            # converged: quadratic convergence puts the next change below the tolerance
+            next_change = change * min(1.0, change / previous) if newton > 1 else change
+            previous = change
+            if next_change < SITE_FRACTION_TOLERANCE and abs(dV) < VOLTAGE_TOLERANCE_V * max(1.0, change / SITE_FRACTION_TOLERANCE):
+                self.newton_iterations = newton
+                return self.iterations
+        raise NewtonDiverged(
+            f"the surface reaction's Newton iteration did not converge in {NEWTON_MAX_ITERATIONS} "
+            f"iterations (last change {change:.3g} in site fraction, {abs(dV):.3g} V)")
+
+    def _solve(self, rhs: PETSc.Vec, out) -> int:
+        self.ksp.setInitialGuessNonzero(False)
+        try:
+            return linalg.solve(self.ksp, rhs, out)
+        except linalg.SolverFailure as exc:  # a Newton iterate out of reach: retry shorter
+            raise NewtonDiverged(str(exc)) from None
+
+
+__all__ = ["ParticlePotential", "NewtonDiverged"]

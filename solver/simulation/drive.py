@@ -1,0 +1,67 @@
+"""From a case to the plain objects that drive a particle: the protocol of steps, the
+particle's charge balance and, when the case gives them, the surface electrochemistry
+(open-circuit voltage and Butler–Volmer kinetics). The physics never sees the case."""
+from __future__ import annotations
+
+import math
+
+from solver.case.schema import Case
+from solver.physics.electrochemistry import ButlerVolmer, OpenCircuitVoltage, SurfaceReaction
+from solver.physics.protocol import Particle
+from solver.physics.steps import Protocol
+
+
+def protocol_of_case(case: Case) -> Protocol:
+    """The case's protocol as steps (solver/case/protocol_steps.py)."""
+    try:
+        from solver.case.protocol_steps import protocol_of
+    except ImportError:  # TEMPORARY until the parser lands
+        from solver.physics.steps import Limit, Step
+        p = case.protocol
+        current = p.c_rate.si * p.current_1C.si
+        floor = case.lithium.min_site_fraction.si
+        if p.hold_at_floor:
+            steps = (Step(f"Charge at {p.c_rate.si:g}C until site fraction {floor:g}", "current", current,
+                          (Limit("site_fraction", floor),)),
+                     Step(f"Hold at site fraction {floor:g}", "site_fraction", floor))
+        else:
+            steps = (Step(f"Charge at {p.c_rate.si:g}C", "current", current),)
+        return Protocol(steps, p.end_time.si, p.current_1C.si, {"legacy": True})
+    return protocol_of(case)
+
+
+def particle_of_case(case: Case) -> Particle:
+    return Particle(case.materials.core.density.si, case.geometry.radius.si)
+
+
+def galvanostatic_flux_of_case(case: Case) -> float:
+    """The outward flux of the case's first current step (the legacy first charge)."""
+    protocol = protocol_of_case(case)
+    step = next(s for s in protocol.steps if s.mode == "current")
+    return particle_of_case(case).flux_mol_m2_s(step.value)
+
+
+def temperature_of_case(case: Case) -> float:
+    return case.mechanics.temperature.si
+
+
+def surface_reaction_of_case(case: Case) -> SurfaceReaction | None:
+    """U(theta) and the kinetics of the core material, or None when the case gives no
+    open-circuit voltage (then currents are imposed as a uniform flux, and voltage steps
+    are refused)."""
+    core = case.materials.core
+    ocv, i0 = core.open_circuit_voltage, core.exchange_current_density
+    if ocv is None or i0 is None:
+        return None
+    if ocv.is_table:
+        curve = OpenCircuitVoltage.from_table(*ocv.arrays())
+    else:
+        curve = OpenCircuitVoltage.from_expression(ocv.expression, ocv.range())
+    return SurfaceReaction(curve, ButlerVolmer(i0.si, core.charge_transfer_coefficient.si, temperature_of_case(case)))
+
+
+def end_time_or_inf(protocol: Protocol) -> float:
+    return math.inf if protocol.end_time_s is None else protocol.end_time_s
+
+
+__all__ = ["protocol_of_case", "particle_of_case", "galvanostatic_flux_of_case", "surface_reaction_of_case"]

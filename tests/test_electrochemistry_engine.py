@@ -1,0 +1,103 @@
+"""Claims about the particle at one potential (solver/physics/particle_potential.py) and
+the protocol of steps in the time loop, checked against closed forms and invariants:
+the voltage of a 1D galvanostatic step is U(theta_s) + the Butler–Volmer overpotential,
+a voltage hold with fast kinetics follows Crank's series for a sphere with a fixed
+surface concentration, a rest conserves Li, and each step ends on its event."""
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+from conftest import CASES
+from solver.case.schema import load_case
+from solver.case.units import FARADAY_C_MOL
+from solver.physics.steps import Limit, Protocol, Step
+from solver.simulation import drive
+from solver.simulation.chemomechanics import ChemoMechanics
+from solver.simulation.domain_setup import build_domain
+
+RADIAL = CASES / "verify_galvanostatic_radial.yaml"
+LINEAR_OCV = "4.0 - x"  # V: a linear U(theta), slope -1 V
+
+
+def simulate(monkeypatch, steps, end_s, overrides=(), i0="1 A/m^2", path=RADIAL, theta0=0.9):
+    """A run of `steps` on the verification sphere (D = 1e-17 m^2/s) with the linear OCV."""
+    case = load_case(path, [
+        f"lithium.initial_site_fraction={theta0}", f"protocol.end_time={end_s} s",
+        f"materials.core.open_circuit_voltage={{expression: '{LINEAR_OCV}', source: test}}",
+        f"materials.core.exchange_current_density={{value: {i0.split()[0]}, unit: '{i0.split()[1]}', source: test}}",
+        "output.times={values: [0], unit: s}", *overrides])
+    monkeypatch.setattr(drive, "protocol_of_case", lambda c: Protocol(tuple(steps), end_s, 250.0, {}))
+    sim = ChemoMechanics(case, build_domain(case, MPI.COMM_WORLD))
+    rows = []
+    sim.run(lambda t, s: rows.append((t, dict(s._observables or s.observables()))), project_fields=False)
+    return case, sim, rows
+
+
+def test_galvanostatic_voltage_is_ocv_plus_butler_volmer_overpotential_in_1d(monkeypatch):
+    """In 1D the surface is one point: it carries the whole current, so
+    V = U(theta_s) + (2 / f) asinh(i / (2 i0(theta_s)))."""
+    step = Step("Charge at 1C for 300 s", "current", 250.0, (Limit("time", 300.0),))
+    case, sim, _ = simulate(monkeypatch, [step], 300.0, ["mechanics.peak_over_time=false"])
+    theta_s = sim.lithium.surface_min()
+    kinetics = sim.reaction.kinetics
+    i = sim.particle.flux_mol_m2_s(250.0) * FARADAY_C_MOL
+    expected = (4.0 - theta_s) + kinetics.overpotential(i, theta_s)
+    assert sim.potential.voltage_V == pytest.approx(expected, abs=1e-9)
+    assert sim._observables["current_A_kg"] == pytest.approx(250.0, rel=1e-9)
+
+
+def test_galvanostatic_step_with_kinetics_gives_the_uniform_flux_solution_in_1d(monkeypatch):
+    """The same Li field as the imposed uniform flux (one surface point: j is the flux)."""
+    step = Step("Charge at 1C for 300 s", "current", 250.0, (Limit("time", 300.0),))
+    _, with_kinetics, _ = simulate(monkeypatch, [step], 300.0, ["mechanics.peak_over_time=false"])
+    case = load_case(RADIAL, ["lithium.initial_site_fraction=0.9", "protocol.end_time=300 s",
+                              "output.times={values: [0], unit: s}", "mechanics.peak_over_time=false"])
+    monkeypatch.setattr(drive, "protocol_of_case", lambda c: Protocol((step,), 300.0, 250.0, {}))
+    flux_only = ChemoMechanics(case, build_domain(case, MPI.COMM_WORLD))
+    flux_only.run(project_fields=False)
+    assert flux_only.potential is None
+    assert np.abs(with_kinetics.lithium.theta.x.array - flux_only.lithium.theta.x.array).max() < 1e-9
+
+
+def test_voltage_hold_with_fast_kinetics_follows_crank_sphere_series(monkeypatch):
+    """Fast kinetics pin the surface at U^-1(V) = 0.5; the fraction of the final uptake
+    is M_t/M_inf = 1 - 6/pi^2 sum exp(-n^2 pi^2 D t / R^2) / n^2 (Crank, The Mathematics
+    of Diffusion, eq. 6.20)."""
+    R, D = 150e-9, 1e-17
+    times = [0.01, 0.03, 0.1, 0.3]  # D t / R^2
+    end = times[-1] * R**2 / D
+    step = Step("Hold at 3.5 V", "voltage", 3.5, (Limit("time", end),))
+    case, sim, rows = simulate(monkeypatch, [step], end, [
+        f"output.times={{values: {[tau * R**2 / D for tau in times]}, unit: s}}",
+        "time_stepping.initial_step=1e-4 s", "time_stepping.max_change_per_step=0.005",
+        "mechanics.peak_over_time=false", "mesh.surface=0.2 nm", "mesh.bulk=1 nm"], i0="1e4 A/m^2")
+    final_C_kg = sim.particle.capacity_C_kg(case.materials.core.lithium_site_concentration.si * (0.9 - 0.5))
+    n = np.arange(1, 400)
+    assert [t for t, _ in rows] == pytest.approx([tau * R**2 / D for tau in times])
+    for (t, obs), tau in zip(rows, times):
+        exact = 1 - 6 / np.pi**2 * np.sum(np.exp(-n**2 * np.pi**2 * tau) / n**2)
+        assert obs["capacity_C_kg"] / final_C_kg == pytest.approx(exact, abs=2e-3), tau
+
+
+def test_rest_conserves_lithium_and_relaxes_to_the_ocv_of_the_mean(monkeypatch):
+    """No current: the inventory is unchanged to round-off, and the particle equilibrates
+    (V -> U(theta_mean))."""
+    steps = [Step("Charge at 1C for 300 s", "current", 250.0, (Limit("time", 300.0),)),
+             Step("Rest for 3000 s", "rest", 0.0, (Limit("time", 3000.0),))]
+    _, sim, _ = simulate(monkeypatch, steps, 1e6, ["mechanics.peak_over_time=false"])
+    charge, rest = sim.protocol.step_ends
+    assert rest["capacity_mAh_g"] < 1e-9 * charge["capacity_mAh_g"]
+    assert sim.potential.voltage_V == pytest.approx(4.0 - sim.mean_site_fraction(), abs=1e-4)
+
+
+def test_each_step_ends_on_its_event(monkeypatch):
+    """Charge to a voltage, hold to a current, discharge to a capacity: each lands on its
+    limit (V to 1e-7 V, current and capacity to 1e-7 relative)."""
+    steps = [Step("Charge at 2C until 3.45 V", "current", 500.0, (Limit("voltage", 3.45),)),
+             Step("Hold at 3.45 V until C/20", "voltage", 3.45, (Limit("current", 12.5),)),
+             Step("Discharge at 1C until 20 mAh/g", "current", -250.0, (Limit("capacity", 20 * 3600.0),))]
+    _, sim, _ = simulate(monkeypatch, steps, 1e6, ["mechanics.peak_over_time=false"])
+    ends = sim.protocol.step_ends
+    assert [e["ended_by"] for e in ends] == ["voltage", "current", "capacity"]
+    assert ends[2]["capacity_mAh_g"] == pytest.approx(20.0, rel=1e-7)
+    assert sim.protocol.finished
