@@ -20,6 +20,7 @@ from solver.case.loading import CaseError, clip, clip_repr, parse_yaml, read_yam
 from solver.case.oxygen import Oxygen
 from solver.case.grains import Grains
 from solver.case.fitted import FittedParameter
+from solver.case.protocol_steps import read_steps
 from solver.case.electrochemistry import (ChargeTransferCoefficient, ExchangeCurrentDensity,
                                           LithiumDiffusivityFactor, OpenCircuitVoltage, VolumeChange)
 from solver.case.units import (  # noqa: F401  (the quantity kinds of case files)
@@ -226,15 +227,60 @@ class Mechanics(Strict):
 
 
 class Protocol(Strict):
-    """First charge: galvanostatic extraction, then a hold at the composition floor
-    (docs/model.md §3). The switch is per particle: the whole surface switches
-    to the hold when its lowest site fraction reaches the floor."""
+    """The cycling protocol, in one of two forms (docs/case-files.md, "Protocol of steps"):
 
-    kind: Literal["galvanostatic_charge"] = "galvanostatic_charge"
-    c_rate: CRate = Field(description="multiples of the 1C current: 2C, 2, C/3 or 0.5C")
-    current_1C: SpecificCurrent = Field(description="mass-specific current of 1C")
-    end_time: PositiveTime
-    hold_at_floor: bool = True
+    - steps in words, as PyBaMM's experiments: `steps: ["Charge at 1C until 4.8 V",
+      "Rest for 1 hour"]`, with `{repeat: N, steps: [...]}` blocks and `cycles: N`
+      (solver/case/protocol_steps.py reads them);
+    - the first charge `kind: galvanostatic_charge` (the default without steps):
+      galvanostatic extraction at c_rate, then a hold at the composition floor (docs/model.md
+      §3); the whole surface switches to the hold when its lowest site fraction reaches it.
+
+    The solver takes either as steps: `solver.case.protocol_steps.protocol_of(case)`."""
+
+    kind: Optional[Literal["galvanostatic_charge"]] = Field(
+        None, description="the first-charge form (the default when there are no steps)")
+    c_rate: Optional[CRate] = Field(
+        None, description="first-charge form: multiples of the 1C current: 2C, 2, C/3 or 0.5C")
+    current_1C: Optional[SpecificCurrent] = Field(
+        None, description="mass-specific current of 1C (needed by C-rates)")
+    end_time: Optional[PositiveTime] = Field(
+        None, description="the protocol ends here at the latest; required in the first-charge "
+        "form, optional with steps (they then end with the last step)")
+    hold_at_floor: Optional[bool] = Field(
+        None, description="first-charge form: hold at lithium.min_site_fraction (default true)")
+    steps: Optional[list[Any]] = Field(
+        None, max_length=1000, description="step strings ('Charge at 1C until 4.8 V') and "
+        "{repeat: N, steps: [...]} blocks")
+    cycles: Optional[int] = Field(None, ge=1, le=10000, description="the steps repeat this many times")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _first_charge_defaults(cls, data):
+        if isinstance(data, dict) and data.get("steps") is None:
+            defaults = {"kind": "galvanostatic_charge", "hold_at_floor": True}
+            return {**data, **{k: v for k, v in defaults.items() if data.get(k) is None}}
+        return data
+
+    @model_validator(mode="after")
+    def _one_form(self):
+        if self.steps is None:
+            for key in ("c_rate", "current_1C", "end_time"):
+                if getattr(self, key) is None:
+                    raise ValueError(
+                        f"protocol.{key}: required key is missing (kind: galvanostatic_charge needs "
+                        "c_rate, current_1C and end_time; a protocol of steps needs steps: [...])")
+            if self.cycles is not None:
+                raise ValueError("protocol.cycles: repeats protocol.steps; not with kind: galvanostatic_charge")
+            return self
+        for key in ("kind", "c_rate", "hold_at_floor"):
+            if getattr(self, key) is not None:
+                raise ValueError(
+                    f"protocol.{key}: belongs to the first charge (kind: galvanostatic_charge), not "
+                    "to protocol.steps; write it as steps, e.g. ['Charge at 1C until site fraction "
+                    "0.2', 'Hold at site fraction 0.2 for 1 hour']")
+        read_steps(self.steps, None if self.current_1C is None else self.current_1C.si, self.cycles)
+        return self
 
 
 class TimeStepping(Strict):
@@ -309,6 +355,9 @@ class Output(Strict):
         None, description="output times; default: 11 evenly spaced up to end_time"
     )
     count: int = Field(11, ge=2, le=10000)
+    interval: Optional[PositiveTime] = Field(
+        None, description="output every interval (instead of count); default 60 s for a "
+        "protocol of steps without end_time, whose end is not known in advance")
     profile_points: int = Field(101, ge=2, le=100000)
     fields: bool = True
     length_unit: Literal["m", "nm"] = Field(
@@ -326,6 +375,8 @@ class Output(Strict):
                 raise ValueError(
                     f"output.times.values must be >= 0 and strictly increasing; got {clip_repr(v)}"
                 )
+            if self.interval is not None:
+                raise ValueError("output.interval: give output.times or output.interval, not both")
         return self
 
 
@@ -370,18 +421,30 @@ class Case(Strict):
                 "geometry.coating_thickness must be 0 when physics includes 'lithium' "
                 "(Li transport through a RuO2 shell is not modelled)"
             )
-        if self.output.times is not None and self.output.times.values:
-            last_s = self.output_times_s()[-1]
-            end_key = "protocol.end_time" if self.protocol is not None else "oxygen.end_time"
-            if not last_s <= self.end_time_s() * (1 + 1e-12):
-                raise ValueError(
-                    f"output.times.values must not exceed {end_key}; got "
-                    f"{self.output.times.values[-1]:g} {self.output.times.unit} > "
-                    f"{self.end_time_s():g} s"
-                )
+        self._check_output_end()
         self._check_mesh()
         self._check_fitted()
         return self
+
+    def _check_output_end(self) -> None:
+        """Listed output times end by the end time, when the case has one; an output
+        interval gives at most MAX_OUTPUTS times up to it."""
+        end_s = self.end_time_s()
+        if end_s is None:
+            return
+        interval = self.output.interval
+        if self.output.times is None and interval is not None and end_s / interval.si > MAX_OUTPUTS:
+            raise ValueError(f"output.interval: {interval.short()} gives more than {MAX_OUTPUTS} "
+                             f"outputs up to the end time ({end_s:g} s)")
+        if self.output.times is not None and self.output.times.values:
+            last_s = self.output_times_s()[-1]
+            end_key = "protocol.end_time" if self.protocol is not None else "oxygen.end_time"
+            if not last_s <= end_s * (1 + 1e-12):
+                raise ValueError(
+                    f"output.times.values must not exceed {end_key}; got "
+                    f"{self.output.times.values[-1]:g} {self.output.times.unit} > "
+                    f"{end_s:g} s"
+                )
 
     def _check_mesh(self) -> None:
         """The mesh builder's rules (meshes/sizes.py `check_inputs`: sizes in
@@ -444,21 +507,46 @@ class Case(Strict):
             raise ValueError("oxygen.islands: needs a 3D geometry.shape (octant or sphere), not radial")
 
     # -- derived values ---------------------------------------------------------------
-    def end_time_s(self) -> float:
+    def end_time_s(self) -> float | None:
         """The last simulated time: protocol.end_time, or oxygen.end_time (the later of
-        the two when both physics run)."""
-        ends = [s.end_time.si for s in (self.protocol, self.oxygen) if s is not None]
-        return max(ends)
+        the two when both physics run); None when a protocol of steps has no end_time
+        (it ends with its last step, a time not known in advance)."""
+        ends = [s.end_time for s in (self.protocol, self.oxygen) if s is not None]
+        return None if any(end is None for end in ends) else max(end.si for end in ends)
 
-    def output_times_s(self) -> list[float]:
+    def output_interval_s(self) -> float | None:
+        """The spacing of the outputs when they are not listed: output.interval, or
+        DEFAULT_OUTPUT_INTERVAL_S when the case has no end time and no output.times;
+        None otherwise (output_times_s() lists them)."""
+        if self.output.interval is not None:
+            return self.output.interval.si
+        if self.output.times is None and self.end_time_s() is None:
+            return DEFAULT_OUTPUT_INTERVAL_S
+        return None
+
+    def output_times_s(self) -> list[float] | None:
+        """The output times in s: output.times; else every output.interval up to the end
+        time (and the end itself), or output.count evenly spaced to it. None when the end
+        is not known in advance (the run writes every output_interval_s())."""
         from solver.case.units import ureg
 
         if self.output.times is None:
-            n, end = self.output.count, self.end_time_s()
+            end = self.end_time_s()
+            if end is None:
+                return None
+            if self.output.interval is not None:
+                step = self.output.interval.si
+                times = [i * step for i in range(int(end / step * (1 + 1e-12)) + 1)]
+                return times if end - times[-1] <= 1e-12 * end else times + [end]
+            n = self.output.count
             return [end * i / (n - 1) for i in range(n)]
         unit = self.output.times.unit
         return [float(ureg.Quantity(v, unit).to("s").magnitude) for v in self.output.times.values]
 
+
+# output spacing of a protocol of steps without an end time, when output.interval is not given
+DEFAULT_OUTPUT_INTERVAL_S = 60.0
+MAX_OUTPUTS = 10000
 
 # elements across the radius beyond which a case is a unit mistake (1D paper meshes: ~300;
 # 3D meshes are bounded far lower by the pre-flight memory estimate)
