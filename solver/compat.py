@@ -75,13 +75,13 @@ def settle_coordinate_element(msh) -> None:
     earlier form of the run missed the cache, and every run adds new modules. Meshes
     from `interval_mesh` and from XDMF files (0.5: no variant) need it; Gmsh meshes have
     it already; basix elements (0.7+) are not touched."""
-    domain = msh.ufl_domain()
-    element = domain.ufl_coordinate_element()
-    sub = getattr(element, "_sub_element", None)
-    if sub is None or getattr(sub, "_variant", "") is not None:
-        return
     import ufl
 
+    domain = msh.ufl_domain()
+    sub = getattr(domain.ufl_coordinate_element(), "_sub_element", None)
+    legacy = getattr(ufl, "FiniteElement", None)  # UFL's own elements (0.5, 0.6)
+    if legacy is None or not isinstance(sub, legacy) or sub.variant() is not None:
+        return
     equispaced = ufl.FiniteElement(sub.family(), sub.cell(), sub.degree(),
                                    sub.quadrature_scheme(), variant="equispaced")
     domain._ufl_coordinate_element = ufl.VectorElement(equispaced)
