@@ -213,17 +213,17 @@ def test_a_failing_member_does_not_stop_the_series(tmp_path, monkeypatch):
     member in series.json; the members after it still run."""
     from mpi4py import MPI
 
-    import solver.simulation.run
+    import solver.simulation.lifecycle
     from solver.studies.sweep import run_series
 
-    real = solver.simulation.run.build_domain
+    real = solver.simulation.lifecycle.build_domain  # every run meshes there
 
     def broken_for_b(case, comm, mesh_dir=None):
         if case.name == "b":
             raise RuntimeError("mesh generation failed (injected)")
         return real(case, comm, mesh_dir)
 
-    monkeypatch.setattr(solver.simulation.run, "build_domain", broken_for_b)
+    monkeypatch.setattr(solver.simulation.lifecycle, "build_domain", broken_for_b)
     members = [{"name": n, "set": list(CHEAP)} for n in ("a", "b", "c")]
     results = run_series(_series(tmp_path, members), tmp_path / "out", MPI.COMM_SELF)
     assert [r["summary"]["status"] for r in results] == ["completed", "failed", "completed"]

@@ -2,7 +2,6 @@
 solver/io/output.py). The only module that connects physics and files."""
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 
@@ -10,10 +9,9 @@ import numpy as np
 from mpi4py import MPI
 
 from solver.simulation import checkpoint
-from solver.numerics import linalg
-from solver.case.schema import Case, dump_case_yaml
+from solver.case.schema import Case
 from solver.simulation.chemomechanics import ChemoMechanics
-from solver.simulation.domain_setup import build_domain
+from solver.simulation.lifecycle import field_writer, run_sequence
 from solver.io.fields_io import FieldWriter, region_function
 from solver.io.grain_boundary_file import write_grain_boundaries
 from solver.io.log import Log
@@ -35,57 +33,37 @@ def degrees_of_freedom(sim: ChemoMechanics) -> dict:
     return dofs
 
 
-def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, log: Log | None = None,
-             restart: bool = False, restart_command: str | None = None) -> dict:
-    """Run a case into `out_dir`; returns the summary (the same on every rank).
-    Raises nothing for solver failures: the summary says `failed`. `restart`: continue
-    from the checkpoint in `out_dir` (RestartRefused, a ValueError, if there is none or
-    it is of another case or mesh; nothing is touched then). SIGTERM/SIGINT end the run
-    at its next accepted step with a checkpoint and the summary `interrupted`, which
-    quotes `restart_command`."""
-    log = log or Log(comm)
-    if "lithium" not in case.physics:  # oxygen only
-        from solver.simulation.run_oxygen import run_oxygen_case
+class LithiumPlan:
+    """The Li/stress physics in the run life cycle (solver/simulation/lifecycle.py)."""
 
-        return run_oxygen_case(case, out_dir, comm, log, restart=restart, restart_command=restart_command)
-    out_dir = Path(out_dir)
-    restart_command = restart_command or f"lrmo run CASE.yaml --out {out_dir} --restart"
-    saved = None
-    if restart:  # every check before the folder is touched
-        saved = checkpoint.read_state(out_dir, case, comm)
-        log.info(f"lrmo run {case.name}: restarting from the checkpoint at t = {saved['t_s']:.6g} s "
-                 f"(written on {saved['n_ranks']} rank(s)); meshing ({case.geometry.shape})")
-        domain = build_domain(case, comm)
-        sim = ChemoMechanics(case, domain)
-        order = checkpoint.NodeOrder(sim.lithium.V)
-        arrays = checkpoint.read_arrays(saved, order, domain.info)
-    record = RunRecord(out_dir, dump_case_yaml(case), case.name, comm, resume=restart)
-    summary = record.summary
-    interrupted = None
-    with record.guard(log), contextlib.ExitStack() as stack:
-        if saved is None:
-            log.info(f"lrmo run {case.name}: meshing ({case.geometry.shape})")
-            domain = build_domain(case, comm, record.folder.path / "mesh")
-            stops = stack.enter_context(checkpoint.StopRequests())  # after Gmsh (see there)
-            summary["mesh"] = domain.info
-            sim = ChemoMechanics(case, domain)
-            order = checkpoint.NodeOrder(sim.lithium.V)
-            summary["dofs"] = degrees_of_freedom(sim)
-        else:
-            stops = stack.enter_context(checkpoint.StopRequests())
-            checkpoint.resume_summary(record, saved)
-            sim.restore(saved["sim"], arrays)
-        log.info(f"  dofs: {summary['dofs']}, ranks: {comm.size}, flux {sim.first_flux_mol_m2_s:.4g} mol/m2/s")
-        probe = RayProbe(domain, case.output.profile_points)
-        columns = [c for c in PROFILE_COLUMNS if c in sim.output_fields]
-        tables = {"profiles.csv": record.table("profiles.csv", ["t_s", "r_m", *columns])}
-        profiles = tables["profiles.csv"]
-        if saved is not None:
-            checkpoint.resume_rows(record, saved, tables)
+    label = ""
+
+    def __init__(self, case: Case, log: Log):
+        self.case, self.log = case, log
+
+    def build(self, domain) -> ChemoMechanics:
+        return ChemoMechanics(self.case, domain)
+
+    def order(self, sim: ChemoMechanics) -> checkpoint.NodeOrder:
+        return checkpoint.NodeOrder(sim.lithium.V)
+
+    def dofs(self, sim: ChemoMechanics) -> dict:
+        return degrees_of_freedom(sim)
+
+    def describe(self, sim: ChemoMechanics) -> str:
+        return f"flux {sim.first_flux_mol_m2_s:.4g} mol/m2/s"
+
+    def end_time_s(self, sim: ChemoMechanics) -> float | None:
+        end = sim.protocol.end_time_s
+        return end if np.isfinite(end) else None
+
+    def outputs(self, record: RunRecord, sim: ChemoMechanics, restarted: bool):
+        case, log = self.case, self.log
+        self.probe = probe = RayProbe(sim.domain, case.output.profile_points)
+        self.columns = columns = [c for c in PROFILE_COLUMNS if c in sim.output_fields]
+        profiles = record.table("profiles.csv", ["t_s", "r_m", *columns])
         if case.output.fields and sim.t < sim.protocol.end_time_s and not sim.protocol.finished:
-            stem = f"fields_restart{len(summary['restarts'])}" if saved else "fields"
-            record.writer = FieldWriter(record.folder.partial_fields_dir, domain, sim.output_fields, stem,
-                                        case.output.length_unit)
+            record.writer = field_writer(record, sim.domain, sim.output_fields, case, restarted)
 
         def observe(t: float, s: ChemoMechanics) -> None:
             record.timeseries.append(s.scalars(t))
@@ -104,32 +82,47 @@ def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, l
                 f"ms/step {1e3 * (st.wall_lithium_s + st.wall_mechanics_s) / max(st.steps, 1):.1f}"
             )
 
-        save = checkpoint.saver(case, record, order, stops, sim.t, tables)
-        end = sim.protocol.end_time_s
-        with log.progress_bar(end if np.isfinite(end) else None, "simulated s", start=sim.t) as advance:
-            try:
-                summary.update(sim.run(observe, lambda t: advance(t, sim.progress_text), checkpoint=save))
-                if sim.grain_boundaries is not None:  # tractions at their largest, for ParaView
-                    write_grain_boundaries(record.folder.path / "grain_boundaries.vtu", sim.grain_boundaries)
-                if sim.mechanics is not None:
-                    write_peak_state(case, record, sim, probe, columns)
-                if "oxygen" in case.physics:  # a restart in the O2 stage starts after Li
-                    save(sim, force=True)
-            except checkpoint.Interrupted as exc:
-                interrupted = exc
-    if interrupted is not None:
-        _release(locals().get("sim"))
-        return checkpoint.close_interrupted(record, interrupted, restart_command, log)
-    if "oxygen" in case.physics and summary["status"] == "completed":
-        # both physics: O2 runs after Li on the same mesh, into <out>/oxygen/; the only
-        # coupling is the source start from the state of charge (solver/physics/coupling.py)
+        return {"profiles.csv": profiles}, observe
+
+    def advance(self, sim: ChemoMechanics, observe, progress, save) -> dict:
+        return sim.run(observe, lambda t: progress(t, sim.progress_text), checkpoint=save)
+
+    def finish(self, record: RunRecord, sim: ChemoMechanics, save) -> None:
+        if sim.grain_boundaries is not None:  # tractions at their largest, for ParaView
+            write_grain_boundaries(record.folder.path / "grain_boundaries.vtu", sim.grain_boundaries)
+        if sim.mechanics is not None:
+            write_peak_state(self.case, record, sim, self.probe, self.columns)
+        if "oxygen" in self.case.physics:  # a restart in the O2 stage starts after Li
+            save(sim, force=True)
+
+
+def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, log: Log | None = None,
+             restart: bool = False, restart_command: str | None = None) -> dict:
+    """Run a case into `out_dir`; returns the summary (the same on every rank).
+    Raises nothing for solver failures: the summary says `failed`. `restart`: continue
+    from the checkpoint in `out_dir` (RestartRefused, a ValueError, if there is none or
+    it is of another case or mesh; nothing is touched then). SIGTERM/SIGINT end the run
+    at its next accepted step with a checkpoint and the summary `interrupted`, which
+    quotes `restart_command`. Every case goes through the one life cycle
+    (solver/simulation/lifecycle.py)."""
+    log = log or Log(comm)
+    if "lithium" not in case.physics:  # oxygen only
         from solver.simulation.run_oxygen import run_oxygen_case
 
-        from solver.physics.coupling import with_activation_start
+        return run_oxygen_case(case, out_dir, comm, log, restart=restart, restart_command=restart_command)
+    out_dir = Path(out_dir)
+    restart_command = restart_command or f"lrmo run CASE.yaml --out {out_dir} --restart"
 
+    def oxygen_stage(record: RunRecord, sim: ChemoMechanics):
+        """Both physics: O2 runs after Li on the same mesh, into <out>/oxygen/; the only
+        coupling is the source start from the state of charge (solver/physics/coupling.py)."""
+        from solver.physics.coupling import with_activation_start
+        from solver.simulation.run_oxygen import run_oxygen_case
+
+        summary = record.summary
         o2_case, activation_s = with_activation_start(case, sim.mean_site_fraction_history)
         o2_dir = record.folder.path / "oxygen"
-        o2 = run_oxygen_case(o2_case, o2_dir, comm, log, domain=domain, restart_command=restart_command,
+        o2 = run_oxygen_case(o2_case, o2_dir, comm, log, domain=sim.domain, restart_command=restart_command,
                              restart=restart and checkpoint.exists(o2_dir, comm))
         if o2_case.oxygen.source is not None:
             summary["oxygen_source_start_s"] = o2_case.oxygen.source.start.si
@@ -138,10 +131,11 @@ def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, l
         if o2["status"] == "interrupted":  # the fields stay in fields.partial/ for the restart
             summary.update({k: o2[k] for k in ("status", "restart_command", "message")})
             summary["t_reached_s"] = {"lithium": sim.t, "oxygen": o2["t_reached_s"]}
-            _release(sim)
             return record.close(publish_fields=False)
-    _release(locals().get("sim"))
-    return record.close()
+        return None
+
+    return run_sequence(case, out_dir, comm, log, LithiumPlan(case, log), restart, restart_command,
+                        then=oxygen_stage if "oxygen" in case.physics else None)
 
 
 def write_peak_state(case: Case, record: RunRecord, sim: ChemoMechanics, probe: RayProbe,
@@ -194,15 +188,6 @@ def _write_peak_fields(case: Case, record: RunRecord, sim: ChemoMechanics, t: fl
         remove_entry(folder)
 
     root_collective(sim.domain.comm, publish)
-
-
-def _release(sim) -> None:
-    """Free the run's PETSc objects and its garbage (solver objects refer to each other
-    in cycles): many runs in one process (sweeps) then keep a flat memory."""
-    import gc
-
-    linalg.release(sim)
-    gc.collect()
 
 
 __all__ = ["run_case"]

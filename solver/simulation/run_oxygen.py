@@ -12,13 +12,11 @@ from dolfinx import fem
 from mpi4py import MPI
 
 from solver.simulation import checkpoint
-from solver.numerics import linalg
-from solver.case.schema import Case, dump_case_yaml
+from solver.case.schema import Case
 from solver.physics.domain import Domain
-from solver.io.fields_io import FieldWriter
 from solver.io.log import Log
 from solver.io.output import RunRecord, watchable
-from solver.simulation.domain_setup import build_domain
+from solver.simulation.lifecycle import field_writer, run_sequence
 from solver.simulation.oxygen_simulation import OxygenSimulation
 from solver.io.probes import RayProbe
 
@@ -63,53 +61,41 @@ def slice_points(domain: Domain) -> np.ndarray:
     return pts[np.unique(np.round(pts / R, 12), axis=0, return_index=True)[1]]
 
 
-def run_oxygen_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD,
-                    log: Log | None = None, domain: Domain | None = None, restart: bool = False,
-                    restart_command: str | None = None) -> dict:
-    """Run the oxygen physics of `case` into `out_dir`; returns the summary. Solver
-    failures end in a summary with status `failed`, as `run_case`; `restart`, signals
-    and checkpoints as there."""
-    log = log or Log(comm)
-    restart_command = restart_command or f"lrmo run CASE.yaml --out {out_dir} --restart"
-    saved = None
-    if restart:  # every check before the folder is touched
-        saved = checkpoint.read_state(Path(out_dir), case, comm)
-        log.info(f"lrmo run {case.name} (oxygen): restarting from the checkpoint at t = {saved['t_s']:.6g} s")
-        domain, coverage = oxygen_domain(case, domain if domain is not None else build_domain(case, comm))
-        sim = OxygenSimulation(case, domain, coverage)
-        order = checkpoint.NodeOrder(sim.transport.V)
-        arrays = checkpoint.read_arrays(saved, order, domain.info)
-    record = RunRecord(out_dir, dump_case_yaml(case), case.name, comm, resume=restart)
-    summary = record.summary
-    interrupted = None
-    with record.guard(log), checkpoint.StopRequests() as stops:
-        if saved is None:
-            if domain is None:
-                log.info(f"lrmo run {case.name} (oxygen): meshing ({case.geometry.shape})")
-                domain = build_domain(case, comm, record.folder.path / "mesh")
-                stops.install()  # again: Gmsh replaces the SIGINT handler
-            domain, coverage = oxygen_domain(case, domain)
-            summary["mesh"] = domain.info
-            sim = OxygenSimulation(case, domain, coverage)
-            order = checkpoint.NodeOrder(sim.transport.V)
-            summary["dofs"] = {"oxygen": sim.transport.V.dofmap.index_map.size_global}
-        else:
-            checkpoint.resume_summary(record, saved)
-            sim.restore(saved["sim"], arrays)
-        log.info(f"  dofs: {summary['dofs']}, ranks: {comm.size}, RuO2-covered fraction {coverage:.3f}")
+class OxygenPlan:
+    """The O2 physics in the run life cycle (solver/simulation/lifecycle.py)."""
+
+    label = " (oxygen)"
+
+    def __init__(self, case: Case, log: Log):
+        self.case, self.log = case, log
+
+    def build(self, domain: Domain) -> OxygenSimulation:
+        domain, coverage = oxygen_domain(self.case, domain)
+        return OxygenSimulation(self.case, domain, coverage)
+
+    def order(self, sim: OxygenSimulation) -> checkpoint.NodeOrder:
+        return checkpoint.NodeOrder(sim.transport.V)
+
+    def dofs(self, sim: OxygenSimulation) -> dict:
+        return {"oxygen": sim.transport.V.dofmap.index_map.size_global}
+
+    def describe(self, sim: OxygenSimulation) -> str:
+        return f"RuO2-covered fraction {sim.capture_coverage:.3f}"
+
+    def end_time_s(self, sim: OxygenSimulation) -> float:
+        return self.case.oxygen.end_time.si
+
+    def outputs(self, record: RunRecord, sim: OxygenSimulation, restarted: bool):
+        case, log, domain = self.case, self.log, sim.domain
         probe = RayProbe(domain, case.output.profile_points)
         plane = None if domain.radial else RayProbe(domain, 0, slice_points(domain))
         tables = {"profiles.csv": record.table("profiles.csv", ["t_s", "r_m", *PROFILE_COLUMNS]),
                   "slices.csv": record.table("slices.csv", ["t_s", "x_m", "y_m", "c_O2_mol_m3"])}
         profiles, slices = tables["profiles.csv"], tables["slices.csv"]
-        if saved is not None:
-            checkpoint.resume_rows(record, saved, tables)
         flux = None
         if case.output.fields:
-            stem = f"fields_restart{len(summary['restarts'])}" if saved else "fields"
             flux = fem.Function(sim.transport.V, name=FLUX_FIELD)
-            record.writer = FieldWriter(record.folder.partial_fields_dir, domain,
-                                        {**sim.output_fields, FLUX_FIELD: flux}, stem, case.output.length_unit)
+            record.writer = field_writer(record, domain, {**sim.output_fields, FLUX_FIELD: flux}, case, restarted)
 
         def observe(t: float, s: OxygenSimulation) -> None:
             record.timeseries.append(s.scalars(t))
@@ -129,17 +115,23 @@ def run_oxygen_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_W
             log.progress_note(f"  t = {t:9.4g} s  retained {row['retained_fraction']:.4f}  "
                               f"uniformity {row['uniformity']:.4f}  steps {s.steps}")
 
-        save = checkpoint.saver(case, record, order, stops, sim.t, tables)
-        with log.progress_bar(case.oxygen.end_time.si, "simulated s", start=sim.t) as advance:
-            try:
-                summary.update(sim.run(observe, advance, checkpoint=save))
-            except checkpoint.Interrupted as exc:
-                interrupted = exc
-    if interrupted is not None:
-        linalg.release(sim)
-        return checkpoint.close_interrupted(record, interrupted, restart_command, log)
-    linalg.release(locals().get("sim"))
-    record.close()
+        return tables, observe
+
+    def advance(self, sim: OxygenSimulation, observe, progress, save) -> dict:
+        return sim.run(observe, progress, checkpoint=save)
+
+    def finish(self, record: RunRecord, sim: OxygenSimulation, save) -> None:
+        pass
+
+
+def run_oxygen_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD,
+                    log: Log | None = None, domain: Domain | None = None, restart: bool = False,
+                    restart_command: str | None = None) -> dict:
+    """Run the oxygen physics of `case` into `out_dir`; returns the summary. Solver
+    failures end in a summary with status `failed`, as `run_case`; `restart`, signals
+    and checkpoints as there: the one life cycle (solver/simulation/lifecycle.py)."""
+    log = log or Log(comm)
+    summary = run_sequence(case, out_dir, comm, log, OxygenPlan(case, log), restart, restart_command, domain)
     if summary["status"] == "completed":
         o = summary["oxygen"]
         log.info(f"O2 after {case.oxygen.end_time.short()}: retained {o['retained_fraction']:.4f} "
