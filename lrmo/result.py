@@ -78,7 +78,8 @@ class Result:
     """One run: `summary` (the dict of summary.json: status, versions, mesh, results),
     `timeseries` (a Table: one row per output time, first column `t_s`), `profiles`
     (Profiles along the ray, long format), `slices` (O2 runs: c on the plane z = 0),
-    `oxygen` (a Result for the O2 stage of a Li + O2 run), `tables` (every CSV file of
+    `oxygen` (a Result of `oxygen/` in folders of the former two-stage Li + O2 runs; a
+    Li + O2 run now has its O2 columns in `timeseries`), `tables` (every CSV file of
     the folder by name, e.g. tables["profiles"]), `out` (the output folder, or None for
     a run kept in memory), `case` (the resolved case) and `label` (sweeps)."""
 

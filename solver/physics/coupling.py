@@ -1,11 +1,8 @@
-"""One-way coupling from the Li run to the O2 run: lattice-oxygen activation switched on
-above a state of charge. The Li run records the particle-mean site fraction after every
-accepted step; the O2 source starts when it first falls to the threshold (linear
+"""Coupling from the Li state to the O2 source: lattice-oxygen activation switched on
+below a state of charge. After every accepted Li step the loop feeds the particle-mean
+site fraction; the O2 source starts when it first falls to the threshold (linear
 interpolation between the two steps around the crossing)."""
 from __future__ import annotations
-
-from solver.case.schema import Case
-from solver.case.units import Quantity
 
 
 def crossing_time(history: list[tuple[float, float]], threshold: float) -> float | None:
@@ -16,16 +13,26 @@ def crossing_time(history: list[tuple[float, float]], threshold: float) -> float
     return None
 
 
-def with_activation_start(case: Case, history: list[tuple[float, float]]) -> tuple[Case, float | None]:
-    """The case with oxygen.source.start set from the Li run (after the end time when the
-    threshold is never reached: no source)."""
-    src = case.oxygen.source
-    if src is None or src.start_at_mean_site_fraction is None:
-        return case, None
-    t = crossing_time(history, src.start_at_mean_site_fraction.si)
-    start_s = t if t is not None else 2 * case.end_time_s()
-    note = (f"from the Li run: mean site fraction reached {src.start_at_mean_site_fraction.si:g}"
-            if t is not None else "threshold not reached in the Li run: no source")
-    start = Quantity(value=start_s, unit="s", source=note, si=start_s, si_unit="s")
-    oxygen = case.oxygen.model_copy(update={"source": src.model_copy(update={"start": start})})
-    return case.model_copy(update={"oxygen": oxygen}), t
+class ActivationStart:
+    """The source's start time, found as the run goes: `update(t, theta_mean)` after
+    every accepted step (repeated or older times are ignored); `start_s` is None until
+    the threshold is reached."""
+
+    def __init__(self, threshold: float):
+        self.threshold = threshold
+        self.start_s: float | None = None
+        self._last: tuple[float, float] | None = None
+
+    def update(self, t: float, theta_mean: float) -> None:
+        if self._last is not None and t <= self._last[0]:
+            return
+        if self.start_s is None and self._last is not None:
+            self.start_s = crossing_time([self._last, (t, theta_mean)], self.threshold)
+        self._last = (t, theta_mean)
+
+    def state(self) -> dict:
+        return {"start_s": self.start_s, "last": self._last}
+
+    def restore(self, state: dict) -> None:
+        self.start_s = state["start_s"]
+        self._last = None if state["last"] is None else tuple(state["last"])

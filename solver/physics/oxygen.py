@@ -29,7 +29,7 @@ The lagged part is bounded by the implicit one (theta <= 1), so the scheme is st
 is first order in the coupling. Nodes held by a sink do not capture.
 
 Matrices: M, K and the Robin terms are assembled into one operator per value of a0/dt
-(cached: a fixed step size needs two, the backward-Euler start and BDF2), solved with a
+(a few cached: a fixed step size needs two, the backward-Euler start and BDF2), solved with a
 direct factorisation (MUMPS) so the discrete balance holds to round-off.
 
 Ledger (mol, this mesh; multiply by the symmetry factor for the particle): every
@@ -54,6 +54,7 @@ from solver.physics.domain import Domain
 from solver.case.oxygen import Oxygen
 
 ACCOUNTS = ("escaped", "returned", "generated")
+OPERATOR_CACHE = 4  # assembled operators kept (one per step length)
 
 
 class OxygenTransport:
@@ -127,6 +128,8 @@ class OxygenTransport:
         self._b = fem.Function(V)
         self._history = fem.Function(V)
         self.accounts = {k: [0.0, 0.0] for k in ACCOUNTS}  # (n, n-1), this mesh
+        src = oxygen.source
+        self.source_start_s = None if src is None else src.start.si  # set by a coupling law
         self.rates: dict[str, float] = {}
 
     # -- helpers --------------------------------------------------------------------------
@@ -144,7 +147,7 @@ class OxygenTransport:
     def source_rate(self, t: float) -> float:
         """s(t) in mol/m^3/s."""
         src = self.oxygen.source
-        if src is None or t <= src.start.si or (src.end is not None and t > src.end.si):
+        if src is None or t <= self.source_start_s or (src.end is not None and t > src.end.si):
             return 0.0
         return src.rate.si
 
@@ -152,6 +155,9 @@ class OxygenTransport:
         return (ct + self.k_ret) / (ct + self.k_d + self.k_ret)
 
     def _operator(self, ct: float) -> PETSc.Mat:
+        """The operator for a0/dt = ct, from a small cache: a fixed step needs two (the
+        backward-Euler start and BDF2); steps set by the Li transport vary, and the
+        oldest operators are then dropped."""
         key = float(f"{ct:.12e}")
         if key not in self._operators:
             self.time_coefficient.value = ct
@@ -160,6 +166,8 @@ class OxygenTransport:
                 d = A.getDiagonal()
                 d.axpy(self.k_a * self._beta(ct), compat.petsc_vec(self.node_area))
                 A.setDiagonal(d)
+            while len(self._operators) >= OPERATOR_CACHE:
+                self._operators.pop(next(iter(self._operators))).destroy()
             self._operators[key] = A
         return self._operators[key]
 

@@ -373,22 +373,32 @@ class ChemoMechanics:
         return self._targets[clock["next_index"]]
 
     def run(self, observer=None, progress=None, project_fields: bool = True, checkpoint=None) -> dict:
-        """Step through the protocol, from 0 or from the state given to `restore`.
+        """Step through the protocol, from 0 or from the state given to `restore`, in the
+        one time loop (solver/simulation/engine.py) without other submodels.
         `observer(t, sim)` is called at every output time (and, for a protocol of steps,
         at each step's end), after the P1 output fields are projected
         (`project_fields=False`: not, for observers that read only scalars or the stress
         at the nodes, e.g. sweep members); `progress(t)` and then `checkpoint(sim)` after
         every accepted step (`checkpoint` may save `state()` and raise to stop the run
         there)."""
+        from solver.simulation.engine import Engine
+
+        return Engine(self.case, self.domain, self).run(observer, progress, checkpoint, project_fields,
+                                                        subject=self)
+
+    # -- the loop's steps (solver/simulation/engine.py drives them) ------------------------
+    def begin(self, observer=None, project_fields: bool = True) -> None:
+        """Before the first step of `run` (and of a restarted run): the output times; at
+        a fresh start the clock, the protocol's first step and the output at t = 0."""
         self._project_fields = project_fields
         ts = self.case.time_stepping
         driver = self.protocol
-        end = driver.end_time_s
+        self._end = end = driver.end_time_s
         self._output_interval = self.case.output_interval_s() if math.isinf(end) else None
-        output_times = self.case.output_times_s() if self._output_interval is None else None
+        self._output_times = output_times = self.case.output_times_s() if self._output_interval is None else None
         if output_times is not None:
             self._targets = sorted(set(output_times) | {end})
-        eps = 1e-12 * end if math.isfinite(end) else OPEN_ENDED_TIME_TOLERANCE_S
+        self._eps = eps = 1e-12 * end if math.isfinite(end) else OPEN_ENDED_TIME_TOLERANCE_S
         if self._clock is None:  # a fresh start
             self.t = 0.0
             self._clock = {"dt": ts.initial_step.si, "dt_previous": None,
@@ -398,8 +408,21 @@ class ChemoMechanics:
             driver.start(0.0, self._observables)
             self._step_started_at = 0.0
             self._observe(0.0, observer, output_times, force=self._output_interval is not None)
-        clock = self._clock
-        while self.t < end - eps and not driver.finished:
+
+    def done(self) -> bool:
+        """Has the protocol run to its end (False before the first step)?"""
+        end = self.protocol.end_time_s
+        eps = 1e-12 * end if math.isfinite(end) else OPEN_ENDED_TIME_TOLERANCE_S
+        return self._clock is not None and not (self.t < end - eps and not self.protocol.finished)
+
+    def advance(self) -> float:
+        """One accepted step (trial steps rejected and retried shorter as needed, the
+        step shortened to land on an event, the stress solved where needed); returns its
+        length. `self.t` is then the new time."""
+        ts = self.case.time_stepping
+        driver = self.protocol
+        end, eps, clock = self._end, self._eps, self._clock
+        while True:
             t, dt, dt_previous = self.t, clock["dt"], clock["dt_previous"]
             if self.stats.steps + self.stats.rejected >= ts.max_steps:
                 raise SolverFailure(
@@ -492,18 +515,24 @@ class ChemoMechanics:
             if at_output:
                 self.t = t = target
                 clock["next_index"] += 1
-                self._observe(t, observer, output_times, force=self._output_interval is not None)
-            if switched and self._open_ended and not at_output:
-                    self._observe(t, observer, output_times, force=True)
             if change < ts.max_change_per_step.si / 4:
                 clock["dt"] = min(2 * dt, ts.max_step.si)
-            if progress is not None:
-                progress(t)
-            if checkpoint is not None:
-                checkpoint(self)
+            self._pending_outputs = (at_output, switched)
+            return step
+
+    def observe_step(self, observer) -> None:
+        """The outputs of the step just taken: at an output time, and for a protocol of
+        steps at each step's end."""
+        at_output, switched = self._pending_outputs
+        if at_output:
+            self._observe(self.t, observer, self._output_times, force=self._output_interval is not None)
+        if switched and self._open_ended and not at_output:
+            self._observe(self.t, observer, self._output_times, force=True)
+
+    def finish(self) -> None:
+        """After the last step: the peak over time from the stored site fractions."""
         if self.history is not None:
             self._search_peak()
-        return self.results()
 
     def progress_text(self) -> str:
         """The last step in a few words, for progress lines."""

@@ -77,12 +77,11 @@ def release(sim) -> None:
 
 def run_sequence(case: Case, out_dir: str | Path, comm: MPI.Comm, log: Log, plan: RunPlan,
                  restart: bool = False, restart_command: str | None = None,
-                 domain: Domain | None = None, then: Callable | None = None) -> dict:
+                 domain: Domain | None = None) -> dict:
     """Run `case` with `plan` into `out_dir`; returns the summary (the same on every
     rank). Solver failures end in status `failed`; a stop request in status
     `interrupted` with a checkpoint and `restart_command`. `domain`: an already meshed
-    particle (not meshed again). `then(record, sim)`: after a completed run, before the
-    record closes; a summary it returns is the run's (the record is then closed by it)."""
+    particle (not meshed again)."""
     out_dir = Path(out_dir)
     restart_command = restart_command or f"lrmo run CASE.yaml --out {out_dir} --restart"
     name = f"lrmo run {case.name}{plan.label}"
@@ -127,11 +126,6 @@ def run_sequence(case: Case, out_dir: str | Path, comm: MPI.Comm, log: Log, plan
     if interrupted is not None:
         release(sim)
         return checkpoint.close_interrupted(record, interrupted, restart_command, log)
-    if then is not None and summary["status"] == "completed":
-        closed = then(record, sim)
-        if closed is not None:
-            release(sim)
-            return closed
     release(sim)
     return record.close()
 

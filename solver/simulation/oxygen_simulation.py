@@ -1,35 +1,113 @@
-"""The O2 simulation: OxygenTransport stepped from 0 to oxygen.end_time with fixed
-steps (each output interval cut into equal steps no longer than oxygen.time_step), the
-ledger checked after every step, and the results handed to an observer at the output
-times. No file is written here (see solver/simulation/run_oxygen.py)."""
+"""O2 as a submodel of the one time loop (solver/simulation/engine.py): the O2 transport
+(solver/physics/oxygen.py) advanced with each accepted step, its ledger checked after
+every step, its timeseries columns and results. Its source may read the Li state: with
+`oxygen.source.start_at_mean_site_fraction` it starts when the particle-mean site
+fraction of the Li transport first falls to the threshold (solver/physics/coupling.py),
+evaluated after every accepted Li step. `OxygenSimulation` is the loop with O2 alone:
+each output interval cut into equal steps no longer than oxygen.time_step. No file is
+written here (see solver/simulation/run.py)."""
 from __future__ import annotations
 
 import math
 import time
 
+import numpy as np
+from dolfinx import fem
+
 from solver.case.schema import Case
-from solver.simulation.chemomechanics import bdf_coefficients
+from solver.physics.coupling import ActivationStart
 from solver.physics.domain import Domain
 from solver.physics.oxygen import OxygenTransport
+from solver.simulation.engine import Engine
 
+SLICE_RADII, SLICE_ANGLES = 31, 49
 LEDGER_COLUMNS = ("mobile_mol", "captured_mol", "escaped_mol", "returned_mol", "generated_mol")
+FLUX_FIELD = "O2_flux_out_mol_m2_s"
 
 
-class OxygenSimulation:
+def oxygen_domain(case: Case, domain: Domain) -> tuple[Domain, float]:
+    """The domain with the RuO2 islands tagged (if any) and the RuO2-covered fraction
+    of the surface that the capture capacity is spread over."""
+    from solver.physics.islands import covered_fraction, island_centres, tag_islands
+
+    ox = case.oxygen
+    if ox.islands is None:
+        capture = [n for n, s in ox.surfaces.items() if s.kind == "ruo2_capture"]
+        return domain, 1.0 if capture else 0.0
+    isl = ox.islands
+    centres = island_centres(isl.count, isl.placement, isl.seed, domain.shape)
+    if domain.spherical:
+        domain = tag_islands(domain, centres, isl.angular_radius_rad())
+    else:  # any other shape: islands on its real surface, at the requested coverage
+        from solver.physics.islands import requested_coverage, tag_islands_on_surface
+
+        domain = tag_islands_on_surface(domain, centres, requested_coverage(isl))
+    coverage = covered_fraction(domain)
+    if coverage <= 0:
+        raise ValueError("oxygen.islands: no surface facet lies inside an island; "
+                         "use larger islands or a finer mesh.surface")
+    return domain, coverage
+
+
+def slice_points(domain: Domain) -> np.ndarray:
+    """Polar grid on the plane z = 0 (a quarter disc for an octant), just inside z >= 0."""
+    R = domain.radius_m
+    span = np.pi / 2 if domain.shape == "octant" else 2 * np.pi
+    r = np.linspace(0, R, SLICE_RADII)
+    phi = np.linspace(0, span, SLICE_ANGLES)
+    rr, pp = np.meshgrid(r, phi)
+    pts = np.column_stack([(rr * np.cos(pp)).ravel(), (rr * np.sin(pp)).ravel(),
+                           np.full(rr.size, 1e-9 * R)])
+    return pts[np.unique(np.round(pts / R, 12), axis=0, return_index=True)[1]]
+
+
+class OxygenSubmodel:
+    """Mobile and captured O2 (docs/model.md §4) as a submodel
+    (solver/simulation/submodel.py)."""
+
+    name = "oxygen"
+    profile_columns = ("c_O2_mol_m3",)
+
     def __init__(self, case: Case, domain: Domain, capture_coverage: float = 1.0):
         self.case = case
         self.domain = domain
         self.capture_coverage = capture_coverage
-        self.transport = OxygenTransport(domain, case.oxygen, capture_coverage, case.solvers.petsc_options)
+        self.transport = tr = OxygenTransport(domain, case.oxygen, capture_coverage, case.solvers.petsc_options)
+        self.end_time_s = case.oxygen.end_time.si
+        self.time_step_s = case.oxygen.time_step.si
         self.sf = domain.symmetry_factor
-        self.initial_mol = self.transport.mobile() * self.sf
-        self.output_fields = {"c_O2_mol_m3": self.transport.c, "Gamma_O2_mol_m2": self.transport.gamma}
+        self.initial_mol = tr.mobile() * self.sf
+        self.flux = fem.Function(tr.V, name=FLUX_FIELD)  # filled only for the field files
+        self.output_fields = {"c_O2_mol_m3": tr.c, "Gamma_O2_mol_m2": tr.gamma, FLUX_FIELD: self.flux}
+        src = case.oxygen.source
+        self.activation = (ActivationStart(src.start_at_mean_site_fraction.si)
+                           if src is not None and src.start_at_mean_site_fraction is not None else None)
+        if self.activation is not None:
+            tr.source_start_s = math.inf  # until the Li state reaches the threshold
         self.steps = 0
         self.max_ledger_error_mol = 0.0
         self.wall_s = 0.0
-        self._clock: dict | None = None  # time and position in the output intervals
 
-    # -- quantities (collective) ----------------------------------------------------------
+    # -- one step ---------------------------------------------------------------------------
+    def step(self, t_new: float, dt: float, bdf: tuple[float, float, float], lead=None) -> None:
+        if self.activation is not None and lead is not None:
+            for t, theta_mean in lead.mean_site_fraction_history[-2:]:
+                self.activation.update(t, theta_mean)
+            if self.activation.start_s is not None:
+                self.transport.source_start_s = self.activation.start_s
+        start = time.perf_counter()
+        self.transport.solve_step(dt, bdf, t_new)
+        self.wall_s += time.perf_counter() - start
+
+    def accept(self) -> None:
+        self.transport.accept()
+        self.steps += 1
+        self.max_ledger_error_mol = max(self.max_ledger_error_mol, abs(self.ledger()["ledger_error_mol"]))
+
+    def reject(self) -> None:
+        """Nothing to undo: a trial step changes only c, Gamma and the rates."""
+
+    # -- quantities (collective) ------------------------------------------------------------
     def ledger(self) -> dict:
         """Whole-particle amounts (mol) and the closure error
         initial + generated - mobile - captured - escaped - returned."""
@@ -46,9 +124,9 @@ class OxygenSimulation:
         return row
 
     def scalars(self, t: float) -> dict:
-        """The timeseries row at time t: ledger, retained fractions and uniformity
+        """Its timeseries columns: ledger, retained fractions and uniformity
         (max - min)/mean of c over the nodes, mean = volume average."""
-        row = {"t_s": t, **self.ledger()}
+        row = self.ledger()
         supplied = self.initial_mol + row["generated_mol"]
         lo, hi = self.transport.extremes()
         mean = row["mobile_mol"] / (self.transport.volume_m3 * self.sf)
@@ -62,80 +140,14 @@ class OxygenSimulation:
         })
         return row
 
-    # -- stepping -------------------------------------------------------------------------
-    def run(self, observer=None, progress=None, checkpoint=None) -> dict:
-        """From 0 or from the state given to `restore`: `observer(t, sim)` at every
-        output time; `progress(t)` and then `checkpoint(sim)` after every step
-        (`checkpoint` may save `state()` and raise to stop the run there)."""
-        ox = self.case.oxygen
-        end = ox.end_time.si
-        outputs = [t for t in self.case.output_times_s() if t <= end * (1 + 1e-12)]
-        targets = sorted({t for t in outputs if t > 0} | {end})
-        if self._clock is None:  # a fresh start
-            if observer is not None and outputs and outputs[0] == 0.0:
-                observer(0.0, self)
-            self._clock = {"t": 0.0, "dt_previous": None, "interval": 0, "interval_start": 0.0, "step": 0}
-        clock = self._clock
-        while clock["interval"] < len(targets):
-            target, t0 = targets[clock["interval"]], clock["interval_start"]
-            n = max(1, math.ceil((target - t0) / ox.time_step.si - 1e-9))
-            dt = (target - t0) / n
-            while clock["step"] < n:
-                i, t = clock["step"], clock["t"]
-                t_new = target if i == n - 1 else t + dt
-                start = time.perf_counter()
-                self.transport.solve_step(dt, bdf_coefficients(dt, clock["dt_previous"]), t_new)
-                self.transport.accept()
-                self.wall_s += time.perf_counter() - start
-                clock.update(t=t_new, dt_previous=dt, step=i + 1)
-                self.steps += 1
-                error = abs(self.ledger()["ledger_error_mol"])
-                self.max_ledger_error_mol = max(self.max_ledger_error_mol, error)
-                last = clock["step"] == n
-                if last:
-                    clock.update(interval=clock["interval"] + 1, interval_start=target, step=0)
-                    if observer is not None and any(abs(t_new - o) <= 1e-9 * max(1.0, o) for o in outputs):
-                        observer(t_new, self)
-                if progress is not None:
-                    progress(t_new)
-                if checkpoint is not None:
-                    checkpoint(self)
-                if last:
-                    break
-        return self.results()
-
-    # -- checkpoints ----------------------------------------------------------------------
-    @property
-    def t(self) -> float:
-        return self._clock["t"] if self._clock else 0.0
-
-    def state(self) -> tuple[dict, dict]:
-        """(JSON-able scalars, owned P1 dof arrays) at the last step: fields, BDF2
-        histories, ledger accounts, the step position; `restore` continues from it."""
-        tr, n = self.transport, self.transport.n_owned
-        scalars = {"t_s": self.t, "clock": dict(self._clock), "steps": self.steps,
-                   "max_ledger_error_mol": self.max_ledger_error_mol, "wall_s": self.wall_s,
-                   "accounts": {k: list(v) for k, v in tr.accounts.items()}}
-        arrays = {name: getattr(tr, name).x.array[:n].copy()
-                  for name in ("c_n", "c_nm1", "gamma_n", "gamma_nm1")}
-        return scalars, arrays
-
-    def restore(self, scalars: dict, arrays: dict) -> None:
-        tr, n = self.transport, self.transport.n_owned
-        for name, f in (("c_n", tr.c_n), ("c_nm1", tr.c_nm1), ("c_n", tr.c),
-                        ("gamma_n", tr.gamma_n), ("gamma_nm1", tr.gamma_nm1), ("gamma_n", tr.gamma)):
-            f.x.array[:n] = arrays[name]
-            f.x.scatter_forward()
-        self._clock = dict(scalars["clock"])
-        self.steps, self.wall_s = scalars["steps"], scalars["wall_s"]
-        self.max_ledger_error_mol = scalars["max_ledger_error_mol"]
-        tr.accounts = {k: list(v) for k, v in scalars["accounts"].items()}
+    def update_output_fields(self) -> None:
+        self.transport.outward_flux(self.flux)
 
     def results(self) -> dict:
         tr = self.transport
-        final = self.scalars(self.case.oxygen.end_time.si)
+        final = self.scalars(self.end_time_s)
         supplied = self.initial_mol + final["generated_mol"]
-        return {"oxygen": {
+        out = {"oxygen": {
             "initial_mol": self.initial_mol,
             **{k: final[k] for k in LEDGER_COLUMNS},
             "retained_fraction": final["retained_fraction"],
@@ -149,3 +161,62 @@ class OxygenSimulation:
             "steps": self.steps,
             "wall_s": self.wall_s,
         }}
+        if self.activation is not None:
+            out["oxygen_source_start_s"] = self.activation.start_s
+            out["oxygen_activation_reached"] = self.activation.start_s is not None
+        return out
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def state(self) -> tuple[dict, dict]:
+        """(JSON-able scalars, owned P1 dof arrays): fields, BDF2 histories, ledger
+        accounts, the activation's progress."""
+        tr, n = self.transport, self.transport.n_owned
+        scalars = {"steps": self.steps, "max_ledger_error_mol": self.max_ledger_error_mol, "wall_s": self.wall_s,
+                   "accounts": {k: list(v) for k, v in tr.accounts.items()},
+                   "activation": None if self.activation is None else self.activation.state()}
+        arrays = {name: getattr(tr, name).x.array[:n].copy()
+                  for name in ("c_n", "c_nm1", "gamma_n", "gamma_nm1")}
+        return scalars, arrays
+
+    def restore(self, scalars: dict, arrays: dict) -> None:
+        tr, n = self.transport, self.transport.n_owned
+        for name, f in (("c_n", tr.c_n), ("c_nm1", tr.c_nm1), ("c_n", tr.c),
+                        ("gamma_n", tr.gamma_n), ("gamma_nm1", tr.gamma_nm1), ("gamma_n", tr.gamma)):
+            f.x.array[:n] = arrays[name]
+            f.x.scatter_forward()
+        self.steps, self.wall_s = scalars["steps"], scalars["wall_s"]
+        self.max_ledger_error_mol = scalars["max_ledger_error_mol"]
+        tr.accounts = {k: list(v) for k, v in scalars["accounts"].items()}
+        if self.activation is not None:
+            self.activation.restore(scalars["activation"])
+            if self.activation.start_s is not None:
+                tr.source_start_s = self.activation.start_s
+
+
+class OxygenSimulation(Engine):
+    """The loop with O2 alone (the O2-only cases): a fixed schedule, each output
+    interval cut into equal steps no longer than oxygen.time_step."""
+
+    def __init__(self, case: Case, domain: Domain, capture_coverage: float = 1.0):
+        self.oxygen = OxygenSubmodel(case, domain, capture_coverage)
+        super().__init__(case, domain, None, [self.oxygen])
+        self.transport = self.oxygen.transport
+        self.capture_coverage = capture_coverage
+
+    @property
+    def initial_mol(self) -> float:
+        return self.oxygen.initial_mol
+
+    @property
+    def max_ledger_error_mol(self) -> float:
+        return self.oxygen.max_ledger_error_mol
+
+    @property
+    def steps(self) -> int:
+        return self.oxygen.steps
+
+    def ledger(self) -> dict:
+        return self.oxygen.ledger()
+
+
+__all__ = ["OxygenSubmodel", "OxygenSimulation", "oxygen_domain", "slice_points", "FLUX_FIELD", "LEDGER_COLUMNS"]

@@ -11,6 +11,9 @@ from mpi4py import MPI
 from solver.simulation import checkpoint
 from solver.case.schema import Case
 from solver.simulation.chemomechanics import ChemoMechanics
+from solver.simulation.engine import Engine
+from solver.simulation.oxygen_simulation import OxygenSubmodel, oxygen_domain, slice_points
+from solver.physics.domain import Domain
 from solver.simulation.lifecycle import field_writer, run_sequence
 from solver.io.fields_io import FieldWriter, region_function
 from solver.io.grain_boundary_file import write_grain_boundaries
@@ -23,77 +26,124 @@ PEAK_PROFILES = "profiles_at_peak.csv"  # the ray at the peak's own time (docs/p
 PEAK_FIELDS = "fields_at_peak"  # .xdmf + .h5 in the output folder
 
 
-def degrees_of_freedom(sim: ChemoMechanics) -> dict:
+def submodels_of_case(case: Case, domain: Domain) -> list:
+    """The submodels the loop advances with the Li transport (or alone): the one place
+    where a submodel (solver/simulation/submodel.py) is added to the runs."""
+    submodels = []
+    if "oxygen" in case.physics:
+        o2_domain, coverage = oxygen_domain(case, domain)  # RuO2 islands tagged: O2's own facets
+        submodels.append(OxygenSubmodel(case, o2_domain, coverage))
+    return submodels
+
+
+def engine_of_case(case: Case, domain: Domain) -> Engine:
+    lithium = ChemoMechanics(case, domain) if "lithium" in case.physics else None
+    submodels = submodels_of_case(case, domain)
+    if lithium is not None and lithium.lithium.discontinuous and submodels:
+        raise ValueError("grains.boundary_resistance (discontinuous Li) with other physics in the same "
+                         "run is not supported yet: the checkpoint holds one node numbering")
+    return Engine(case, domain, lithium, submodels)
+
+
+def degrees_of_freedom(sim: Engine) -> dict:
     def global_size(V):
         return V.dofmap.index_map.size_global * V.dofmap.index_map_bs
 
-    dofs = {"lithium": global_size(sim.lithium.V)}
-    if sim.mechanics is not None:
-        dofs["displacement"] = global_size(sim.mechanics.V)
+    dofs = {}
+    if sim.lithium is not None:
+        dofs["lithium"] = global_size(sim.lithium.lithium.V)
+        if sim.lithium.mechanics is not None:
+            dofs["displacement"] = global_size(sim.lithium.mechanics.V)
+    for m in sim.submodels:  # its first output field's space
+        dofs[m.name] = global_size(next(iter(m.output_fields.values())).function_space)
     return dofs
 
 
-class LithiumPlan:
-    """The Li/stress physics in the run life cycle (solver/simulation/lifecycle.py)."""
+class CasePlan:
+    """Every case in the run life cycle (solver/simulation/lifecycle.py): the engine of
+    its physics and the outputs of each part."""
 
     label = ""
 
     def __init__(self, case: Case, log: Log):
         self.case, self.log = case, log
 
-    def build(self, domain) -> ChemoMechanics:
-        return ChemoMechanics(self.case, domain)
+    def build(self, domain: Domain) -> Engine:
+        return engine_of_case(self.case, domain)
 
-    def order(self, sim: ChemoMechanics) -> checkpoint.NodeOrder:
-        return checkpoint.NodeOrder(sim.lithium.V)
+    def order(self, sim: Engine) -> checkpoint.NodeOrder:
+        space = (sim.lithium.lithium.V if sim.lithium is not None
+                 else next(iter(sim.submodels[0].output_fields.values())).function_space)
+        return checkpoint.NodeOrder(space)
 
-    def dofs(self, sim: ChemoMechanics) -> dict:
+    def dofs(self, sim: Engine) -> dict:
         return degrees_of_freedom(sim)
 
-    def describe(self, sim: ChemoMechanics) -> str:
-        return f"flux {sim.first_flux_mol_m2_s:.4g} mol/m2/s"
+    def describe(self, sim: Engine) -> str:
+        parts = []
+        if sim.lithium is not None:
+            parts.append(f"flux {sim.lithium.first_flux_mol_m2_s:.4g} mol/m2/s")
+        parts += [f"RuO2-covered fraction {m.capture_coverage:.3f}" for m in sim.submodels if m.name == "oxygen"]
+        return ", ".join(parts)
 
-    def end_time_s(self, sim: ChemoMechanics) -> float | None:
-        end = sim.protocol.end_time_s
+    def end_time_s(self, sim: Engine) -> float | None:
+        end = sim.end_time_s
         return end if np.isfinite(end) else None
 
-    def outputs(self, record: RunRecord, sim: ChemoMechanics, restarted: bool):
-        case, log = self.case, self.log
+    def outputs(self, record: RunRecord, sim: Engine, restarted: bool):
+        case, log, li = self.case, self.log, sim.lithium
         self.probe = probe = RayProbe(sim.domain, case.output.profile_points)
-        self.columns = columns = [c for c in PROFILE_COLUMNS if c in sim.output_fields]
-        profiles = record.table("profiles.csv", ["t_s", "r_m", *columns])
-        if case.output.fields and sim.t < sim.protocol.end_time_s and not sim.protocol.finished:
+        self.li_columns = [c for c in PROFILE_COLUMNS if li is not None and c in li.output_fields]
+        columns = self.li_columns + [c for m in sim.submodels for c in m.profile_columns]
+        tables = {"profiles.csv": record.table("profiles.csv", ["t_s", "r_m", *columns])}
+        profiles = tables["profiles.csv"]
+        oxygen = next((m for m in sim.submodels if m.name == "oxygen"), None)
+        plane = None
+        if oxygen is not None and not sim.domain.radial:  # O2 maps (solver/studies/o2_maps.py)
+            plane = RayProbe(sim.domain, 0, slice_points(sim.domain))
+            tables["slices.csv"] = record.table("slices.csv", ["t_s", "x_m", "y_m", "c_O2_mol_m3"])
+        if case.output.fields and not sim.done():
             record.writer = field_writer(record, sim.domain, sim.output_fields, case, restarted)
 
-        def observe(t: float, s: ChemoMechanics) -> None:
+        def observe(t: float, s: Engine) -> None:
             record.timeseries.append(s.scalars(t))
             values = probe.sample([s.output_fields[c] for c in columns])
             if values is not None:
                 profiles.extend([[t, r, *v] for r, v in zip(probe.radii_m, values)])
+            if plane is not None:
+                values = plane.sample([oxygen.transport.c])
+                if values is not None:
+                    tables["slices.csv"].extend([[t, p[0], p[1], v[0]] for p, v in zip(plane.points, values)])
             if record.writer is not None:
+                s.update_output_fields()
                 record.writer.write(t)
             if watchable(len(record.timeseries)):
                 record.write_timeseries()  # a running job can be watched
-            st = s.stats
-            log.progress_note(
-                f"  t = {t:9.4g} s  steps {st.steps:5d} (rejected {st.rejected})  "
-                f"Krylov/step: Li {st.lithium_iterations / max(st.steps, 1):.1f}, elasticity "
-                f"{st.elasticity_iterations / max(st.steps, 1):.1f}  "
-                f"ms/step {1e3 * (st.wall_lithium_s + st.wall_mechanics_s) / max(st.steps, 1):.1f}"
-            )
+            row = record.timeseries[-1]
+            if li is not None:
+                st = li.stats
+                note = (f"  t = {t:9.4g} s  steps {st.steps:5d} (rejected {st.rejected})  "
+                        f"Krylov/step: Li {st.lithium_iterations / max(st.steps, 1):.1f}, elasticity "
+                        f"{st.elasticity_iterations / max(st.steps, 1):.1f}  "
+                        f"ms/step {1e3 * (st.wall_lithium_s + st.wall_mechanics_s) / max(st.steps, 1):.1f}")
+            else:
+                note = f"  t = {t:9.4g} s  steps {oxygen.steps}"
+            if oxygen is not None:
+                note += f"  O2 retained {row['retained_fraction']:.4f}  uniformity {row['uniformity']:.4f}"
+            log.progress_note(note)
 
-        return {"profiles.csv": profiles}, observe
+        return tables, observe
 
-    def advance(self, sim: ChemoMechanics, observe, progress, save) -> dict:
-        return sim.run(observe, lambda t: progress(t, sim.progress_text), checkpoint=save)
+    def advance(self, sim: Engine, observe, progress, save) -> dict:
+        describe = sim.lithium.progress_text if sim.lithium is not None else None
+        return sim.run(observe, lambda t: progress(t, describe), checkpoint=save)
 
-    def finish(self, record: RunRecord, sim: ChemoMechanics, save) -> None:
-        if sim.grain_boundaries is not None:  # tractions at their largest, for ParaView
-            write_grain_boundaries(record.folder.path / "grain_boundaries.vtu", sim.grain_boundaries)
-        if sim.mechanics is not None:
-            write_peak_state(self.case, record, sim, self.probe, self.columns)
-        if "oxygen" in self.case.physics:  # a restart in the O2 stage starts after Li
-            save(sim, force=True)
+    def finish(self, record: RunRecord, sim: Engine, save) -> None:
+        li = sim.lithium
+        if li is not None and li.grain_boundaries is not None:  # tractions at their largest, for ParaView
+            write_grain_boundaries(record.folder.path / "grain_boundaries.vtu", li.grain_boundaries)
+        if li is not None and li.mechanics is not None:
+            write_peak_state(self.case, record, li, self.probe, self.li_columns)
 
 
 def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, log: Log | None = None,
@@ -104,38 +154,15 @@ def run_case(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, l
     it is of another case or mesh; nothing is touched then). SIGTERM/SIGINT end the run
     at its next accepted step with a checkpoint and the summary `interrupted`, which
     quotes `restart_command`. Every case goes through the one life cycle
-    (solver/simulation/lifecycle.py)."""
+    (solver/simulation/lifecycle.py) and the one time loop (solver/simulation/engine.py)."""
     log = log or Log(comm)
-    if "lithium" not in case.physics:  # oxygen only
-        from solver.simulation.run_oxygen import run_oxygen_case
-
-        return run_oxygen_case(case, out_dir, comm, log, restart=restart, restart_command=restart_command)
-    out_dir = Path(out_dir)
-    restart_command = restart_command or f"lrmo run CASE.yaml --out {out_dir} --restart"
-
-    def oxygen_stage(record: RunRecord, sim: ChemoMechanics):
-        """Both physics: O2 runs after Li on the same mesh, into <out>/oxygen/; the only
-        coupling is the source start from the state of charge (solver/physics/coupling.py)."""
-        from solver.physics.coupling import with_activation_start
-        from solver.simulation.run_oxygen import run_oxygen_case
-
-        summary = record.summary
-        o2_case, activation_s = with_activation_start(case, sim.mean_site_fraction_history)
-        o2_dir = record.folder.path / "oxygen"
-        o2 = run_oxygen_case(o2_case, o2_dir, comm, log, domain=sim.domain, restart_command=restart_command,
-                             restart=restart and checkpoint.exists(o2_dir, comm))
-        if o2_case.oxygen.source is not None:
-            summary["oxygen_source_start_s"] = o2_case.oxygen.source.start.si
-            summary["oxygen_activation_reached"] = activation_s is not None
-        summary["oxygen"] = o2.get("oxygen", {"status": o2["status"], "message": o2.get("message")})
-        if o2["status"] == "interrupted":  # the fields stay in fields.partial/ for the restart
-            summary.update({k: o2[k] for k in ("status", "restart_command", "message")})
-            summary["t_reached_s"] = {"lithium": sim.t, "oxygen": o2["t_reached_s"]}
-            return record.close(publish_fields=False)
-        return None
-
-    return run_sequence(case, out_dir, comm, log, LithiumPlan(case, log), restart, restart_command,
-                        then=oxygen_stage if "oxygen" in case.physics else None)
+    summary = run_sequence(case, out_dir, comm, log, CasePlan(case, log), restart, restart_command)
+    o = summary.get("oxygen")
+    if summary["status"] == "completed" and o is not None:
+        log.info(f"O2 after {case.oxygen.end_time.short()}: retained {o['retained_fraction']:.4f} "
+                 f"(mobile {o['mobile_fraction']:.4f}), uniformity {o['uniformity']:.4f}, "
+                 f"ledger closure {o['ledger_closure_error_relative']:.2e}")
+    return summary
 
 
 def write_peak_state(case: Case, record: RunRecord, sim: ChemoMechanics, probe: RayProbe,
