@@ -1,10 +1,11 @@
 """The one engine: every case through one life cycle and one time loop, O2 a submodel
-stepped with Li."""
+stepped with Li, and a new submodel added in one place."""
 from __future__ import annotations
 
 import json
 import math
 
+import numpy as np
 import pytest
 import yaml
 from conftest import CASES, run_lrmo
@@ -85,6 +86,28 @@ def test_o2_ledger_closes_in_the_coupled_loop_on_two_ranks(tmp_path):
         assert abs(s["oxygen"]["ledger_closure_error_relative"]) < 1e-11
     for key in ("mobile_mol", "escaped_mol", "generated_mol", "retained_fraction"):
         assert summaries[1]["oxygen"][key] == pytest.approx(summaries[0]["oxygen"][key], rel=1e-8)
+
+
+def test_a_new_submodel_is_one_class_stepped_by_the_loop(tmp_path):
+    """The example tracer du/dt = k (theta - u) runs in the loop beside Li: it takes every
+    accepted step, follows the falling theta from above (a lag, never past it), and its
+    columns and results appear with Li's."""
+    from solver.simulation.chemomechanics import ChemoMechanics
+    from solver.simulation.domain_setup import build_domain
+    from solver.simulation.engine import Engine
+    from solver.simulation.tracer import RelaxingTracer
+
+    case = load_case(CASES / "verify_galvanostatic_radial.yaml")
+    domain = build_domain(case, MPI.COMM_SELF)
+    li = ChemoMechanics(case, domain)
+    tracer = RelaxingTracer(li.lithium.theta, rate_1_s=0.01, end_time_s=600.0, time_step_s=10.0)
+    engine = Engine(case, domain, li, [tracer])
+    rows = []
+    results = engine.run(lambda t, s: rows.append(s.scalars(t)), project_fields=False)
+    assert results["tracer"]["steps"] == li.stats.steps
+    theta, u = li.lithium.theta.x.array, tracer.u.x.array
+    assert np.all(u >= theta - 1e-12) and np.all(u <= 1.0 + 1e-12)  # it follows theta down, lagging
+    assert "u_tracer_max" in rows[-1] and "theta_mean" in rows[-1]
 
 
 @pytest.mark.parametrize("o2_end_min", [5, 15])
