@@ -222,3 +222,13 @@ def test_lrmo_validate_exits_2_naming_the_bad_step(tmp_path, capsys):
     assert code == 2
     assert "protocol.steps[2]: cannot read 'Charge at 1 until 4.8V'" in err
     assert "allowed forms:" in err and "Traceback" not in err
+
+
+def test_a_protocol_of_steps_next_to_oxygen_needs_an_end_time():
+    data = load_case_data(CASES / "pristine_o2.yaml")
+    data["protocol"] = {"current_1C": "250 mA/g", "steps": ["Charge at 1C until 4.8 V"]}
+    with pytest.raises(CaseError, match=r"^protocol\.end_time: required when physics includes 'oxygen'"):
+        validate_case(data)
+    data["protocol"]["end_time"] = "1 h"
+    case = validate_case(data)
+    assert case.end_time_s() == max(3600.0, case.oxygen.end_time.si)

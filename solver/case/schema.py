@@ -421,6 +421,9 @@ class Case(Strict):
                 "geometry.coating_thickness must be 0 when physics includes 'lithium' "
                 "(Li transport through a RuO2 shell is not modelled)"
             )
+        if self.oxygen is not None and self.protocol is not None and self.protocol.end_time is None:
+            raise ValueError("protocol.end_time: required when physics includes 'oxygen' (the O2 "
+                             "run follows the Li run up to a known end time)")
         self._check_output_end()
         self._check_mesh()
         self._check_fitted()
