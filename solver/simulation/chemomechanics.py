@@ -463,6 +463,8 @@ class ChemoMechanics:
                 if ended_by == "site_fraction" and self.stats.switch_time_s is None:
                     self.stats.switch_time_s = t + step
             self.lithium.accept()
+            if self.potential is not None:
+                self.potential.accept()
             t += step
             self.t = t
             self._observables = observed
@@ -481,6 +483,8 @@ class ChemoMechanics:
                 self._step_started_at = t
                 if self._open_ended:  # BDF2 must not carry the old drive across the change
                     clock["dt_previous"] = None
+                if self.potential is not None:
+                    self.potential.forget_history()
             if self.history is not None:
                 n = self._dof_volumes.size
                 self.history.append(target if at_output else t, self.lithium.theta.x.array[:n],

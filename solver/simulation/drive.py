@@ -13,20 +13,8 @@ from solver.physics.steps import Protocol
 
 def protocol_of_case(case: Case) -> Protocol:
     """The case's protocol as steps (solver/case/protocol_steps.py)."""
-    try:
-        from solver.case.protocol_steps import protocol_of
-    except ImportError:  # TEMPORARY until the parser lands
-        from solver.physics.steps import Limit, Step
-        p = case.protocol
-        current = p.c_rate.si * p.current_1C.si
-        floor = case.lithium.min_site_fraction.si
-        if p.hold_at_floor:
-            steps = (Step(f"Charge at {p.c_rate.si:g}C until site fraction {floor:g}", "current", current,
-                          (Limit("site_fraction", floor),)),
-                     Step(f"Hold at site fraction {floor:g}", "site_fraction", floor))
-        else:
-            steps = (Step(f"Charge at {p.c_rate.si:g}C", "current", current),)
-        return Protocol(steps, p.end_time.si, p.current_1C.si, {"legacy": True})
+    from solver.case.protocol_steps import protocol_of
+
     return protocol_of(case)
 
 
