@@ -68,8 +68,11 @@ class ParticlePotential:
         options = li.system.options if self.direct else NEWTON_KRYLOV
         self.ksp = linalg.make_ksp(self.comm, "lithium_newton", options)
         self.ksp.setOperators(self.J)
+        self.nonlinear = li.jacobian_form is not None  # D(theta): the volume Jacobian too
+        if self.nonlinear and not self.direct:
+            self.ksp.setType(PETSc.KSP.Type.GMRES)  # D'(theta) grad theta makes J unsymmetric
         V = li.V
-        self._residual, self._y, self._z, self._g = (fem.Function(V) for _ in range(4))
+        self._residual, self._y, self._z, self._g, self._volume = (fem.Function(V) for _ in range(5))
         self._diagonal = fem.Function(V)
         self.iterations = 0  # Krylov iterations of the last step
         self.newton_iterations = 0
@@ -138,12 +141,21 @@ class ParticlePotential:
             finite = np.isfinite(j).all() and np.isfinite(dj_dtheta).all() and np.isfinite(dj_dV).all()
             if not self.comm.allreduce(bool(finite), op=MPI.LAND):
                 break  # exp overflow: an overpotential no step can reach
-            A0.copy(self.J, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
+            b.copy(rhs)
+            if self.nonlinear:  # J_volume theta_k - F_volume(theta_k): the D(theta) part of Newton
+                li.shift.value = c
+                compat.assemble_matrix_into(self.J, li.jacobian_form)
+                volume = compat.petsc_vec(self._volume)
+                compat.assemble_vector_into(volume, li.residual_form)
+                volume.scale(-1.0)
+                self.J.multAdd(theta, volume, volume)
+                rhs.axpy(1.0, volume)
+            else:
+                A0.copy(self.J, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
             diagonal.set(0.0)
             diagonal.array[s] = m * dj_dtheta
             self.J.setDiagonal(diagonal, addv=PETSc.InsertMode.ADD_VALUES)
             self._choose_preconditioner(c, diagonal)
-            b.copy(rhs)
             rhs.array[s] += m * (dj_dtheta * li.theta.x.array[s] - j)
             theta.copy(x)
             self.iterations += self._solve(rhs, self._y, guess=True)

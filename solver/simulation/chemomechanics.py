@@ -105,6 +105,10 @@ class ChemoMechanics:
         drift = (self.sigma_h_P1, case.mechanics.temperature.si) if two_way else None
         extra = case.solvers.petsc_options
         resistance = case.grains and case.grains.boundary_resistance  # None: continuous Li
+        factor = drive.diffusivity_factor_of_case(case, domain.msh)
+        if factor is not None and self.reaction is None:
+            raise ValueError("materials.core.lithium_diffusivity_factor: D(theta) is solved by Newton with the "
+                             "surface kinetics; give materials.core.open_circuit_voltage and exchange_current_density")
         self.lithium = LithiumTransport(domain, self.materials, theta0, floor, drift, extra,
                                         resistance and resistance.si)
         self.potential = (ParticlePotential(self.lithium, self.reaction, float(self.reaction.ocv(theta0)))
