@@ -44,7 +44,8 @@ def pybamm_parameters(case) -> dict:
         "density_kg_m3": core.density.si,
         "current_1C_A_kg": case.protocol.current_1C.si,
         "diffusivity_m2_s": core.lithium_diffusivity.si,
-        "diffusivity_factor": None,
+        "diffusivity_factor": (None if core.lithium_diffusivity_factor is None else dict(zip(
+            ("site_fraction", "factor"), (a.tolist() for a in core.lithium_diffusivity_factor.arrays())))),
         "ocv": {"site_fraction": site_fraction.tolist(), "voltage": voltage.tolist()},
         "exchange_current_density_A_m2": core.exchange_current_density.si,
         "charge_transfer_coefficient": core.charge_transfer_coefficient.si,
@@ -125,16 +126,18 @@ def compare(case, label: str, lrmo, pybamm) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--octant", action="store_true", help="also the 3D octant (a few minutes)")
+    parser.add_argument("--set", action="append", default=[], dest="overrides",
+                        help="a case override, e.g. materials.core.lithium_diffusivity_factor=from_set")
     args = parser.parse_args()
     from solver.case.schema import load_case
 
-    case = load_case(CASE)
+    case = load_case(CASE, args.overrides)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         pybamm = run_pybamm(pybamm_parameters(case), folder)
         compare(case, "1D radial", run_lrmo(case, folder / "radial"), pybamm)
         if args.octant:
-            octant = load_case(CASE, ["geometry.shape=octant", "mesh.surface=5 nm", "mesh.bulk=15 nm",
+            octant = load_case(CASE, [*args.overrides, "geometry.shape=octant", "mesh.surface=5 nm", "mesh.bulk=15 nm",
                                       "time_stepping.max_step=30 s"])
             compare(octant, "3D octant", run_lrmo(octant, folder / "octant"), pybamm)
 

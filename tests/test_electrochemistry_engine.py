@@ -101,3 +101,32 @@ def test_each_step_ends_on_its_event(monkeypatch):
     assert [e["ended_by"] for e in ends] == ["voltage", "current", "capacity"]
     assert ends[2]["capacity_mAh_g"] == pytest.approx(20.0, rel=1e-7)
     assert sim.protocol.finished
+
+
+def test_a_constant_diffusivity_factor_is_a_scaled_diffusivity(monkeypatch):
+    """D f(theta) with f = 2 everywhere (the nonlinear Newton path, its Jacobian from UFL)
+    gives the run with 2 D (the linear path) to Newton's tolerance."""
+    steps = [Step("Charge at 1C until 3.3 V", "current", 250.0, (Limit("voltage", 3.3),)),
+             Step("Hold at 3.3 V for 600 s", "voltage", 3.3, (Limit("time", 600.0),))]
+    table = "materials.core.lithium_diffusivity_factor={site_fraction: [0.1, 0.5, 1.0], factor: [2, 2, 2], source: test}"
+    _, factor, _ = simulate(monkeypatch, steps, 1e6, ["mechanics.peak_over_time=false", table])
+    _, doubled, _ = simulate(monkeypatch, steps, 1e6, ["mechanics.peak_over_time=false",
+                                                       "materials.core.lithium_diffusivity=2e-17 m^2/s"])
+    assert factor.lithium.residual_form is not None and doubled.lithium.residual_form is None
+    a, b = factor.protocol.step_ends, doubled.protocol.step_ends
+    assert a[0]["end_s"] == pytest.approx(b[0]["end_s"], rel=1e-7)
+    assert a[1]["capacity_mAh_g"] == pytest.approx(b[1]["capacity_mAh_g"], rel=1e-6)
+    assert np.abs(factor.lithium.theta.x.array - doubled.lithium.theta.x.array).max() < 1e-7
+
+
+def test_diffusivity_factor_interpolates_log_linearly_between_knots():
+    """Halfway between two knots f is the geometric mean and beyond the ends the end
+    value; at a knot (a rounded corner) within rounding x |d log f / d theta| / 2."""
+    from solver.physics.property_tables import ROUNDING, log_linear_numpy
+
+    knots, factors = [0.2, 0.5, 1.0], [0.01, 1.0, 4.0]
+    f = log_linear_numpy([0.35, 0.75, 0.05, 1.2], knots, factors)
+    assert f == pytest.approx([0.1, 2.0, 0.01, 4.0], rel=1e-6)
+    steepest = np.log(100) / 0.3
+    at_knots = log_linear_numpy(knots, knots, factors)
+    assert np.abs(np.log(at_knots / factors)).max() <= ROUNDING * steepest / 2 * 1.01

@@ -48,6 +48,16 @@ def surface_reaction_of_case(case: Case) -> SurfaceReaction | None:
     return SurfaceReaction(curve, ButlerVolmer(i0.si, core.charge_transfer_coefficient.si, temperature_of_case(case)))
 
 
+def diffusivity_factor_of_case(case: Case, msh):
+    """D(theta) = D f(theta) from materials.core.lithium_diffusivity_factor, or None."""
+    table = case.materials.core.lithium_diffusivity_factor
+    if table is None:
+        return None
+    from solver.physics.property_tables import DiffusivityFactor
+
+    return DiffusivityFactor(msh, *table.arrays())
+
+
 def end_time_or_inf(protocol: Protocol) -> float:
     return math.inf if protocol.end_time_s is None else protocol.end_time_s
 
