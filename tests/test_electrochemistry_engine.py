@@ -130,3 +130,32 @@ def test_diffusivity_factor_interpolates_log_linearly_between_knots():
     steepest = np.log(100) / 0.3
     at_knots = log_linear_numpy(knots, knots, factors)
     assert np.abs(np.log(at_knots / factors)).max() <= ROUNDING * steepest / 2 * 1.01
+
+
+def test_a_uniform_site_fraction_swells_freely_by_the_volume_change_table():
+    """With materials.core.volume_change, a uniform change of site fraction strains the
+    particle by the table's dV/V without stress (free swelling), whatever its shape."""
+    from solver.physics.property_tables import VolumeChange
+
+    table = {"site_fraction": [0.2, 0.6, 1.0], "value": [-0.05, -0.01, 0.0]}
+    case = load_case(RADIAL, [f"materials.core.volume_change={{site_fraction: {table['site_fraction']}, "
+                              f"value: {table['value']}, source: test}}", "lithium.initial_site_fraction=1.0"])
+    sim = ChemoMechanics(case, build_domain(case, MPI.COMM_WORLD))
+    sim.lithium.theta.x.array[:] = 0.4
+    sim._solve_mechanics(0.0)
+    expected = VolumeChange(sim.domain.msh, *(np.array(v) for v in table.values())).numpy(0.4) - 0.0
+    assert sim.scalars(0.0)["volume_change"] == pytest.approx(expected, rel=1e-6)
+    E = case.materials.core.youngs_modulus.si
+    assert sim.peak.value_Pa < 1e-6 * E * abs(expected)
+
+
+def test_a_linear_volume_change_table_is_a_partial_molar_volume(monkeypatch):
+    """dV/V linear in theta with slope Omega c_max gives the stresses of Omega."""
+    c_max = 6.08e4
+    omega = 0.036 / (c_max * 0.8)
+    table = "materials.core.volume_change={site_fraction: [0.2, 1.0], value: [-0.036, 0.0], source: test}"
+    step = Step("Charge at 1C for 300 s", "current", 250.0, (Limit("time", 300.0),))
+    _, tabled, _ = simulate(monkeypatch, [step], 300.0, [table, "mechanics.peak_over_time=false"])
+    _, linear, _ = simulate(monkeypatch, [step], 300.0, [f"materials.core.partial_molar_volume={omega} m^3/mol",
+                                                         "mechanics.peak_over_time=false"])
+    assert tabled.peak.value_Pa == pytest.approx(linear.peak.value_Pa, rel=1e-6)

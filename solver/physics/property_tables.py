@@ -32,14 +32,15 @@ def rounded_min(a, b, sqrt, rounding=ROUNDING):
     return 0.5 * (a + b - sqrt((a - b) ** 2 + rounding**2))
 
 
-def piecewise_linear(theta, knots, values, sqrt):
-    """L(theta) through (knots[i], values[i]), corners rounded; `knots`/`values` index
-    like arrays (numpy arrays or UFL vectors); `sqrt` is ufl.sqrt or numpy's."""
+def piecewise_linear(theta, knots, values, sqrt, rounding=ROUNDING):
+    """L(theta) through (knots[i], values[i]), corners rounded over `rounding` (0: sharp,
+    for laws nobody differentiates); `knots`/`values` index like arrays (numpy arrays or
+    UFL vectors); `sqrt` is ufl.sqrt or numpy's."""
     n = len(knots) if not hasattr(knots, "ufl_shape") else knots.ufl_shape[0]
     result = values[0]
     for i in range(n - 1):
         slope = (values[i + 1] - values[i]) / (knots[i + 1] - knots[i])
-        clamped = rounded_min(rounded_max(theta, knots[i], sqrt), knots[i + 1], sqrt)
+        clamped = rounded_min(rounded_max(theta, knots[i], sqrt, rounding), knots[i + 1], sqrt, rounding)
         result = result + slope * (clamped - knots[i])
     return result
 
@@ -69,4 +70,23 @@ class DiffusivityFactor:
         return log_linear_numpy(theta, *self.table)
 
 
-__all__ = ["piecewise_linear", "log_linear_numpy", "DiffusivityFactor"]
+class VolumeChange:
+    """The lattice's volume change dV/V(theta) (fractional, relative to a reference
+    state) as a UFL expression, interpolated linearly between its knots (fem.Constants)."""
+
+    def __init__(self, msh, knots, values):
+        knots, values = np.asarray(knots, dtype=float), np.asarray(values, dtype=float)
+        if knots.ndim != 1 or knots.size < 2 or knots.shape != values.shape or np.any(np.diff(knots) <= 0):
+            raise ValueError("a volume-change table needs >= 2 increasing site fractions and as many values")
+        self.knots = compat.constant(msh, knots)
+        self.values = compat.constant(msh, values)
+        self.table = (knots, values)
+
+    def __call__(self, theta):  # sharp corners: the stress is linear in it, no Newton
+        return piecewise_linear(theta, self.knots, self.values, ufl.sqrt, rounding=0.0)
+
+    def numpy(self, theta):
+        return piecewise_linear(np.asarray(theta, dtype=float), *self.table, np.sqrt, rounding=0.0)
+
+
+__all__ = ["piecewise_linear", "log_linear_numpy", "DiffusivityFactor", "VolumeChange"]

@@ -117,7 +117,8 @@ class ChemoMechanics:
         self.eigenstrain = eigenstrain_shape(case, domain) if self.with_mechanics else None
         self.mechanics = (
             Mechanics(domain, self.materials, self.lithium.theta, theta0, extra,
-                      eigenstrain_shape=self.eigenstrain and self.eigenstrain[1])
+                      eigenstrain_shape=self.eigenstrain and self.eigenstrain[1],
+                      volume_change=drive.volume_change_of_case(case, domain.msh))
             if self.with_mechanics else None
         )
         self.grain_boundaries = (  # secondary particles: tractions on the grain boundaries

@@ -58,6 +58,17 @@ def diffusivity_factor_of_case(case: Case, msh):
     return DiffusivityFactor(msh, *table.arrays())
 
 
+def volume_change_of_case(case: Case, msh):
+    """dV/V(theta) from materials.core.volume_change (the chemical strain then follows it
+    instead of partial_molar_volume), or None."""
+    table = case.materials.core.volume_change
+    if table is None:
+        return None
+    from solver.physics.property_tables import VolumeChange
+
+    return VolumeChange(msh, *table.arrays())
+
+
 def end_time_or_inf(protocol: Protocol) -> float:
     return math.inf if protocol.end_time_s is None else protocol.end_time_s
 
