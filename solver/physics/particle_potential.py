@@ -49,6 +49,11 @@ class NewtonDiverged(linalg.SolverFailure):
     """Newton did not converge: the step is retried with a shorter time step."""
 
 
+class SurfaceSaturated(NewtonDiverged):
+    """The step would empty (charge) or fill (discharge) the surface: the kinetics cannot
+    carry the current beyond, the voltage runs off to +- infinity there (i0 -> 0)."""
+
+
 class ParticlePotential:
     """Newton on (theta, V) for one time step of a LithiumTransport (whose M, K, history
     and drift it uses) with the surface law `reaction`."""
@@ -96,10 +101,18 @@ class ParticlePotential:
         """The surface-mean outward Li flux of the present state, mol/m^2/s."""
         return self.total_flux() / self.total_weight
 
+    def surface_site_fraction(self) -> float:
+        """The surface-mean site fraction of the present state (collective)."""
+        return self.comm.allreduce(float(self.weights @ self.lithium.theta.x.array[self.surface]),
+                                   op=MPI.SUM) / self.total_weight
+
+    def open_circuit_voltage(self) -> float:
+        """U at the surface-mean site fraction, V (collective)."""
+        return float(self.reaction.ocv(self.surface_site_fraction()))
+
     def initial_voltage(self, mean_flux_mol_m2_s: float) -> float:
         """V that carries a uniform flux at the present surface site fraction (mean)."""
-        theta_s = self.comm.allreduce(float(self.weights @ self.lithium.theta.x.array[self.surface]),
-                                      op=MPI.SUM) / self.total_weight
+        theta_s = self.surface_site_fraction()
         from solver.case.units import FARADAY_C_MOL
 
         eta = self.reaction.kinetics.overpotential(mean_flux_mol_m2_s * FARADAY_C_MOL, theta_s)
@@ -165,10 +178,10 @@ class ParticlePotential:
                     g.set(0.0)
                     g.array[s] = m * dj_dV
                     self.iterations += self._solve(g, self._z, guess=True)
-                G, h_y, h_z, d = self.comm.allreduce(np.array([
-                    float(m @ j) - mean_flux_mol_m2_s * self.total_weight,
-                    float(m * dj_dtheta @ (x.array[s] - li.theta.x.array[s])),
+                total, h_y, h_z, d = self.comm.allreduce(np.array([
+                    float(m @ j), float(m * dj_dtheta @ (x.array[s] - li.theta.x.array[s])),
                     float(m * dj_dtheta @ z.array[s]), float(m @ dj_dV)]), op=MPI.SUM)
+                G = total - mean_flux_mol_m2_s * self.total_weight  # once, not once per rank
                 pivot = d - h_z
                 if not np.isfinite(pivot) or pivot == 0.0:
                     break
@@ -192,6 +205,10 @@ class ParticlePotential:
             next_change = next_change * CONTRACTION_SAFETY if newton == 1 else next_change
             previous = change
             if next_change < NEWTON_TOLERANCE or change < ROUND_OFF:
+                surface = li.theta.x.array[s]
+                outside = bool(surface.size) and bool((surface <= 0).any() or (surface >= 1).any())
+                if self.comm.allreduce(outside, op=MPI.LOR):  # a root of the clipped law, not of the physics
+                    raise SurfaceSaturated("the surface site fraction left (0, 1), where the kinetics hold")
                 self.newton_iterations = newton
                 return self.iterations
         raise NewtonDiverged(
@@ -226,6 +243,24 @@ class ParticlePotential:
         """At a protocol step's change: the voltage is not continuous across it."""
         self._voltages = (None, None)
 
+    # -- checkpoints -----------------------------------------------------------------
+    def state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """What the next steps' numbers depend on besides theta and V: the voltage history
+        (V's extrapolation), Newton's contraction rate (when it stops) and z (where the
+        Krylov solver starts in 3D), as (JSON-able scalars, owned dof arrays). The AMG
+        hierarchy is not kept: a restart builds it anew at its first iteration, so a 3D
+        restart equals the uninterrupted run to the Krylov tolerance, a 1D one exactly."""
+        n = self.lithium.V.dofmap.index_map.size_local
+        return ({"voltages_V": list(self._voltages), "contraction": self._contraction},
+                {"newton_z": self._z.x.array[:n].copy()})
+
+    def restore(self, scalars: dict, arrays: dict[str, np.ndarray]) -> None:
+        self._voltages = tuple(scalars["voltages_V"])
+        self._contraction = scalars["contraction"]
+        if "newton_z" in arrays:
+            self._z.x.array[: arrays["newton_z"].size] = arrays["newton_z"]
+            self._z.x.scatter_forward()
+
     def _solve(self, rhs: PETSc.Vec, out, guess: bool = False) -> int:
         self.ksp.setInitialGuessNonzero(guess and not self.direct)
         try:
@@ -234,4 +269,4 @@ class ParticlePotential:
             raise NewtonDiverged(str(exc)) from None
 
 
-__all__ = ["ParticlePotential", "NewtonDiverged"]
+__all__ = ["ParticlePotential", "NewtonDiverged", "SurfaceSaturated"]

@@ -30,7 +30,7 @@ from solver.physics.mechanics import Mechanics
 from solver.physics.anisotropy import eigenstrain_shape
 from solver.physics.grain_boundaries import GrainBoundaryTractions
 from solver.numerics.peak_search import BUDGET_BYTES, SiteFractionHistory, search_peak
-from solver.physics.particle_potential import NewtonDiverged, ParticlePotential
+from solver.physics.particle_potential import NewtonDiverged, ParticlePotential, SurfaceSaturated
 from solver.physics.protocol import EVENT_TOLERANCE, ProtocolDriver
 from solver.simulation import drive
 
@@ -40,6 +40,8 @@ RANGE_TOLERANCE = 0.01
 # this many consecutive accepted steps at time_stepping.min_step that still change the
 # site fraction by more than max_change_per_step: the step size has collapsed
 STALL_STEPS = 20
+# the step that saturates the surface is found to this fraction of its length
+SATURATION_TOLERANCE = 1e-6
 # how close two times of a protocol without an end time count as one (s)
 OPEN_ENDED_TIME_TOLERANCE_S = 1e-8
 STRESS_FIELDS = ("sigma_vm_Pa", "sigma_r_Pa", "sigma_t_Pa", "sigma_h_Pa", "sigma_1_Pa")
@@ -82,6 +84,7 @@ class Stats:
     wall_mechanics_s: float = 0.0
     switch_time_s: float | None = None
     newton_iterations: int = 0
+    saturation_ends: int = 0  # voltage cut-offs reached where the surface saturated
 
 
 class ChemoMechanics:
@@ -110,7 +113,7 @@ class ChemoMechanics:
             raise ValueError("materials.core.lithium_diffusivity_factor: D(theta) is solved by Newton with the "
                              "surface kinetics; give materials.core.open_circuit_voltage and exchange_current_density")
         self.lithium = LithiumTransport(domain, self.materials, theta0, floor, drift, extra,
-                                        resistance and resistance.si)
+                                        resistance and resistance.si, factor)
         self.potential = (ParticlePotential(self.lithium, self.reaction, float(self.reaction.ocv(theta0)))
                           if self.reaction is not None else None)
         # anisotropic lattice strain per grain (solver/physics/anisotropy.py), None: isotropic
@@ -346,7 +349,19 @@ class ChemoMechanics:
         side = 0
         for _ in range(60 if kind != "site_fraction" else 30):
             trial = lo + (hi - lo) * e_lo / (e_lo - e_hi)
-            self._solve(trial, dt_previous)
+            try:
+                self._solve(trial, dt_previous)
+            except SurfaceSaturated:
+                if kind != "voltage":
+                    raise
+                hi, e_hi = trial, -abs(e_lo)  # the voltage runs off past the limit there
+                side = -1
+                continue
+            except NewtonDiverged as exc:
+                driver = self.protocol
+                raise self._diverged(str(exc), trial, f"landing on the {kind} end of protocol step "
+                                     f"{driver.index + 1} {driver.step.text!r}: the kinetics cannot carry "
+                                     "the current there (the surface emptied or filled)") from None
             e = self.protocol.event_values(self.observables(trial))[kind]
             if abs(e) < tolerance:
                 break
@@ -361,6 +376,32 @@ class ChemoMechanics:
                     e_lo /= 2
                 side = -1
         return trial
+
+    def _saturation_ends_step(self) -> bool:
+        """A voltage limit in the current's direction is reached where the surface
+        saturates: V runs off to +- infinity as i0 -> 0 there."""
+        step = self.protocol.step
+        return step.mode == "current" and step.limit("voltage") is not None
+
+    def _land_on_saturation(self, dt, dt_previous) -> float:
+        """The longest step that does not saturate the surface (bisection to
+        SATURATION_TOLERANCE of the step), solved: the step's voltage cut-off, reached
+        within that time (the voltage plunges there faster than any output can show)."""
+        lo, hi = 0.0, dt
+        while hi - lo > SATURATION_TOLERANCE * dt:
+            mid = 0.5 * (lo + hi)
+            try:
+                self._solve(mid, dt_previous)
+                lo = mid
+            except SurfaceSaturated:
+                hi = mid
+        if lo == 0.0:
+            raise self._diverged("the surface saturates at once", dt, "a voltage limit the particle "
+                                 f"cannot reach in protocol step {self.protocol.index + 1} "
+                                 f"{self.protocol.step.text!r}")
+        self._solve(lo, dt_previous)
+        self.stats.saturation_ends += 1
+        return lo
 
     def _first_event(self, values: dict, before: dict) -> str | None:
         """The limit crossed in the last trial, the earliest one (linear estimate) if
@@ -414,8 +455,21 @@ class ChemoMechanics:
             target = self._next_target(clock, end)
             limit_s = driver.step_time_limit_s()
             step = min(dt, target - t, (limit_s - t) if limit_s is not None else math.inf)
+            saturated = False
             try:
                 self._solve(step, dt_previous)
+            except SurfaceSaturated:
+                if self._saturation_ends_step():
+                    step, saturated = self._land_on_saturation(step, dt_previous), True
+                else:
+                    self.lithium.reject()
+                    self.stats.rejected += 1
+                    if step <= ts.min_step.si:
+                        raise self._diverged("the surface emptied or filled", step, "a current the kinetics "
+                                             f"cannot carry in protocol step {driver.index + 1} {driver.step.text!r}, "
+                                             "which has no voltage limit to end it there") from None
+                    clock["dt"] = max(step / 2, ts.min_step.si)
+                    continue
             except NewtonDiverged as exc:
                 self.lithium.reject()
                 self.stats.rejected += 1
@@ -459,8 +513,8 @@ class ChemoMechanics:
                     "max_change_per_step")
             before = driver.event_values(self._observables)
             observed = self.observables(step)
-            ended_by = self._first_event(driver.event_values(observed), before)
-            if ended_by is not None:
+            ended_by = "voltage" if saturated else self._first_event(driver.event_values(observed), before)
+            if ended_by is not None and not saturated:
                 after = driver.event_values(observed)[ended_by]
                 if after < 0:
                     step = self._land(ended_by, before[ended_by], after, step, dt_previous)
@@ -504,6 +558,8 @@ class ChemoMechanics:
                 self._observe(t, observer, output_times, force=self._output_interval is not None)
             if switched and self._open_ended and not at_output:
                     self._observe(t, observer, output_times, force=True)
+            if switched and self.potential is not None:  # can the next step start from here?
+                driver.check_start(self.potential.open_circuit_voltage())
             if change < ts.max_change_per_step.si / 4:
                 clock["dt"] = min(2 * dt, ts.max_step.si)
             if progress is not None:
@@ -547,6 +603,9 @@ class ChemoMechanics:
             arrays["sigma_h_Pa"] = self.sigma_h_P1.x.array[:n].copy()
         if self.mechanics is not None:
             arrays["peak_theta"] = self._peak_theta.copy()
+        if self.potential is not None:  # V's history, Newton's contraction rate, z
+            scalars["potential"], potential_arrays = self.potential.state()
+            arrays.update(potential_arrays)
         h = self.history
         if h is not None:
             scalars["history"] = {"times": h.times, "keep": h.keep, "thinned": h.thinned}
@@ -583,6 +642,8 @@ class ChemoMechanics:
         self._step_started_at = scalars["step_started_at_s"]
         if self.potential is not None and self._accepted_voltage is not None:
             self.potential.voltage_V = self._accepted_voltage
+        if self.potential is not None and "potential" in scalars:
+            self.potential.restore(scalars["potential"], arrays)
         self.stats = Stats(**scalars["stats"])
         if self.grain_boundaries is not None:
             self.grain_boundaries.restore(scalars.get("grain_boundaries_at_max"))
