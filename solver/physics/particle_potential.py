@@ -53,6 +53,10 @@ class SurfaceSaturated(NewtonDiverged):
     """The step would empty (charge) or fill (discharge) the surface: the kinetics cannot
     carry the current beyond, the voltage runs off to +- infinity there (i0 -> 0)."""
 
+    def __init__(self, message: str, emptied: bool):
+        super().__init__(message)
+        self.emptied = emptied
+
 
 class ParticlePotential:
     """Newton on (theta, V) for one time step of a LithiumTransport (whose M, K, history
@@ -206,9 +210,11 @@ class ParticlePotential:
             previous = change
             if next_change < NEWTON_TOLERANCE or change < ROUND_OFF:
                 surface = li.theta.x.array[s]
-                outside = bool(surface.size) and bool((surface <= 0).any() or (surface >= 1).any())
-                if self.comm.allreduce(outside, op=MPI.LOR):  # a root of the clipped law, not of the physics
-                    raise SurfaceSaturated("the surface site fraction left (0, 1), where the kinetics hold")
+                emptied = self.comm.allreduce(bool(surface.size) and bool((surface <= 0).any()), op=MPI.LOR)
+                filled = self.comm.allreduce(bool(surface.size) and bool((surface >= 1).any()), op=MPI.LOR)
+                if emptied or filled:  # a root of the clipped law, not of the physics
+                    raise SurfaceSaturated("the surface site fraction left (0, 1), where the kinetics hold",
+                                           emptied=emptied)
                 self.newton_iterations = newton
                 return self.iterations
         raise NewtonDiverged(

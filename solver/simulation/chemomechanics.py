@@ -377,29 +377,36 @@ class ChemoMechanics:
                 side = -1
         return trial
 
-    def _saturation_ends_step(self) -> bool:
+    def _saturation_ends_step(self, exc: SurfaceSaturated) -> bool:
         """A voltage limit in the current's direction is reached where the surface
-        saturates: V runs off to +- infinity as i0 -> 0 there."""
+        saturates the way the current drives it (a charge empties it, a discharge fills
+        it): V runs off to +- infinity as i0 -> 0 there. Saturating the other way is a
+        step too long for its start, retried shorter."""
         step = self.protocol.step
-        return step.mode == "current" and step.limit("voltage") is not None
+        return (step.mode == "current" and step.limit("voltage") is not None
+                and exc.emptied == (step.direction > 0))
 
     def _land_on_saturation(self, dt, dt_previous) -> float:
         """The longest step that does not saturate the surface (bisection to
         SATURATION_TOLERANCE of the step), solved: the step's voltage cut-off, reached
         within that time (the voltage plunges there faster than any output can show)."""
         lo, hi = 0.0, dt
+        good = None  # (theta, V) of the longest step solved
         while hi - lo > SATURATION_TOLERANCE * dt:
             mid = 0.5 * (lo + hi)
             try:
                 self._solve(mid, dt_previous)
-                lo = mid
-            except SurfaceSaturated:
+            except NewtonDiverged:  # saturated, or so close that Newton cannot tell
                 hi = mid
-        if lo == 0.0:
+                continue
+            lo = mid
+            good = (self.lithium.theta.x.array.copy(), self.potential.voltage_V)
+        if good is None:
             raise self._diverged("the surface saturates at once", dt, "a voltage limit the particle "
                                  f"cannot reach in protocol step {self.protocol.index + 1} "
                                  f"{self.protocol.step.text!r}")
-        self._solve(lo, dt_previous)
+        self.lithium.theta.x.array[:] = good[0]
+        self.potential.voltage_V = good[1]
         self.stats.saturation_ends += 1
         return lo
 
@@ -458,8 +465,8 @@ class ChemoMechanics:
             saturated = False
             try:
                 self._solve(step, dt_previous)
-            except SurfaceSaturated:
-                if self._saturation_ends_step():
+            except SurfaceSaturated as exc:
+                if self._saturation_ends_step(exc):
                     step, saturated = self._land_on_saturation(step, dt_previous), True
                 else:
                     self.lithium.reject()
