@@ -23,7 +23,7 @@ from petsc4py import PETSc
 
 from meshes.markers import FACET_TAGS
 from solver import compat
-from solver.numerics import linalg
+from solver.numerics import linalg, collectives
 from solver.physics import grain_boundary_transport as gbt
 from solver.physics.domain import Domain
 from solver.physics.materials import MaterialFields
@@ -51,6 +51,7 @@ class LithiumTransport:
         below, for Newton (solver/physics/particle_potential.py); None: D constant."""
         msh = domain.msh
         self.domain = domain
+        self._allreduce = collectives.allreduce(domain.comm)
         self.discontinuous = boundary_resistance_s_m is not None
         if self.discontinuous and domain.radial:
             raise ValueError("grains.boundary_resistance needs a 2D/3D mesh with grain boundaries")
@@ -188,11 +189,11 @@ class LithiumTransport:
         f = self.theta if f is None else f
         local = f.x.array[self._owned_surface]
         value = local.min() if local.size else float("inf")
-        return self.domain.comm.allreduce(value, op=MPI.MIN)
+        return self._allreduce(value, op=MPI.MIN)
 
     def surface_max(self, f=None) -> float:
         """Highest site fraction on the outer surface (collective)."""
         f = self.theta if f is None else f
         local = f.x.array[self._owned_surface]
         value = local.max() if local.size else -float("inf")
-        return self.domain.comm.allreduce(value, op=MPI.MAX)
+        return self._allreduce(value, op=MPI.MAX)

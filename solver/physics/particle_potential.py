@@ -30,7 +30,7 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from solver import compat
-from solver.numerics import linalg
+from solver.numerics import linalg, collectives
 from solver.physics.electrochemistry import SurfaceReaction
 
 NEWTON_MAX_ITERATIONS = 25
@@ -68,9 +68,10 @@ class ParticlePotential:
         self.voltage_V = initial_voltage_V
         li = lithium
         self.comm = li.domain.comm
+        self._allreduce = collectives.allreduce(li.domain.comm)
         self.surface = li._owned_surface  # owned local surface dofs
         self.weights = li.surface_load.array[self.surface].copy()  # m_i
-        self.total_weight = self.comm.allreduce(float(self.weights.sum()), op=MPI.SUM)
+        self.total_weight = self._allreduce(float(self.weights.sum()), op=MPI.SUM)
         self.J = li.system.A.duplicate(copy=True)
         self.J.setOption(PETSc.Mat.Option.KEEP_NONZERO_PATTERN, True)
         self.direct = li.system.direct
@@ -99,7 +100,7 @@ class ParticlePotential:
         theta = self.lithium.theta if theta is None else theta
         voltage_V = self.voltage_V if voltage_V is None else voltage_V
         j, _, _ = self.surface_flux(theta.x.array[self.surface], voltage_V)
-        return self.comm.allreduce(float(self.weights @ j), op=MPI.SUM)
+        return self._allreduce(float(self.weights @ j), op=MPI.SUM)
 
     def mean_flux(self) -> float:
         """The surface-mean outward Li flux of the present state, mol/m^2/s."""
@@ -107,7 +108,7 @@ class ParticlePotential:
 
     def surface_site_fraction(self) -> float:
         """The surface-mean site fraction of the present state (collective)."""
-        return self.comm.allreduce(float(self.weights @ self.lithium.theta.x.array[self.surface]),
+        return self._allreduce(float(self.weights @ self.lithium.theta.x.array[self.surface]),
                                    op=MPI.SUM) / self.total_weight
 
     def open_circuit_voltage(self) -> float:
@@ -156,7 +157,7 @@ class ParticlePotential:
             V = self.voltage_V
             j, dj_dtheta, dj_dV = self.surface_flux(li.theta.x.array[s], V)
             finite = np.isfinite(j).all() and np.isfinite(dj_dtheta).all() and np.isfinite(dj_dV).all()
-            if not self.comm.allreduce(bool(finite), op=MPI.LAND):
+            if not self._allreduce(bool(finite), op=MPI.LAND):
                 break  # exp overflow: an overpotential no step can reach
             b.copy(rhs)
             if self.nonlinear:  # J_volume theta_k - F_volume(theta_k): the D(theta) part of Newton
@@ -182,7 +183,7 @@ class ParticlePotential:
                     g.set(0.0)
                     g.array[s] = m * dj_dV
                     self.iterations += self._solve(g, self._z, guess=True)
-                total, h_y, h_z, d = self.comm.allreduce(np.array([
+                total, h_y, h_z, d = self._allreduce(np.array([
                     float(m @ j), float(m * dj_dtheta @ (x.array[s] - li.theta.x.array[s])),
                     float(m * dj_dtheta @ z.array[s]), float(m @ dj_dV)]), op=MPI.SUM)
                 G = total - mean_flux_mol_m2_s * self.total_weight  # once, not once per rank
@@ -193,7 +194,7 @@ class ParticlePotential:
                 x.axpy(-dV, z)
                 self.voltage_V = V + dV
             x.axpy(-1.0, theta)  # x is now the update
-            change = self.comm.allreduce(float(np.abs(x.array).max()) if x.array.size else 0.0, op=MPI.MAX)
+            change = self._allreduce(float(np.abs(x.array).max()) if x.array.size else 0.0, op=MPI.MAX)
             theta.axpy(1.0, x)
             li.theta.x.scatter_forward()
             if not np.isfinite(change) or not np.isfinite(self.voltage_V):
@@ -210,8 +211,8 @@ class ParticlePotential:
             previous = change
             if next_change < NEWTON_TOLERANCE or change < ROUND_OFF:
                 surface = li.theta.x.array[s]
-                emptied = self.comm.allreduce(bool(surface.size) and bool((surface <= 0).any()), op=MPI.LOR)
-                filled = self.comm.allreduce(bool(surface.size) and bool((surface >= 1).any()), op=MPI.LOR)
+                emptied = self._allreduce(bool(surface.size) and bool((surface <= 0).any()), op=MPI.LOR)
+                filled = self._allreduce(bool(surface.size) and bool((surface >= 1).any()), op=MPI.LOR)
                 if emptied or filled:  # a root of the clipped law, not of the physics
                     raise SurfaceSaturated("the surface site fraction left (0, 1), where the kinetics hold",
                                            emptied=emptied)
@@ -233,7 +234,7 @@ class ParticlePotential:
             drift = np.abs(diagonal.array - diag_built) if diag_built.size else np.zeros(0)
             scale = np.abs(diag_built)
             local = float((drift > 0.5 * scale).any()) if drift.size else 0.0
-            moved = self.comm.allreduce(local, op=MPI.MAX) > 0 or not (1 / 1.5 < c / c_built < 1.5)
+            moved = self._allreduce(local, op=MPI.MAX) > 0 or not (1 / 1.5 < c / c_built < 1.5)
         if built is None or moved:
             self._preconditioner_built_on = (c, diagonal.array.copy())
             self.ksp.getPC().setReusePreconditioner(False)

@@ -21,6 +21,7 @@ from dolfinx import fem
 from mpi4py import MPI
 
 from solver import compat
+from solver.numerics import collectives
 from solver.case.schema import Case
 from solver.physics.domain import Domain
 from solver.numerics.linalg import Projector, SolverFailure
@@ -93,6 +94,7 @@ class ChemoMechanics:
     def __init__(self, case: Case, domain: Domain):
         self.case = case
         self.domain = domain
+        self._allreduce = collectives.allreduce(domain.comm)
         self.materials = MaterialFields(domain, case)
         theta0 = case.lithium.initial_site_fraction.si
         self.reaction = drive.surface_reaction_of_case(case)  # None: currents as a uniform flux
@@ -187,7 +189,7 @@ class ChemoMechanics:
 
     # -- derived quantities --------------------------------------------------------------
     def integral(self, form) -> float:
-        return self.domain.comm.allreduce(fem.assemble_scalar(form), op=MPI.SUM)
+        return self._allreduce(fem.assemble_scalar(form), op=MPI.SUM)
 
     def scalars(self, t: float) -> dict:
         """The timeseries row at time t (collective)."""
@@ -250,7 +252,7 @@ class ChemoMechanics:
         """Li in the particle per particle volume, mol/m^3 (collective; exact for P1)."""
         theta = self.lithium.theta if theta is None else theta
         n = self._site_weights.size
-        return self.domain.comm.allreduce(float(self._site_weights @ theta.x.array[:n]), op=MPI.SUM) / self._volume
+        return self._allreduce(float(self._site_weights @ theta.x.array[:n]), op=MPI.SUM) / self._volume
 
     def observables(self, step_s: float | None = None) -> dict:
         """The state the protocol's events and the timeseries read (collective):
@@ -276,7 +278,7 @@ class ChemoMechanics:
         of their basis functions, exact for P1."""
         n = self._dof_volumes.size
         local = float(self._dof_volumes @ self.lithium.theta.x.array[:n])
-        return self.domain.comm.allreduce(local, op=MPI.SUM) / self._volume
+        return self._allreduce(local, op=MPI.SUM) / self._volume
 
     # -- stepping ------------------------------------------------------------------------
     def _step_health(self) -> tuple[float, bool, float, float]:
@@ -667,7 +669,7 @@ class ChemoMechanics:
         guess = getattr(self.mechanics, "_guess", None)
         layout = arrays.get("local:layout")
         same = layout is not None and np.array_equal(layout, self._p2_layout())
-        if guess is not None and self.domain.comm.allreduce(same, op=MPI.LAND):
+        if guess is not None and self._allreduce(same, op=MPI.LAND):
             x = compat.petsc_vec(self.mechanics.u).duplicate()
             for values in arrays["local:warm_start"]:
                 x.array[:] = values
