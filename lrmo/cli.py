@@ -357,8 +357,8 @@ def _dispatch(args, comm) -> int:
         return EXIT_BAD_INPUT
     if summary["status"] == "interrupted":
         return EXIT_INTERRUPTED
-    if summary["status"] != "completed":
-        return EXIT_SOLVER_FAILURE
+    if summary["status"] != "completed":  # a step refused at run time is bad input
+        return EXIT_BAD_INPUT if summary.get("reason") == "bad input" else EXIT_SOLVER_FAILURE
     stress = summary.get("stress")
     if stress:
         log.info(

@@ -285,6 +285,13 @@ def assemble_matrix(a_form, bcs=()):
     return A
 
 
+def assemble_matrix_into(A, a_form) -> None:
+    """Zero `A` and assemble `a_form` into it (the same sparsity pattern)."""
+    A.zeroEntries()
+    dolfinx.fem.petsc.assemble_matrix(A, a_form)
+    A.assemble()
+
+
 def set_bc(b, bcs) -> None:
     dolfinx.fem.petsc.set_bc(b, bcs)
 

@@ -83,11 +83,19 @@ def test_protocol_cycles_repeat_the_whole_list_and_number_it():
     assert [s.direction for s in steps] == [1, -1] * 3
 
 
+def _with_kinetics(data: dict) -> dict:
+    """A case's data with an OCV and Butler-Volmer kinetics: a voltage step needs them."""
+    data["materials"]["core"].update(
+        open_circuit_voltage={"expression": "4.4 - 0.8*x", "source": "test"},
+        exchange_current_density={"value": 0.1, "unit": "A/m^2", "source": "test"})
+    return data
+
+
 def test_a_case_with_steps_converts_to_a_protocol_without_an_end_time():
     data = load_case_data(PRISTINE)
     data["protocol"] = {"current_1C": "250 mA/g", "cycles": 2,
                         "steps": ["Charge at 1C until 4.8 V", "Hold at 4.8 V until C/50", "Rest for 1 hour"]}
-    case = validate_case(data)
+    case = validate_case(_with_kinetics(data))
     protocol = protocol_of(case)
     assert protocol.end_time_s is None and protocol.current_1C_A_kg == 250.0
     assert len(protocol.steps) == 6 and protocol.steps[4].limit("current") == pytest.approx(5.0)
@@ -206,7 +214,7 @@ def test_the_resolved_case_of_a_protocol_of_steps_validates_again():
     data = load_case_data(PRISTINE)
     data["protocol"] = {"current_1C": "250 mA/g", "steps": ["Charge at 1C until 4.8 V",
                                                             {"repeat": 2, "steps": ["Rest for 1 h"]}]}
-    case = validate_case(data)
+    case = validate_case(_with_kinetics(data))
     again = validate_case(yaml.safe_load(dump_case_yaml(case)))
     assert protocol_of(again) == protocol_of(case)
 
@@ -222,3 +230,13 @@ def test_lrmo_validate_exits_2_naming_the_bad_step(tmp_path, capsys):
     assert code == 2
     assert "protocol.steps[2]: cannot read 'Charge at 1 until 4.8V'" in err
     assert "allowed forms:" in err and "Traceback" not in err
+
+
+def test_a_protocol_of_steps_next_to_oxygen_needs_an_end_time():
+    data = load_case_data(CASES / "pristine_o2.yaml")
+    data["protocol"] = {"current_1C": "250 mA/g", "steps": ["Charge at 1C until 4.8 V"]}
+    with pytest.raises(CaseError, match=r"^protocol\.end_time: required when physics includes 'oxygen'"):
+        validate_case(data)
+    data["protocol"]["end_time"] = "1 h"
+    case = validate_case(data)
+    assert case.end_time_s() == max(3600.0, case.oxygen.end_time.si)

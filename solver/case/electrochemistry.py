@@ -50,6 +50,9 @@ SYMBOL = "x"  # the Li site fraction
 FROM_SET = "from_set"
 
 Voltage = quantity("V", gt=VOLTAGE_RANGE_V[0], lt=VOLTAGE_RANGE_V[1])
+# a window's cut-off counts as reached by the curve's end when within this of it: the
+# kinetic overpotential carries the potential over a mV even at C/50
+WINDOW_COVER_TOLERANCE_V = 1e-3
 
 
 def _with_source(q):
@@ -210,6 +213,7 @@ class OpenCircuitVoltage(_Strict):
             self._check_table()
         else:
             self._check_expression()
+        self._check_window_reached()
         return self
 
     def _check_table(self) -> None:
@@ -270,6 +274,47 @@ class OpenCircuitVoltage(_Strict):
         for v, label in zip(volts, labels):
             if not lo - tol <= v <= hi + tol:
                 raise ValueError(f"{label} = {v:g} V is outside window [{lo:g}, {hi:g}] V")
+
+    def _check_window_reached(self) -> None:
+        """The curve covers its window: U at the lowest site fraction is the upper cut-off
+        and U at the highest the lower one (within WINDOW_COVER_TOLERANCE_V), unless the
+        curve goes on to site fraction 0 (1) there: at an empty (full) surface the
+        exchange current vanishes and the overpotential carries the potential on to any
+        cut-off. A cut-off the curve stops short of could be reached only beyond the
+        curve's end, where U is not known (the engine holds it at the end value)."""
+        if self.window is None:
+            return
+        (s_lo, s_hi), (w_lo, w_hi) = self.range(), self.window_V()
+        u_top, u_bottom = float(self(s_lo)), float(self(s_hi))
+        if s_lo > 0.0 and u_top < w_hi - WINDOW_COVER_TOLERANCE_V:
+            raise ValueError(
+                f"window: the upper cut-off {w_hi:g} V is above the curve's highest voltage "
+                f"{u_top:.4g} V (at its lowest site fraction {s_lo:g}): a charge would leave the "
+                f"curve before reaching it; extend the curve to {w_hi:g} V (or to site fraction "
+                "0), or lower the window")
+        if s_hi < 1.0 and u_bottom > w_lo + WINDOW_COVER_TOLERANCE_V:
+            raise ValueError(
+                f"window: the lower cut-off {w_lo:g} V is below the curve's lowest voltage "
+                f"{u_bottom:.4g} V (at its highest site fraction {s_hi:g}): a discharge would "
+                f"leave the curve before reaching it; extend the curve to {w_lo:g} V (or to "
+                "site fraction 1), or raise the window")
+
+    def reachable_V(self) -> tuple[float, float, str]:
+        """(lowest, highest) particle potential a protocol step may ask for, and a few
+        words on where they come from: the window when given (the curve covers it), else
+        U at the curve's ends, open below when the curve reaches site fraction 1 and above
+        when it reaches 0 (see `_check_window_reached`)."""
+        if self.window is not None:
+            w_lo, w_hi = self.window_V()
+            return w_lo, w_hi, f"{w_lo:g} to {w_hi:g} V, materials.core.open_circuit_voltage.window"
+        (s_lo, s_hi) = self.range()
+        u_top, u_bottom = float(self(s_lo)), float(self(s_hi))
+        low = VOLTAGE_RANGE_V[0] if s_hi >= 1.0 else u_bottom
+        high = VOLTAGE_RANGE_V[1] if s_lo <= 0.0 else u_top
+        words = (f"U from {u_top:.4g} V at site fraction {s_lo:g} to {u_bottom:.4g} V at {s_hi:g}"
+                 + ("; below that as the surface fills" if s_hi >= 1.0 else "")
+                 + ("; above that as the surface empties" if s_lo <= 0.0 else ""))
+        return low, high, f"{low:.4g} to {high:.4g} V: {words}"
 
     # -- what the engine reads ----------------------------------------------------------
     @property

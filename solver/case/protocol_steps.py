@@ -243,6 +243,43 @@ def read_steps(items: Any, current_1C_A_kg: float | None = None, cycles: int | N
     return tuple(dataclasses.replace(s, cycle=k) for k in range(1, cycles + 1) for s in body)
 
 
+def _step_strings(items: Any, where: str):
+    """(key path, item) of every step string of a steps list, repeat blocks walked once."""
+    for i, item in enumerate(items if isinstance(items, list) else ()):
+        if isinstance(item, dict):
+            yield from _step_strings(item.get("steps"), f"{where}[{i}].steps")
+        else:
+            yield f"{where}[{i}]", item
+
+
+def check_step_voltages(items: Any, current_1C_A_kg: float | None, ocv, missing: list[str],
+                        where: str = "protocol.steps") -> None:
+    """Refuse (ValueError naming the step) a voltage, held or as an end, in a case whose
+    core material lacks the keys in `missing` (the open-circuit voltage and the kinetics
+    a voltage needs), or outside the potentials the particle can reach with `ocv` (the
+    case's OpenCircuitVoltage: its window when given, `reachable_V`). `items`: the
+    protocol.steps list as written, already readable (read_steps)."""
+    for here, text in _step_strings(items, where):
+        step = read_step(text, current_1C_A_kg, here)
+        volts = [step.value] if step.mode == "voltage" else []
+        volts += [lim.value for lim in step.limits if lim.kind == "voltage"]
+        if not volts:
+            continue
+        name = f"{here} {step.text!r}"
+        if missing:
+            keys = " and ".join(f"materials.core.{k}" for k in missing)
+            raise ValueError(f"{name}: a voltage needs the open-circuit voltage and Butler-Volmer "
+                             f"kinetics of the core; give {keys} (or write from_set with a "
+                             "parameter_set), or drive the step by a current or a time")
+        low, high, basis = ocv.reachable_V()
+        for v in volts:
+            if v > high or v < low:
+                side = "above" if v > high else "below"
+                raise ValueError(f"{name}: {v:g} V is {side} the open-circuit voltage's range "
+                                 f"({basis}): the particle's potential cannot reach it; keep "
+                                 "the step's voltages within that range")
+
+
 def legacy_steps(c_rate: float, current_1C_A_kg: float, floor: float, hold_at_floor: bool) -> tuple[Step, ...]:
     """The first charge of `kind: galvanostatic_charge` as steps: charge at `c_rate` until
     the surface's lowest site fraction reaches `floor`, then hold the surface there (or,
@@ -269,5 +306,5 @@ def protocol_of(case) -> Protocol:
     return Protocol(read_steps(p.steps, current_1C, p.cycles), end, current_1C)
 
 
-__all__ = ["read_step", "read_steps", "legacy_steps", "protocol_of", "ALLOWED_FORMS", "ENDS_OF_MODE",
+__all__ = ["read_step", "read_steps", "check_step_voltages", "legacy_steps", "protocol_of", "ALLOWED_FORMS", "ENDS_OF_MODE",
            "MAX_REPEAT", "MAX_STEPS"]

@@ -20,7 +20,7 @@ from solver.case.loading import CaseError, clip, clip_repr, parse_yaml, read_yam
 from solver.case.oxygen import Oxygen
 from solver.case.grains import Grains
 from solver.case.fitted import FittedParameter
-from solver.case.protocol_steps import read_steps
+from solver.case.protocol_steps import check_step_voltages, read_steps
 from solver.case.electrochemistry import (ChargeTransferCoefficient, ExchangeCurrentDensity,
                                           LithiumDiffusivityFactor, OpenCircuitVoltage, VolumeChange)
 from solver.case.units import (  # noqa: F401  (the quantity kinds of case files)
@@ -421,10 +421,25 @@ class Case(Strict):
                 "geometry.coating_thickness must be 0 when physics includes 'lithium' "
                 "(Li transport through a RuO2 shell is not modelled)"
             )
+        if self.oxygen is not None and self.protocol is not None and self.protocol.end_time is None:
+            raise ValueError("protocol.end_time: required when physics includes 'oxygen' (the O2 "
+                             "run follows the Li run up to a known end time)")
         self._check_output_end()
         self._check_mesh()
         self._check_fitted()
+        self._check_step_voltages()
         return self
+
+    def _check_step_voltages(self) -> None:
+        """A voltage in protocol.steps needs the core's open-circuit voltage and kinetics,
+        and must lie within the potentials they can reach (protocol_steps.check_step_voltages)."""
+        p = self.protocol
+        if p is None or p.steps is None or "lithium" not in self.physics:
+            return
+        core = self.materials.core
+        missing = [k for k in ("open_circuit_voltage", "exchange_current_density") if getattr(core, k) is None]
+        check_step_voltages(p.steps, None if p.current_1C is None else p.current_1C.si,
+                            core.open_circuit_voltage, missing)
 
     def _check_output_end(self) -> None:
         """Listed output times end by the end time, when the case has one; an output

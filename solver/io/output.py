@@ -2,7 +2,9 @@
 
     case.yaml        fully resolved case
     summary.json     status (running, completed, failed, interrupted), versions, n_ranks,
-                     host/pid/start of the job, dofs, wall time, mesh info, results
+                     host/pid/start of the job, dofs, wall time, mesh info, results;
+                     a failed run's message, and reason 'bad input' when a protocol step
+                     was refused at run time (solver/physics/protocol.py StepRefused)
     timeseries.csv   one row per output time, first column t_s
     profiles.csv     long format: t_s, r_m, one column per field
     fields/          XDMF (and VTX where ADIOS2 exists) time series for ParaView
@@ -213,7 +215,10 @@ class RunRecord:
             t_last = self.timeseries[-1]["t_s"] if self.timeseries else 0.0
             self.summary["status"] = "failed"
             self.summary["message"] = f"{exc} (after the last good output at t = {t_last:g} s)"
-            log.error(f"solver failure: {self.summary['message']}")
+            reason = getattr(exc, "reason", None)  # 'bad input': a step refused at run time
+            if reason is not None:
+                self.summary["reason"] = reason
+            log.error(f"{reason or 'solver failure'}: {self.summary['message']}")
         except BaseException as exc:
             self.summary["status"] = "failed"
             self.summary["message"] = f"aborted by an unexpected error: {exc!r}"

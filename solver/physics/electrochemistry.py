@@ -26,6 +26,12 @@ from solver.case.units import FARADAY_C_MOL, GAS_CONSTANT_J_MOL_K
 SITE_FRACTION_MARGIN = 1e-9
 
 
+def _clip(x, lo, hi):
+    """np.clip without its per-call checks (a few us: it is called at every Newton
+    iteration on a handful of surface values)."""
+    return np.minimum(np.maximum(x, lo), hi)
+
+
 class OpenCircuitVoltage:
     """U(theta) in V against Li/Li+, from a table (monotone cubic: scipy's PCHIP, so no
     overshoot between points and a continuous derivative for Newton) or a sympy
@@ -50,12 +56,12 @@ class OpenCircuitVoltage:
         lo, hi = float(x[0]), float(x[-1])
 
         def value(theta):
-            return spline(np.clip(theta, lo, hi))
+            return spline(_clip(theta, lo, hi))
 
         def derivative(theta):
             theta = np.asarray(theta, dtype=float)
             inside = (theta > lo) & (theta < hi)
-            return np.where(inside, slope(np.clip(theta, lo, hi)), 0.0)
+            return np.where(inside, slope(_clip(theta, lo, hi)), 0.0)
 
         return cls(value, derivative, (lo, hi), f"table of {x.size} points")
 
@@ -70,7 +76,7 @@ class OpenCircuitVoltage:
         lo, hi = site_fraction_range
 
         def clipped(f):
-            return lambda theta: f(np.clip(np.asarray(theta, dtype=float), lo, hi)) + 0.0 * np.asarray(theta)
+            return lambda theta: f(_clip(np.asarray(theta, dtype=float), lo, hi)) + 0.0 * np.asarray(theta)
 
         return cls(clipped(value), clipped(derivative), (lo, hi), text)
 
@@ -103,7 +109,7 @@ class ButlerVolmer:
 
     def exchange_current(self, theta):
         """(i0, d i0 / d theta) in A/m^2."""
-        t = np.clip(theta, SITE_FRACTION_MARGIN, 1 - SITE_FRACTION_MARGIN)
+        t = _clip(theta, SITE_FRACTION_MARGIN, 1 - SITE_FRACTION_MARGIN)
         root = np.sqrt(t * (1 - t))
         i0 = 2 * self.exchange_current_density_A_m2 * root
         return i0, self.exchange_current_density_A_m2 * (1 - 2 * t) / root

@@ -23,7 +23,7 @@ from petsc4py import PETSc
 
 from meshes.markers import FACET_TAGS
 from solver import compat
-from solver.numerics import linalg
+from solver.numerics import linalg, collectives
 from solver.physics import grain_boundary_transport as gbt
 from solver.physics.domain import Domain
 from solver.physics.materials import MaterialFields
@@ -40,13 +40,18 @@ class LithiumTransport:
         stress_drift: tuple | None = None,
         petsc_options: dict | None = None,
         boundary_resistance_s_m: float | None = None,
+        diffusivity_factor=None,
     ):
         """`stress_drift = (sigma_h, temperature_K)` switches on two-way coupling;
         sigma_h is a P1 Function kept up to date by the caller. `boundary_resistance_s_m`
         (grains.boundary_resistance): theta is DG1, discontinuous across the grain
-        boundaries (solver/physics/grain_boundary_transport.py); None: P1, continuous."""
+        boundaries (solver/physics/grain_boundary_transport.py); None: P1, continuous.
+        `diffusivity_factor` (solver/physics/property_tables.py DiffusivityFactor):
+        D(theta) = D f(theta), a nonlinear stiffness: `residual_form` and `jacobian_form`
+        below, for Newton (solver/physics/particle_potential.py); None: D constant."""
         msh = domain.msh
         self.domain = domain
+        self._allreduce = collectives.allreduce(domain.comm)
         self.discontinuous = boundary_resistance_s_m is not None
         if self.discontinuous and domain.radial:
             raise ValueError("grains.boundary_resistance needs a 2D/3D mesh with grain boundaries")
@@ -73,6 +78,17 @@ class LithiumTransport:
         self.surface_load = compat.petsc_vec(self._surface_load)
         compat.assemble_vector_into(self.surface_load, fem.form(domain.surface_integral(v)))
 
+        self.residual_form = self.jacobian_form = None
+        if diffusivity_factor is not None:
+            if self.discontinuous:
+                raise ValueError("a diffusivity factor with grains.boundary_resistance is not supported")
+            self.shift = compat.constant(msh, 1.0)  # a0/dt of the step
+            theta, du = self.theta, ufl.TrialFunction(self.V)
+            residual = domain.volume_integral(self.shift * self.c_max * theta * v + D * diffusivity_factor(theta)
+                                              * self.c_max * ufl.dot(grad(theta), grad(v)))
+            self.residual_form = fem.form(residual)
+            self.jacobian_form = fem.form(ufl.derivative(residual, theta, du))
+            D = D * diffusivity_factor(self.theta_n)  # the lagged drift's D
         self.drift_form = None
         if stress_drift is not None:
             sigma_h, temperature_K = stress_drift
@@ -173,11 +189,11 @@ class LithiumTransport:
         f = self.theta if f is None else f
         local = f.x.array[self._owned_surface]
         value = local.min() if local.size else float("inf")
-        return self.domain.comm.allreduce(value, op=MPI.MIN)
+        return self._allreduce(value, op=MPI.MIN)
 
     def surface_max(self, f=None) -> float:
         """Highest site fraction on the outer surface (collective)."""
         f = self.theta if f is None else f
         local = f.x.array[self._owned_surface]
         value = local.max() if local.size else -float("inf")
-        return self.domain.comm.allreduce(value, op=MPI.MAX)
+        return self._allreduce(value, op=MPI.MAX)

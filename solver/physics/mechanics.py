@@ -61,7 +61,7 @@ class Mechanics:
 
     def __init__(self, domain: Domain, materials: MaterialFields, theta, theta_ref: float,
                  petsc_options: dict | None = None, warm_start_vectors: int = 8,
-                 eigenstrain_shape=None):
+                 eigenstrain_shape=None, volume_change=None):
         msh = domain.msh
         self.domain = domain
         self.V = compat.functionspace(msh, "Lagrange", 2, domain.displacement_shape)
@@ -70,7 +70,11 @@ class Mechanics:
         omega = materials.partial_molar_volume
         eps = domain.strain
         theta_ref = compat.constant(msh, theta_ref)
-        self.chemical_strain = omega / 3 * materials.site_concentration() * (theta - theta_ref)
+        if volume_change is None:  # linear in the Li content: Omega / 3 c_max (theta - theta_ref)
+            self.chemical_strain = omega / 3 * materials.site_concentration() * (theta - theta_ref)
+        else:  # the lattice's measured dV/V(theta), scaled by the local share of Li sites
+            self.chemical_strain = (materials.site_concentration() / materials.c_max_core_constant
+                                    * (volume_change(theta) - volume_change(theta_ref)) / 3)
         bulk_3K = 3 * lmbda + 2 * mu
 
         # sigma = s I + 2 mu eps with the scalar s = lambda tr(eps) - 3K eps_ch, written with

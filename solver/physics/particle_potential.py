@@ -30,21 +30,35 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from solver import compat
-from solver.numerics import linalg
+from solver.numerics import linalg, collectives
 from solver.physics.electrochemistry import SurfaceReaction
 
 NEWTON_MAX_ITERATIONS = 25
-SITE_FRACTION_TOLERANCE = 1e-11
-VOLTAGE_TOLERANCE_V = 1e-10
+NEWTON_TOLERANCE = 1e-8  # in site fraction and in V
+ROUND_OFF = 1e-13  # changes below this are round-off: no contraction rate from them
+# a contraction rate carried over from an earlier step is trusted only with this margin
+CONTRACTION_SAFETY = 2.0
 
 
 # 3D: CG + the transport's tuned BoomerAMG on J (measured: the AMG of K + c M alone, without
 # the surface term, doubles the Krylov iterations); Newton needs no tighter solves
 NEWTON_KRYLOV = {**linalg.HYPRE_3D, "ksp_rtol": 1e-9}
+# z = J^-1 g only sets V's Newton update: an error e in z moves that update by ~e of itself
+# (~1e-5 V a step), so 1e-4 is far below the Newton tolerance
+Z_RTOL = 1e-4
 
 
 class NewtonDiverged(linalg.SolverFailure):
     """Newton did not converge: the step is retried with a shorter time step."""
+
+
+class SurfaceSaturated(NewtonDiverged):
+    """The step would empty (charge) or fill (discharge) the surface: the kinetics cannot
+    carry the current beyond, the voltage runs off to +- infinity there (i0 -> 0)."""
+
+    def __init__(self, message: str, emptied: bool):
+        super().__init__(message)
+        self.emptied = emptied
 
 
 class ParticlePotential:
@@ -57,20 +71,28 @@ class ParticlePotential:
         self.voltage_V = initial_voltage_V
         li = lithium
         self.comm = li.domain.comm
+        self._allreduce = collectives.allreduce(li.domain.comm)
         self.surface = li._owned_surface  # owned local surface dofs
         self.weights = li.surface_load.array[self.surface].copy()  # m_i
-        self.total_weight = self.comm.allreduce(float(self.weights.sum()), op=MPI.SUM)
+        self.total_weight = self._allreduce(float(self.weights.sum()), op=MPI.SUM)
         self.J = li.system.A.duplicate(copy=True)
         self.J.setOption(PETSc.Mat.Option.KEEP_NONZERO_PATTERN, True)
         self.direct = li.system.direct
         options = li.system.options if self.direct else NEWTON_KRYLOV
         self.ksp = linalg.make_ksp(self.comm, "lithium_newton", options)
         self.ksp.setOperators(self.J)
+        self.nonlinear = li.jacobian_form is not None  # D(theta): the volume Jacobian too
+        if self.nonlinear and not self.direct:
+            self.ksp.setType(PETSc.KSP.Type.GMRES)  # D'(theta) grad theta makes J unsymmetric
         V = li.V
-        self._residual, self._y, self._z, self._g = (fem.Function(V) for _ in range(4))
+        self._residual, self._y, self._z, self._g, self._volume = (fem.Function(V) for _ in range(5))
         self._diagonal = fem.Function(V)
         self.iterations = 0  # Krylov iterations of the last step
         self.newton_iterations = 0
+        self.preconditioner_setups = 0
+        self._preconditioner_built_on = None  # (c, surface diagonal) of the AMG in use
+        self._voltages = (None, None)  # V at the last two accepted steps
+        self._contraction = None  # Newton's change_k+1 / change_k^2, from the last iterations
 
     # -- the discrete surface law -----------------------------------------------------
     def surface_flux(self, theta_owned_surface, voltage_V):
@@ -81,16 +103,24 @@ class ParticlePotential:
         theta = self.lithium.theta if theta is None else theta
         voltage_V = self.voltage_V if voltage_V is None else voltage_V
         j, _, _ = self.surface_flux(theta.x.array[self.surface], voltage_V)
-        return self.comm.allreduce(float(self.weights @ j), op=MPI.SUM)
+        return self._allreduce(float(self.weights @ j), op=MPI.SUM)
 
     def mean_flux(self) -> float:
         """The surface-mean outward Li flux of the present state, mol/m^2/s."""
         return self.total_flux() / self.total_weight
 
+    def surface_site_fraction(self) -> float:
+        """The surface-mean site fraction of the present state (collective)."""
+        return self._allreduce(float(self.weights @ self.lithium.theta.x.array[self.surface]),
+                                   op=MPI.SUM) / self.total_weight
+
+    def open_circuit_voltage(self) -> float:
+        """U at the surface-mean site fraction, V (collective)."""
+        return float(self.reaction.ocv(self.surface_site_fraction()))
+
     def initial_voltage(self, mean_flux_mol_m2_s: float) -> float:
         """V that carries a uniform flux at the present surface site fraction (mean)."""
-        theta_s = self.comm.allreduce(float(self.weights @ self.lithium.theta.x.array[self.surface]),
-                                      op=MPI.SUM) / self.total_weight
+        theta_s = self.surface_site_fraction()
         from solver.case.units import FARADAY_C_MOL
 
         eta = self.reaction.kinetics.overpotential(mean_flux_mol_m2_s * FARADAY_C_MOL, theta_s)
@@ -101,7 +131,12 @@ class ParticlePotential:
                    voltage_V: float | None = None) -> int:
         """theta (and V under current control) at t + dt; exactly one of
         `mean_flux_mol_m2_s` (current control: the particle's current as a uniform flux)
-        and `voltage_V`. Returns the Krylov iterations; raises NewtonDiverged."""
+        and `voltage_V`. Returns the Krylov iterations; raises NewtonDiverged.
+
+        Each iteration solves for the new iterate itself, J theta_k+1 = J theta_k - R_k
+        (= b + m (dj/dtheta theta_k - j) on the surface rows), from theta_k as the
+        initial guess, and for z from the last z: the Krylov solver then starts close to
+        its answer, as the flux step does from the extrapolated history."""
         li = self.lithium
         a0, a1, a2 = bdf
         c = a0 / dt
@@ -109,13 +144,14 @@ class ParticlePotential:
         A0 = li.system.A
         b = li.history_rhs(dt, bdf)  # M h (+ drift)
         current_control = voltage_V is None
+        w = -a1 - 1.0 if a2 else 0.0  # dt / dt_previous (bdf_coefficients)
         if not current_control:
             self.voltage_V = voltage_V
-        if li.warm_start:
-            w = -a1 - 1.0 if a2 else 0.0
-            li.theta.x.array[:] = (1 + w) * li.theta_n.x.array - w * li.theta_nm1.x.array
+        elif self._voltages[0] is not None and a2:  # V extrapolated like theta
+            self.voltage_V = (1 + w) * self._voltages[1] - w * self._voltages[0]
+        li.theta.x.array[:] = (1 + w) * li.theta_n.x.array - w * li.theta_nm1.x.array
         theta = compat.petsc_vec(li.theta)
-        R, y, z, g = (compat.petsc_vec(f) for f in (self._residual, self._y, self._z, self._g))
+        rhs, x, z, g = (compat.petsc_vec(f) for f in (self._residual, self._y, self._z, self._g))
         diagonal = compat.petsc_vec(self._diagonal)
         s, m = self.surface, self.weights
         self.iterations = 0
@@ -124,55 +160,125 @@ class ParticlePotential:
             V = self.voltage_V
             j, dj_dtheta, dj_dV = self.surface_flux(li.theta.x.array[s], V)
             finite = np.isfinite(j).all() and np.isfinite(dj_dtheta).all() and np.isfinite(dj_dV).all()
-            if not self.comm.allreduce(bool(finite), op=MPI.LAND):
+            if not self._allreduce(bool(finite), op=MPI.LAND):
                 break  # exp overflow: an overpotential no step can reach
-            A0.mult(theta, R)
-            R.axpy(-1.0, b)
-            R.array[s] += m * j
-            A0.copy(self.J, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
+            b.copy(rhs)
+            if self.nonlinear:  # J_volume theta_k - F_volume(theta_k): the D(theta) part of Newton
+                li.shift.value = c
+                compat.assemble_matrix_into(self.J, li.jacobian_form)
+                volume = compat.petsc_vec(self._volume)
+                compat.assemble_vector_into(volume, li.residual_form)
+                volume.scale(-1.0)
+                self.J.multAdd(theta, volume, volume)
+                rhs.axpy(1.0, volume)
+            else:
+                A0.copy(self.J, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
             diagonal.set(0.0)
             diagonal.array[s] = m * dj_dtheta
             self.J.setDiagonal(diagonal, addv=PETSc.InsertMode.ADD_VALUES)
-            if not self.direct:  # AMG set up at the first iteration of a step, then reused
-                self.ksp.getPC().setReusePreconditioner(newton > 1)
-            R.scale(-1.0)
-            self.iterations += self._solve(R, self._y)
+            self._choose_preconditioner(c, diagonal)
+            rhs.array[s] += m * (dj_dtheta * li.theta.x.array[s] - j)
+            theta.copy(x)
+            self.iterations += self._solve(rhs, self._y, guess=True)
             dV = 0.0
             if current_control:
-                G = self.comm.allreduce(float(m @ j), op=MPI.SUM) - mean_flux_mol_m2_s * self.total_weight
-                g.set(0.0)
-                g.array[s] = m * dj_dV
-                self.iterations += self._solve(g, self._z)
-                h_y, h_z, d = self.comm.allreduce(
-                    np.array([float(m * dj_dtheta @ y.array[s]), float(m * dj_dtheta @ z.array[s]),
-                              float(m @ dj_dV)]), op=MPI.SUM)
+                if newton == 1:  # z = J^-1 g of the first iteration serves the others (chord)
+                    g.set(0.0)
+                    g.array[s] = m * dj_dV
+                    self.iterations += self._solve(g, self._z, guess=True, rtol=Z_RTOL)
+                total, h_y, h_z, d = self._allreduce(np.array([
+                    float(m @ j), float(m * dj_dtheta @ (x.array[s] - li.theta.x.array[s])),
+                    float(m * dj_dtheta @ z.array[s]), float(m @ dj_dV)]), op=MPI.SUM)
+                G = total - mean_flux_mol_m2_s * self.total_weight  # once, not once per rank
                 pivot = d - h_z
                 if not np.isfinite(pivot) or pivot == 0.0:
                     break
                 dV = (-G - h_y) / pivot
-                y.axpy(-dV, z)
+                x.axpy(-dV, z)
                 self.voltage_V = V + dV
-            theta.axpy(1.0, y)
+            x.axpy(-1.0, theta)  # x is now the update
+            change = self._allreduce(float(np.abs(x.array).max()) if x.array.size else 0.0, op=MPI.MAX)
+            theta.axpy(1.0, x)
             li.theta.x.scatter_forward()
-            change = self.comm.allreduce(float(np.abs(y.array).max()) if y.array.size else 0.0, op=MPI.MAX)
             if not np.isfinite(change) or not np.isfinite(self.voltage_V):
                 break
-            # converged: quadratic convergence puts the next change below the tolerance
-            next_change = change * min(1.0, change / previous) if newton > 1 else change
+            # converged: the next change (in site fraction, and in V: U' is of order
+            # 1 V per unit of site fraction), estimated from this one and the contraction
+            # change_k+1 / change_k^2 seen so far (Newton converges quadratically), is
+            # below the tolerance; a rate from an earlier step lets one iteration do
+            change = max(change, abs(dV))
+            if newton > 1 and change > ROUND_OFF:
+                self._contraction = change / previous**2
+            next_change = change if self._contraction is None else self._contraction * change**2
+            next_change = next_change * CONTRACTION_SAFETY if newton == 1 else next_change
             previous = change
-            if next_change < SITE_FRACTION_TOLERANCE and abs(dV) < VOLTAGE_TOLERANCE_V * max(1.0, change / SITE_FRACTION_TOLERANCE):
+            if next_change < NEWTON_TOLERANCE or change < ROUND_OFF:
+                surface = li.theta.x.array[s]
+                emptied = self._allreduce(bool(surface.size) and bool((surface <= 0).any()), op=MPI.LOR)
+                filled = self._allreduce(bool(surface.size) and bool((surface >= 1).any()), op=MPI.LOR)
+                if emptied or filled:  # a root of the clipped law, not of the physics
+                    raise SurfaceSaturated("the surface site fraction left (0, 1), where the kinetics hold",
+                                           emptied=emptied)
                 self.newton_iterations = newton
                 return self.iterations
         raise NewtonDiverged(
             f"the surface reaction's Newton iteration did not converge in {NEWTON_MAX_ITERATIONS} "
             f"iterations (last change {change:.3g} in site fraction, {abs(dV):.3g} V)")
 
-    def _solve(self, rhs: PETSc.Vec, out) -> int:
-        self.ksp.setInitialGuessNonzero(False)
+    def _choose_preconditioner(self, c: float, diagonal) -> None:
+        """3D: keep the AMG hierarchy while J stays close to the one it was built on (the
+        shift c within a factor 1.5, the surface diagonal within 50 %); rebuild it
+        otherwise. Krylov runs on the exact J either way."""
+        if self.direct:
+            return
+        built = self._preconditioner_built_on
+        if built is not None:
+            c_built, diag_built = built
+            drift = np.abs(diagonal.array - diag_built) if diag_built.size else np.zeros(0)
+            scale = np.abs(diag_built)
+            local = float((drift > 0.5 * scale).any()) if drift.size else 0.0
+            moved = self._allreduce(local, op=MPI.MAX) > 0 or not (1 / 1.5 < c / c_built < 1.5)
+        if built is None or moved:
+            self._preconditioner_built_on = (c, diagonal.array.copy())
+            self.ksp.getPC().setReusePreconditioner(False)
+            self.preconditioner_setups += 1
+        else:
+            self.ksp.getPC().setReusePreconditioner(True)
+
+    def accept(self) -> None:
+        """After an accepted step: the voltage history for the next step's guess."""
+        self._voltages = (self._voltages[1], self.voltage_V)
+
+    def forget_history(self) -> None:
+        """At a protocol step's change: the voltage is not continuous across it."""
+        self._voltages = (None, None)
+
+    # -- checkpoints -----------------------------------------------------------------
+    def state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """What the next steps' numbers depend on besides theta and V: the voltage history
+        (V's extrapolation), Newton's contraction rate (when it stops) and z (where the
+        Krylov solver starts in 3D), as (JSON-able scalars, owned dof arrays). The AMG
+        hierarchy is not kept: a restart builds it anew at its first iteration, so a 3D
+        restart equals the uninterrupted run to the Krylov tolerance, a 1D one exactly."""
+        n = self.lithium.V.dofmap.index_map.size_local
+        return ({"voltages_V": list(self._voltages), "contraction": self._contraction},
+                {"newton_z": self._z.x.array[:n].copy()})
+
+    def restore(self, scalars: dict, arrays: dict[str, np.ndarray]) -> None:
+        self._voltages = tuple(scalars["voltages_V"])
+        self._contraction = scalars["contraction"]
+        if "newton_z" in arrays:
+            self._z.x.array[: arrays["newton_z"].size] = arrays["newton_z"]
+            self._z.x.scatter_forward()
+
+    def _solve(self, rhs: PETSc.Vec, out, guess: bool = False, rtol: float | None = None) -> int:
+        self.ksp.setInitialGuessNonzero(guess and not self.direct)
+        if not self.direct:
+            self.ksp.setTolerances(rtol=rtol or NEWTON_KRYLOV["ksp_rtol"])
         try:
             return linalg.solve(self.ksp, rhs, out)
         except linalg.SolverFailure as exc:  # a Newton iterate out of reach: retry shorter
             raise NewtonDiverged(str(exc)) from None
 
 
-__all__ = ["ParticlePotential", "NewtonDiverged"]
+__all__ = ["ParticlePotential", "NewtonDiverged", "SurfaceSaturated"]

@@ -24,11 +24,23 @@ import math
 from dataclasses import dataclass
 
 from solver.case.units import FARADAY_C_MOL
+from solver.numerics.linalg import SolverFailure
 from solver.physics.steps import Protocol, Step
 
 # |e| at which a landing on an event is done, by limit kind (site fraction; V; relative
 # to the limit for current and capacity)
 EVENT_TOLERANCE = {"site_fraction": 1e-7, "voltage": 1e-7, "current": 1e-7, "capacity": 1e-9}
+# a voltage hold right after a charge may start this far below the surface's open-circuit
+# voltage (the charge's landing and the PCHIP curve's round-off), no further
+HOLD_BELOW_OCV_TOLERANCE_V = 5e-3
+
+
+class StepRefused(SolverFailure):
+    """A step that cannot run from the state its predecessor left: bad input that only the
+    run can find. Raised alike on every rank; the run ends `failed` with the summary's
+    reason 'bad input' (`lrmo run` exits 2)."""
+
+    reason = "bad input"
 
 
 def galvanostatic_flux_mol_m2_s(c_rate: float, current_1C_A_kg: float, density_kg_m3: float,
@@ -168,6 +180,24 @@ class ProtocolDriver:
         self.index += 1
         self.start(t_s, observables)
 
+    def check_start(self, surface_ocv_V: float) -> None:
+        """Refuse (StepRefused) a voltage hold that starts right after a charge more than
+        HOLD_BELOW_OCV_TOLERANCE_V below `surface_ocv_V`, the open-circuit voltage at the
+        surface's mean site fraction: it would discharge the particle, not finish its
+        charge at constant voltage."""
+        if self.finished or self.index == 0:
+            return
+        step, before = self.step, self.protocol.steps[self.index - 1]
+        if step.mode != "voltage" or before.direction <= 0:
+            return
+        gap = surface_ocv_V - step.value
+        if gap > HOLD_BELOW_OCV_TOLERANCE_V:
+            raise StepRefused(
+                f"protocol step {self.index + 1} {step.text!r}: {step.value:g} V is {1e3 * gap:.0f} mV "
+                f"below the open-circuit voltage of the surface ({surface_ocv_V:.4g} V) where the "
+                f"charge {before.text!r} ended: the hold would discharge the particle; hold at "
+                "or above it (e.g. at the charge's end voltage)")
+
     # -- checkpoints -------------------------------------------------------------------
     def state(self) -> dict:
         return {"index": self.index, "step_start_s": self.step_start_s,
@@ -180,4 +210,4 @@ class ProtocolDriver:
         self.step_ends = [dict(e) for e in state["step_ends"]]
 
 
-__all__ = ["ProtocolDriver", "Particle", "SurfaceCondition", "galvanostatic_flux_mol_m2_s", "EVENT_TOLERANCE"]
+__all__ = ["ProtocolDriver", "StepRefused", "Particle", "SurfaceCondition", "galvanostatic_flux_mol_m2_s", "EVENT_TOLERANCE"]

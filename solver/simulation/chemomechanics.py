@@ -21,6 +21,7 @@ from dolfinx import fem
 from mpi4py import MPI
 
 from solver import compat
+from solver.numerics import collectives
 from solver.case.schema import Case
 from solver.physics.domain import Domain
 from solver.numerics.linalg import Projector, SolverFailure
@@ -30,7 +31,7 @@ from solver.physics.mechanics import Mechanics
 from solver.physics.anisotropy import eigenstrain_shape
 from solver.physics.grain_boundaries import GrainBoundaryTractions
 from solver.numerics.peak_search import BUDGET_BYTES, SiteFractionHistory, search_peak
-from solver.physics.particle_potential import NewtonDiverged, ParticlePotential
+from solver.physics.particle_potential import NewtonDiverged, ParticlePotential, SurfaceSaturated
 from solver.physics.protocol import EVENT_TOLERANCE, ProtocolDriver
 from solver.simulation import drive
 
@@ -40,6 +41,8 @@ RANGE_TOLERANCE = 0.01
 # this many consecutive accepted steps at time_stepping.min_step that still change the
 # site fraction by more than max_change_per_step: the step size has collapsed
 STALL_STEPS = 20
+# the step that saturates the surface is found to this fraction of its length
+SATURATION_TOLERANCE = 1e-6
 # how close two times of a protocol without an end time count as one (s)
 OPEN_ENDED_TIME_TOLERANCE_S = 1e-8
 STRESS_FIELDS = ("sigma_vm_Pa", "sigma_r_Pa", "sigma_t_Pa", "sigma_h_Pa", "sigma_1_Pa")
@@ -82,6 +85,7 @@ class Stats:
     wall_mechanics_s: float = 0.0
     switch_time_s: float | None = None
     newton_iterations: int = 0
+    saturation_ends: int = 0  # voltage cut-offs reached where the surface saturated
 
 
 class ChemoMechanics:
@@ -90,6 +94,7 @@ class ChemoMechanics:
     def __init__(self, case: Case, domain: Domain):
         self.case = case
         self.domain = domain
+        self._allreduce = collectives.allreduce(domain.comm)
         self.materials = MaterialFields(domain, case)
         theta0 = case.lithium.initial_site_fraction.si
         self.reaction = drive.surface_reaction_of_case(case)  # None: currents as a uniform flux
@@ -105,15 +110,20 @@ class ChemoMechanics:
         drift = (self.sigma_h_P1, case.mechanics.temperature.si) if two_way else None
         extra = case.solvers.petsc_options
         resistance = case.grains and case.grains.boundary_resistance  # None: continuous Li
+        factor = drive.diffusivity_factor_of_case(case, domain.msh)
+        if factor is not None and self.reaction is None:
+            raise ValueError("materials.core.lithium_diffusivity_factor: D(theta) is solved by Newton with the "
+                             "surface kinetics; give materials.core.open_circuit_voltage and exchange_current_density")
         self.lithium = LithiumTransport(domain, self.materials, theta0, floor, drift, extra,
-                                        resistance and resistance.si)
+                                        resistance and resistance.si, factor)
         self.potential = (ParticlePotential(self.lithium, self.reaction, float(self.reaction.ocv(theta0)))
                           if self.reaction is not None else None)
         # anisotropic lattice strain per grain (solver/physics/anisotropy.py), None: isotropic
         self.eigenstrain = eigenstrain_shape(case, domain) if self.with_mechanics else None
         self.mechanics = (
             Mechanics(domain, self.materials, self.lithium.theta, theta0, extra,
-                      eigenstrain_shape=self.eigenstrain and self.eigenstrain[1])
+                      eigenstrain_shape=self.eigenstrain and self.eigenstrain[1],
+                      volume_change=drive.volume_change_of_case(case, domain.msh))
             if self.with_mechanics else None
         )
         self.grain_boundaries = (  # secondary particles: tractions on the grain boundaries
@@ -179,7 +189,7 @@ class ChemoMechanics:
 
     # -- derived quantities --------------------------------------------------------------
     def integral(self, form) -> float:
-        return self.domain.comm.allreduce(fem.assemble_scalar(form), op=MPI.SUM)
+        return self._allreduce(fem.assemble_scalar(form), op=MPI.SUM)
 
     def scalars(self, t: float) -> dict:
         """The timeseries row at time t (collective)."""
@@ -242,7 +252,7 @@ class ChemoMechanics:
         """Li in the particle per particle volume, mol/m^3 (collective; exact for P1)."""
         theta = self.lithium.theta if theta is None else theta
         n = self._site_weights.size
-        return self.domain.comm.allreduce(float(self._site_weights @ theta.x.array[:n]), op=MPI.SUM) / self._volume
+        return self._allreduce(float(self._site_weights @ theta.x.array[:n]), op=MPI.SUM) / self._volume
 
     def observables(self, step_s: float | None = None) -> dict:
         """The state the protocol's events and the timeseries read (collective):
@@ -268,7 +278,7 @@ class ChemoMechanics:
         of their basis functions, exact for P1."""
         n = self._dof_volumes.size
         local = float(self._dof_volumes @ self.lithium.theta.x.array[:n])
-        return self.domain.comm.allreduce(local, op=MPI.SUM) / self._volume
+        return self._allreduce(local, op=MPI.SUM) / self._volume
 
     # -- stepping ------------------------------------------------------------------------
     def _step_health(self) -> tuple[float, bool, float, float]:
@@ -341,7 +351,19 @@ class ChemoMechanics:
         side = 0
         for _ in range(60 if kind != "site_fraction" else 30):
             trial = lo + (hi - lo) * e_lo / (e_lo - e_hi)
-            self._solve(trial, dt_previous)
+            try:
+                self._solve(trial, dt_previous)
+            except SurfaceSaturated:
+                if kind != "voltage":
+                    raise
+                hi, e_hi = trial, -abs(e_lo)  # the voltage runs off past the limit there
+                side = -1
+                continue
+            except NewtonDiverged as exc:
+                driver = self.protocol
+                raise self._diverged(str(exc), trial, f"landing on the {kind} end of protocol step "
+                                     f"{driver.index + 1} {driver.step.text!r}: the kinetics cannot carry "
+                                     "the current there (the surface emptied or filled)") from None
             e = self.protocol.event_values(self.observables(trial))[kind]
             if abs(e) < tolerance:
                 break
@@ -356,6 +378,39 @@ class ChemoMechanics:
                     e_lo /= 2
                 side = -1
         return trial
+
+    def _saturation_ends_step(self, exc: SurfaceSaturated) -> bool:
+        """A voltage limit in the current's direction is reached where the surface
+        saturates the way the current drives it (a charge empties it, a discharge fills
+        it): V runs off to +- infinity as i0 -> 0 there. Saturating the other way is a
+        step too long for its start, retried shorter."""
+        step = self.protocol.step
+        return (step.mode == "current" and step.limit("voltage") is not None
+                and exc.emptied == (step.direction > 0))
+
+    def _land_on_saturation(self, dt, dt_previous) -> float:
+        """The longest step that does not saturate the surface (bisection to
+        SATURATION_TOLERANCE of the step), solved: the step's voltage cut-off, reached
+        within that time (the voltage plunges there faster than any output can show)."""
+        lo, hi = 0.0, dt
+        good = None  # (theta, V) of the longest step solved
+        while hi - lo > SATURATION_TOLERANCE * dt:
+            mid = 0.5 * (lo + hi)
+            try:
+                self._solve(mid, dt_previous)
+            except NewtonDiverged:  # saturated, or so close that Newton cannot tell
+                hi = mid
+                continue
+            lo = mid
+            good = (self.lithium.theta.x.array.copy(), self.potential.voltage_V)
+        if good is None:
+            raise self._diverged("the surface saturates at once", dt, "a voltage limit the particle "
+                                 f"cannot reach in protocol step {self.protocol.index + 1} "
+                                 f"{self.protocol.step.text!r}")
+        self.lithium.theta.x.array[:] = good[0]
+        self.potential.voltage_V = good[1]
+        self.stats.saturation_ends += 1
+        return lo
 
     def _first_event(self, values: dict, before: dict) -> str | None:
         """The limit crossed in the last trial, the earliest one (linear estimate) if
@@ -432,8 +487,21 @@ class ChemoMechanics:
             target = self._next_target(clock, end)
             limit_s = driver.step_time_limit_s()
             step = min(dt, target - t, (limit_s - t) if limit_s is not None else math.inf)
+            saturated = False
             try:
                 self._solve(step, dt_previous)
+            except SurfaceSaturated as exc:
+                if self._saturation_ends_step(exc):
+                    step, saturated = self._land_on_saturation(step, dt_previous), True
+                else:
+                    self.lithium.reject()
+                    self.stats.rejected += 1
+                    if step <= ts.min_step.si:
+                        raise self._diverged("the surface emptied or filled", step, "a current the kinetics "
+                                             f"cannot carry in protocol step {driver.index + 1} {driver.step.text!r}, "
+                                             "which has no voltage limit to end it there") from None
+                    clock["dt"] = max(step / 2, ts.min_step.si)
+                    continue
             except NewtonDiverged as exc:
                 self.lithium.reject()
                 self.stats.rejected += 1
@@ -477,8 +545,8 @@ class ChemoMechanics:
                     "max_change_per_step")
             before = driver.event_values(self._observables)
             observed = self.observables(step)
-            ended_by = self._first_event(driver.event_values(observed), before)
-            if ended_by is not None:
+            ended_by = "voltage" if saturated else self._first_event(driver.event_values(observed), before)
+            if ended_by is not None and not saturated:
                 after = driver.event_values(observed)[ended_by]
                 if after < 0:
                     step = self._land(ended_by, before[ended_by], after, step, dt_previous)
@@ -486,6 +554,8 @@ class ChemoMechanics:
                 if ended_by == "site_fraction" and self.stats.switch_time_s is None:
                     self.stats.switch_time_s = t + step
             self.lithium.accept()
+            if self.potential is not None:
+                self.potential.accept()
             t += step
             self.t = t
             self._observables = observed
@@ -504,6 +574,8 @@ class ChemoMechanics:
                 self._step_started_at = t
                 if self._open_ended:  # BDF2 must not carry the old drive across the change
                     clock["dt_previous"] = None
+                if self.potential is not None:
+                    self.potential.forget_history()
             if self.history is not None:
                 n = self._dof_volumes.size
                 self.history.append(target if at_output else t, self.lithium.theta.x.array[:n],
@@ -522,12 +594,15 @@ class ChemoMechanics:
 
     def observe_step(self, observer) -> None:
         """The outputs of the step just taken: at an output time, and for a protocol of
-        steps at each step's end."""
+        steps at each step's end; then, at a step's end, whether the next step can start
+        from here (StepRefused otherwise)."""
         at_output, switched = self._pending_outputs
         if at_output:
             self._observe(self.t, observer, self._output_times, force=self._output_interval is not None)
         if switched and self._open_ended and not at_output:
             self._observe(self.t, observer, self._output_times, force=True)
+        if switched and self.potential is not None:  # can the next step start from here?
+            self.protocol.check_start(self.potential.open_circuit_voltage())
 
     def finish(self) -> None:
         """After the last step: the peak over time from the stored site fractions."""
@@ -567,6 +642,9 @@ class ChemoMechanics:
             arrays["sigma_h_Pa"] = self.sigma_h_P1.x.array[:n].copy()
         if self.mechanics is not None:
             arrays["peak_theta"] = self._peak_theta.copy()
+        if self.potential is not None:  # V's history, Newton's contraction rate, z
+            scalars["potential"], potential_arrays = self.potential.state()
+            arrays.update(potential_arrays)
         h = self.history
         if h is not None:
             scalars["history"] = {"times": h.times, "keep": h.keep, "thinned": h.thinned}
@@ -603,6 +681,8 @@ class ChemoMechanics:
         self._step_started_at = scalars["step_started_at_s"]
         if self.potential is not None and self._accepted_voltage is not None:
             self.potential.voltage_V = self._accepted_voltage
+        if self.potential is not None and "potential" in scalars:
+            self.potential.restore(scalars["potential"], arrays)
         self.stats = Stats(**scalars["stats"])
         if self.grain_boundaries is not None:
             self.grain_boundaries.restore(scalars.get("grain_boundaries_at_max"))
@@ -619,7 +699,7 @@ class ChemoMechanics:
         guess = getattr(self.mechanics, "_guess", None)
         layout = arrays.get("local:layout")
         same = layout is not None and np.array_equal(layout, self._p2_layout())
-        if guess is not None and self.domain.comm.allreduce(same, op=MPI.LAND):
+        if guess is not None and self._allreduce(same, op=MPI.LAND):
             x = compat.petsc_vec(self.mechanics.u).duplicate()
             for values in arrays["local:warm_start"]:
                 x.array[:] = values

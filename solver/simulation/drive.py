@@ -13,20 +13,8 @@ from solver.physics.steps import Protocol
 
 def protocol_of_case(case: Case) -> Protocol:
     """The case's protocol as steps (solver/case/protocol_steps.py)."""
-    try:
-        from solver.case.protocol_steps import protocol_of
-    except ImportError:  # TEMPORARY until the parser lands
-        from solver.physics.steps import Limit, Step
-        p = case.protocol
-        current = p.c_rate.si * p.current_1C.si
-        floor = case.lithium.min_site_fraction.si
-        if p.hold_at_floor:
-            steps = (Step(f"Charge at {p.c_rate.si:g}C until site fraction {floor:g}", "current", current,
-                          (Limit("site_fraction", floor),)),
-                     Step(f"Hold at site fraction {floor:g}", "site_fraction", floor))
-        else:
-            steps = (Step(f"Charge at {p.c_rate.si:g}C", "current", current),)
-        return Protocol(steps, p.end_time.si, p.current_1C.si, {"legacy": True})
+    from solver.case.protocol_steps import protocol_of
+
     return protocol_of(case)
 
 
@@ -58,6 +46,27 @@ def surface_reaction_of_case(case: Case) -> SurfaceReaction | None:
     else:
         curve = OpenCircuitVoltage.from_expression(ocv.expression, ocv.range())
     return SurfaceReaction(curve, ButlerVolmer(i0.si, core.charge_transfer_coefficient.si, temperature_of_case(case)))
+
+
+def diffusivity_factor_of_case(case: Case, msh):
+    """D(theta) = D f(theta) from materials.core.lithium_diffusivity_factor, or None."""
+    table = case.materials.core.lithium_diffusivity_factor
+    if table is None:
+        return None
+    from solver.physics.property_tables import DiffusivityFactor
+
+    return DiffusivityFactor(msh, *table.arrays())
+
+
+def volume_change_of_case(case: Case, msh):
+    """dV/V(theta) from materials.core.volume_change (the chemical strain then follows it
+    instead of partial_molar_volume), or None."""
+    table = case.materials.core.volume_change
+    if table is None:
+        return None
+    from solver.physics.property_tables import VolumeChange
+
+    return VolumeChange(msh, *table.arrays())
 
 
 def end_time_or_inf(protocol: Protocol) -> float:
