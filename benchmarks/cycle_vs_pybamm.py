@@ -82,6 +82,9 @@ def run_lrmo(case, folder: Path) -> tuple[float, dict, np.ndarray, list[str], di
 
 def compare(case, label: str, lrmo, pybamm) -> None:
     wall, summary, data, header, profiles = lrmo
+    if summary["status"] != "completed":
+        print(f"\n{label}: lrmo {summary['status']}: {summary.get('message', '')}")
+        return
     pb_summary, pb, pb_header = pybamm
     col, pcol = {h: i for i, h in enumerate(header)}, {h: i for i, h in enumerate(pb_header)}
     steps = summary["protocol"]["steps"]

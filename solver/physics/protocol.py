@@ -150,9 +150,9 @@ class ProtocolDriver:
         return values
 
     def _sign(self, lim, key: str) -> int:
-        """+1 when the limit lies below... the direction in which the quantity approaches
-        the limit: from the step's direction (charge: falling site fraction, rising
-        voltage), else from where it started."""
+        """The side the quantity approaches its limit from: +1 for a falling site
+        fraction or a rising voltage (a charge), -1 the other way (a discharge); from the
+        step's direction, or for a rest or a hold from where the quantity started."""
         direction = self.step.direction
         if lim.kind == "site_fraction":
             if direction:
