@@ -35,7 +35,7 @@ from mpi4py import MPI
 from solver import compat
 from solver.io.output import OutputError, remove_entry, root_collective, write_atomic
 
-FORMAT = 1
+FORMAT = 2  # 2: the one engine (Li state under "lithium", submodels under their names)
 LOCAL = "local:"  # names of arrays over this rank's dofs (not P1 nodes): same ranks only
 FOLDER, PARTIAL, OLD = "checkpoint", "checkpoint.partial", "checkpoint.old"
 STATE_FILE, ARRAYS_FILE = "state.json", "fields.npz"
@@ -189,7 +189,8 @@ def read_state(folder: Path, case, comm: MPI.Comm) -> dict:
             except (OSError, ValueError) as exc:
                 problem = f"cannot read the checkpoint {where / STATE_FILE}: {exc}"
             if state is not None and state.get("format") != FORMAT:
-                problem = f"checkpoint format {state.get('format')!r} is not {FORMAT}"
+                problem = (f"checkpoint format {state.get('format')!r} is not {FORMAT} (written by an earlier "
+                           "lrmo); run without --restart")
             elif state is not None and state.get("case_hash") != case_hash(case):
                 problem = (f"the case differs from the one checkpointed in {folder} (only name, "
                            "description and output.checkpoint_every may change); run without "
