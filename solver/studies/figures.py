@@ -182,3 +182,109 @@ def figures_3d(out: Path, stress_runs: dict[str, Path], islands_run: Path | None
         else:
             print(f"render3d {args[0]} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
     return files
+
+
+def cycle_steps(folder: Path) -> list[dict]:
+    """The protocol's steps of a cycle run (summary.json `protocol.steps`), each with
+    its rows of timeseries.csv: those from its start to its end time, both included (a
+    step's end row is the next step's start row)."""
+    folder = Path(folder)
+    ts = read_columns(folder / "timeseries.csv")
+    steps = json.loads((folder / "summary.json").read_text())["protocol"]["steps"]
+    out = []
+    for s in steps:
+        tol = 1e-9 * max(s["end_s"], 1.0)
+        rows = (ts["t_s"] >= s["start_s"] - tol) & (ts["t_s"] <= s["end_s"] + tol)
+        out.append({**s, "rows": {k: v[rows] for k, v in ts.items()}})
+    return out
+
+
+
+def _step_kind(step) -> tuple[str, str]:
+    """(colour, name) of a protocol Step (solver/case/steps.py)."""
+    if step.mode == "current":
+        return ("C0", "charge (CC)") if step.value > 0 else ("C3", "discharge (CC)")
+    return {"voltage": ("C2", "hold (CV)"), "rest": ("0.5", "rest")}.get(step.mode, ("C4", step.mode))
+
+
+def cycle_figure(folder: Path, path: Path):
+    """A cycle with a voltage (rank 0), from a run's folder: (a) voltage vs capacity with
+    the open-circuit voltage U at the mean site fraction (dashed) and the voltage
+    cut-offs, (b) largest von Mises stress vs capacity, (c) current vs time, (d) stress vs
+    voltage on the CC charge. Each step its own colour; every row of timeseries.csv is
+    drawn, and a last row beyond the axes (where the surface saturates, V runs off) is
+    named at the edge. Returns the matplotlib Figure (closed; its lines stay readable)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from solver.case.schema import load_case
+    from solver.simulation import drive
+
+    folder = Path(folder)
+    case = load_case(folder / "case.yaml")
+    protocol = drive.protocol_of_case(case)
+    steps = cycle_steps(folder)
+    kinds = [_step_kind(protocol.steps[s["step"]]) for s in steps]
+    cutoffs = sorted({lim.value for st in protocol.steps for lim in st.limits if lim.kind == "voltage"})
+    i_1C = protocol.current_1C_A_kg or max(abs(st.value) for st in protocol.steps if st.mode == "current")
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8.4))
+    (a_v, a_i), (a_s, a_sv) = axes
+    for s, (colour, name) in zip(steps, kinds):
+        r, label = s["rows"], f"{name}: {s['text']}"
+        a_v.plot(r["capacity_mAh_g"], r["voltage_V"], color=colour, label=label)
+        a_s.plot(r["capacity_mAh_g"], r["sigma_vm_max_Pa"] / 1e6, color=colour, label=label)
+        a_i.plot(r["t_s"] / 3600, r["current_mA_g"], color=colour, label=label)
+        if name == "charge (CC)":
+            a_sv.plot(r["voltage_V"], r["sigma_vm_max_Pa"] / 1e6, color=colour, label=label)
+    reaction = drive.surface_reaction_of_case(case)
+    if reaction is not None and case.geometry.layer_thickness.si == 0:  # uniform c_max: capacity <-> mean theta
+        theta0 = case.lithium.initial_site_fraction.si
+        theta = np.linspace(0.0, theta0, 400)
+        c_max = case.materials.core.lithium_site_concentration.si
+        capacity = drive.particle_of_case(case).capacity_C_kg(c_max * (theta0 - theta)) / 3600
+        shown = capacity <= 1.05 * max(float(np.max(s["rows"]["capacity_mAh_g"])) for s in steps)
+        a_v.plot(capacity[shown], reaction.ocv(theta[shown]), ls="--", lw=0.8, color="k", label="open-circuit voltage U(mean site fraction)")
+    v_lo, v_hi = min(cutoffs, default=3.0) - 0.3, max(cutoffs, default=4.0) + 0.3
+    a_v.set_ylim(v_lo, v_hi)
+    for v in cutoffs:
+        a_v.axhline(v, ls=":", color="k", lw=0.8)
+        a_v.text(0.01, v, f"{v:.1f} V cut-off", transform=a_v.get_yaxis_transform(), ha="left", va="bottom", fontsize=8)
+    i_lim = (-1.3 * i_1C, 1.3 * i_1C)
+    a_i.set_ylim(*i_lim)
+    for st in protocol.steps:
+        if st.mode == "voltage" and st.limit("current") is not None:
+            a_i.axhline(st.limit("current"), ls=":", color="k", lw=0.8)
+            a_i.text(0.99, st.limit("current"), f"{st.limit('current'):.3g} mA/g: ends the hold", ha="right",
+                     transform=a_i.get_yaxis_transform(), va="bottom", fontsize=8)
+    last = steps[-1]["rows"]
+    for ax, x, y, (lo, hi), unit in ((a_v, last["capacity_mAh_g"][-1], last["voltage_V"][-1], (v_lo, v_hi), "V"),
+                                     (a_i, last["t_s"][-1] / 3600, last["current_mA_g"][-1], i_lim, "mA/g")):
+        if not lo <= y <= hi:
+            ax.annotate(f"last row: {y:.3g} {unit}, off the axis\n(the surface saturated)", (x, lo if y < lo else hi),
+                        xytext=(15 if ax is a_v else -150, 25 if y < lo else -30), textcoords="offset points", fontsize=8,
+                        arrowprops={"arrowstyle": "->", "lw": 0.6})
+    capacity_label = "capacity, net charge passed [mAh/g]"
+    for ax, x, y, title in ((a_v, capacity_label, "voltage vs Li/Li+ [V]", "(a) voltage vs capacity"),
+                            (a_s, capacity_label, "largest von Mises stress [MPa]", "(b) peak von Mises stress vs capacity"),
+                            (a_i, "time [h]", "current [mA/g] (charge > 0)", "(c) current vs time: CC, the CV hold's decay, rest, CC"),
+                            (a_sv, "voltage vs Li/Li+ [V]", "largest von Mises stress [MPa]",
+                             "(d) peak von Mises stress vs voltage, CC charge")):
+        ax.set_xlabel(x)
+        ax.set_ylabel(y)
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+    peak = json.loads((folder / "summary.json").read_text())["stress"]
+    t_h = np.concatenate([s["rows"]["t_s"] for s in steps])
+    at = int(np.argmin(np.abs(t_h - peak["peak_time_s"])))
+    q = np.concatenate([s["rows"]["capacity_mAh_g"] for s in steps])[at]
+    a_s.plot(q, peak["peak_von_mises_Pa"] / 1e6, "o", color="k", ms=4)
+    a_s.annotate(f"run's peak {peak['peak_von_mises_Pa'] / 1e6:.1f} MPa\nat t = {peak['peak_time_s'] / 60:.1f} min",
+                 (q, peak["peak_von_mises_Pa"] / 1e6), xytext=(-110, -45), textcoords="offset points", fontsize=8)
+    a_s.set_xlim(a_v.get_xlim())
+    a_v.legend(fontsize=7, loc="center right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return fig

@@ -15,9 +15,9 @@ from solver.studies.fitting import run_summary
 from solver.io.log import Log
 from solver.io.output import write_atomic
 from solver.simulation.run import run_case
-from solver.studies.figures import figures, figures_3d
+from solver.studies.figures import cycle_figure, figures, figures_3d
 from solver.studies.sweep import run_series
-from solver.studies import fidelity_report
+from solver.studies import cycle_report, fidelity_report
 from solver.studies.variants import full_charge_volume_change
 
 CASES = Path(__file__).resolve().parents[2] / "cases"
@@ -73,6 +73,8 @@ def reproduce(out_dir="results", comm=MPI.COMM_WORLD, with_3d: bool = True) -> i
     log.info("reproduce: O2 vs RuO2 coverage")
     coverage = run_series(CASES / "series" / "ru1_coverage_o2.yaml", out / "ru1_coverage_o2", comm, quiet)
     fidelity = fidelity_report.run_fidelity(comm, log.info)
+    log.info("reproduce: a first cycle with a voltage (1C and 0.1C)")
+    cycles = cycle_report.run_cycles(out, comm, quiet)
     wall = time.perf_counter() - start
     if comm.rank == 0:
         files = figures(out, runs, series, o2, coverage, band=fidelity_report.bands(fidelity))
@@ -80,6 +82,9 @@ def reproduce(out_dir="results", comm=MPI.COMM_WORLD, with_3d: bool = True) -> i
         files.update(figures_3d(out, octants, o2.get("Ru-1 islands")))
         report = render_report(summaries, study, series, o2_summaries, files, wall, coverage, summaries_3d)
         report += "\n" + fidelity_report.section(fidelity, fidelity_report.figures(out, fidelity))
+        cycle_png = "cycle_voltage_stress.png"
+        cycle_figure(cycles["1C"], out / cycle_png)
+        report += "\n" + cycle_report.section(cycles, summaries["pristine"], cycle_png)
         write_atomic(out / "report.md", report)
     comm.barrier()
     failed = [k for k, s in (*summaries.items(), *summaries_3d.items()) if s["status"] != "completed"]
