@@ -46,6 +46,8 @@ NEWTON_KRYLOV = {**linalg.HYPRE_3D, "ksp_rtol": 1e-9}
 # z = J^-1 g only sets V's Newton update: an error e in z moves that update by ~e of itself
 # (~1e-5 V a step), so 1e-4 is far below the Newton tolerance
 Z_RTOL = 1e-4
+# a Newton iterate stopped on a predicted rate must carry the current to this (relative)
+CURRENT_TOLERANCE = 1e-7
 
 
 class NewtonDiverged(linalg.SolverFailure):
@@ -219,11 +221,23 @@ class ParticlePotential:
                 if emptied or filled:  # a root of the clipped law, not of the physics
                     raise SurfaceSaturated("the surface site fraction left (0, 1), where the kinetics hold",
                                            emptied=emptied)
+                if current_control and newton == 1 and not self._carries(mean_flux_mol_m2_s):
+                    continue  # the carried-over rate misjudged this step (near saturation): iterate
                 self.newton_iterations = newton
                 return self.iterations
         raise NewtonDiverged(
             f"the surface reaction's Newton iteration did not converge in {NEWTON_MAX_ITERATIONS} "
             f"iterations (last change {change:.3g} in site fraction, {abs(dV):.3g} V)")
+
+    def _carries(self, mean_flux_mol_m2_s: float) -> bool:
+        """The new iterate carries the particle's current to CURRENT_TOLERANCE (relative
+        to that current, or to the surface's largest local flux at rest): the check of a
+        Newton stopped after one iteration on a contraction rate from earlier steps."""
+        j, _, _ = self.surface_flux(self.lithium.theta.x.array[self.surface], self.voltage_V)
+        m = self.weights
+        total, scale = self._allreduce(np.array([float(m @ j), float(m @ np.abs(j))]), op=MPI.SUM)
+        target = mean_flux_mol_m2_s * self.total_weight
+        return abs(total - target) <= CURRENT_TOLERANCE * max(abs(target), scale, 1e-300)
 
     def _choose_preconditioner(self, c: float, diagonal) -> None:
         """3D: keep the AMG hierarchy while J stays close to the one it was built on (the

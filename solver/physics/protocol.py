@@ -169,14 +169,20 @@ class ProtocolDriver:
         self.step_start_s = t_s
         self.start_values = dict(observables)
 
-    def advance(self, t_s: float, observables: dict, reason: str) -> None:
-        """The running step ended at t_s by `reason` (a limit kind, 'time' or 'end')."""
+    def advance(self, t_s: float, observables: dict, reason: str, surface_saturated: bool = False) -> None:
+        """The running step ended at t_s by `reason` (a limit kind, 'time' or 'end');
+        `surface_saturated`: a voltage cut-off reached where the surface emptied or
+        filled (the state is the last one the kinetics carry, its voltage short of the
+        cut-off: V runs off past it within the landing tolerance)."""
         step = self.step
-        self.step_ends.append({
-            "step": self.index, "text": step.text, "cycle": step.cycle, "start_s": self.step_start_s,
-            "end_s": t_s, "ended_by": reason,
-            "capacity_mAh_g": abs(observables.get("capacity_C_kg", 0.0)
-                                  - self.start_values.get("capacity_C_kg", 0.0)) / 3600.0})
+        end = {"step": self.index, "text": step.text, "cycle": step.cycle, "start_s": self.step_start_s,
+               "end_s": t_s, "ended_by": reason,
+               "capacity_mAh_g": abs(observables.get("capacity_C_kg", 0.0)
+                                     - self.start_values.get("capacity_C_kg", 0.0)) / 3600.0}
+        if surface_saturated:
+            end["surface_saturated"] = True
+            end["last_solved_voltage_V"] = observables.get("voltage_V")
+        self.step_ends.append(end)
         self.index += 1
         self.start(t_s, observables)
 

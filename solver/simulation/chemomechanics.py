@@ -570,7 +570,7 @@ class ChemoMechanics:
                 self.t = t = limit_s
             switched = ended_by is not None
             if switched:  # the next step runs from here (and the rows below show it)
-                driver.advance(t, self._observables, ended_by)
+                driver.advance(t, self._observables, ended_by, surface_saturated=saturated)
                 self._step_started_at = t
                 if self._open_ended:  # BDF2 must not carry the old drive across the change
                     clock["dt_previous"] = None

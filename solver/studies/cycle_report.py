@@ -96,9 +96,10 @@ def section(folders: dict, floor_summary: dict, figure: str | None) -> str:
         "model of the discharge. The discharge's last row is the last state solved before the surface "
         f"saturates, not a point on the cut-off: V = {last['1C']['voltage_V']:.3g} V and current "
         f"{last['1C']['current_mA_g']:.3g} mA/g at 1C, V = {last['0.1C']['voltage_V']:.3g} V and "
-        f"{last['0.1C']['current_mA_g']:.3g} mA/g at 0.1C." + (
-            " A last row whose current is not its step's is not a converged solution of the kinetics: a "
-            "defect of the landing on the saturation end." if unsolved else ""), "",
+        f"{last['0.1C']['current_mA_g']:.3g} mA/g at 0.1C (the OCV ends at 3.2 V at site fraction 1: "
+        "below that the voltage only runs off as the surface fills)." + (
+            " A last row whose current is not its step's is not a converged solution of the kinetics." if unsolved
+            else ""), "",
         f"Peak von Mises stress of the 1C charge to 4.8 V: {peak['peak_von_mises_Pa'] / 1e6:.1f} MPa at the "
         f"{peak['peak_location']}, t = {peak['peak_time_s'] / 60:.1f} min (the end of the CC charge), against "
         f"{floor['peak_von_mises_Pa'] / 1e6:.1f} MPa in the floor model (cases/pristine_stress.yaml: a uniform "
