@@ -11,7 +11,7 @@ first run), voltage and stress at the outputs handed to an observer, no files
 interpreter (LRMO_PYBAMM_PYTHON), timed there. The two alternate, repeat by repeat, so
 the load of a shared machine hits both alike; prints best, median and the median of the
 pairwise ratios. Asserts nothing.
-Run: LRMO_PYBAMM_PYTHON=/work/pybamm-venv/bin/python .venv/bin/python benchmarks/cycle_speed.py [--repeats 5]
+Run: LRMO_PYBAMM_PYTHON=~/pybamm-venv/bin/python .venv/bin/python benchmarks/cycle_speed.py [--repeats 5]
      [--set time_stepping.max_change_per_step=0.01]
 """
 from __future__ import annotations

@@ -14,7 +14,7 @@ start), over the whole step and over its first 99 % of capacity (at a cut-off th
 voltage plunges, and a 5e-5 difference in when it is reached is volts there), the stress: lrmo's surface hoop stress against PyBaMM's
 particle-mechanics surface tangential stress at lrmo's output times of the CC charge,
 and the wall times of both (build + solve, warm) and their ratio. Asserts nothing.
-Run: LRMO_PYBAMM_PYTHON=/work/pybamm-venv/bin/python .venv/bin/python benchmarks/cycle_vs_pybamm.py [--octant]
+Run: LRMO_PYBAMM_PYTHON=~/pybamm-venv/bin/python .venv/bin/python benchmarks/cycle_vs_pybamm.py [--octant]
 """
 from __future__ import annotations
 

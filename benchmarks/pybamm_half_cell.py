@@ -7,9 +7,9 @@ voltage is the particle's own: V = U(theta_s) + eta, eta from symmetric Butler-V
 The PyBaMM interpreter (PyBaMM is not a dependency of lrmo; this script runs in its own
 venv, like benchmarks/particle_1d.py's child process):
 
-    python3 -m venv /work/pybamm-venv
-    /work/pybamm-venv/bin/pip install pybamm matplotlib      # PyBaMM 26.10.1.1 when written
-    export LRMO_PYBAMM_PYTHON=/work/pybamm-venv/bin/python
+    python3 -m venv ~/pybamm-venv
+    ~/pybamm-venv/bin/pip install pybamm matplotlib      # PyBaMM 26.10.1.1 when written
+    export LRMO_PYBAMM_PYTHON=~/pybamm-venv/bin/python
 
 Run: $LRMO_PYBAMM_PYTHON benchmarks/pybamm_half_cell.py params.json --out pybamm.csv
      [--points 200] [--check]
