@@ -5,6 +5,8 @@ No DOLFINx import: `lrmo validate` runs it too.
 """
 from __future__ import annotations
 
+import os
+
 from mpi4py import MPI
 
 from meshes.estimate import (FIT_FRACTION, Estimate, coarsening_that_fits, estimate_run,
@@ -66,7 +68,11 @@ def stored_steps(case: Case) -> float:
     return min(steps, case.time_stepping.max_steps)
 
 
-def available_memory_bytes() -> float | None:
+CGROUP_ROOT = "/sys/fs/cgroup"  # v2: memory.max; v1: memory/memory.limit_in_bytes
+UNLIMITED_CGROUP_BYTES = 2**60  # cgroup v1 writes ~2^63 for "no limit"
+
+
+def physical_memory_bytes() -> float | None:
     """MemAvailable of this node (psutil if installed, else /proc/meminfo), or None."""
     try:
         import psutil
@@ -84,13 +90,58 @@ def available_memory_bytes() -> float | None:
     return None
 
 
+def _read_number(path: str) -> float | None:
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+    except OSError:
+        return None
+    return float(text) if text.isdigit() else None  # "max": no limit
+
+
+def cgroup_memory_bytes(root: str = CGROUP_ROOT) -> float | None:
+    """What the process's memory cgroup still allows (limit - usage), v2 or v1, or None
+    when there is no limit (containers, systemd slices, Slurm's task/cgroup plugin set it)."""
+    for limit_file, usage_file in (("memory.max", "memory.current"),
+                                   ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes")):
+        limit = _read_number(f"{root}/{limit_file}")
+        if limit is not None and limit < UNLIMITED_CGROUP_BYTES:
+            return max(limit - (_read_number(f"{root}/{usage_file}") or 0.0), 0.0)
+    return None
+
+
+def slurm_memory_bytes(environ=None) -> float | None:
+    """The Slurm job's memory on this node: --mem (SLURM_MEM_PER_NODE) or --mem-per-cpu x
+    the CPUs on this node (SLURM_MEM_PER_CPU x SLURM_CPUS_ON_NODE), in MB; None outside Slurm."""
+    env = os.environ if environ is None else environ
+    try:
+        if env.get("SLURM_MEM_PER_NODE"):
+            return float(env["SLURM_MEM_PER_NODE"]) * 2**20
+        if env.get("SLURM_MEM_PER_CPU"):
+            return float(env["SLURM_MEM_PER_CPU"]) * float(env.get("SLURM_CPUS_ON_NODE", "1")) * 2**20
+    except ValueError:
+        return None
+    return None
+
+
+def available_memory() -> tuple[float | None, str]:
+    """(bytes, what sets them): the smallest of the node's available physical memory,
+    the memory cgroup's remaining limit and the Slurm allocation (a job is killed at
+    the first it crosses)."""
+    limits = [(b, name) for b, name in ((physical_memory_bytes(), "physical memory"),
+                                        (cgroup_memory_bytes(), "the memory cgroup's limit"),
+                                        (slurm_memory_bytes(), "the Slurm allocation"))
+              if b is not None]
+    return min(limits) if limits else (None, "unknown")
+
+
 def node_bytes(estimate: Estimate, ranks_on_node: int) -> float:
     """Peak memory of the busiest node: its ranks' share (the busiest rank's peak)."""
     return estimate.memory_per_rank_bytes * ranks_on_node
 
 
 def refusal(case: Case, inputs: dict, ranks: int, ranks_on_node: int,
-            available: float) -> str | None:
+            available: float, source: str = "physical memory") -> str | None:
     """None if the case fits in FIT_FRACTION of `available` bytes on the busiest node,
     else a one-line message naming the mesh keys and sizes that would fit."""
     def fits(trial: dict) -> bool:
@@ -114,7 +165,7 @@ def refusal(case: Case, inputs: dict, ranks: int, ranks_on_node: int,
         if given:
             advice += f" (or =null: the {inputs['shape']} defaults)"
     return (f"mesh too large for this node: {now} ({inputs['shape']}) need ~{need / 1e9:.3g} GB "
-            f"on {ranks_on_node} rank(s), {available / 1e9:.3g} GB available; {advice}, "
+            f"on {ranks_on_node} rank(s), {available / 1e9:.3g} GB available ({source}); {advice}, "
             "or pass --force-large to run anyway")
 
 
@@ -133,9 +184,10 @@ def preflight(case: Case, comm: MPI.Comm, force: bool = False) -> tuple[list[str
     node = comm.Split_type(MPI.COMM_TYPE_SHARED)
     ranks_on_node = comm.allreduce(node.size, op=MPI.MAX)
     node.Free()
-    available = comm.allreduce(available_memory_bytes() or float("inf"), op=MPI.MIN)
+    local, source = available_memory()
+    available, source = comm.allreduce((local or float("inf"), source), op=MPI.MIN)
     lines = estimate.lines()
     if available != float("inf"):
-        lines[-1] += f"; {available / 1e9:.3g} GB available on this node"
-    message = None if force else refusal(case, inputs, comm.size, ranks_on_node, available)
+        lines[-1] += f"; {available / 1e9:.3g} GB available on this node ({source})"
+    message = None if force else refusal(case, inputs, comm.size, ranks_on_node, available, source)
     return lines, message
