@@ -12,6 +12,7 @@ The engine is `solver/` (the run is `solver.simulation.run.run_case`, exactly wh
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import shutil
@@ -171,11 +172,11 @@ def run(case, out=None, comm=None, *, overwrite: bool = False, quiet: bool = Tru
     `case`: a Case (or a case file path, or a mapping). `out`: the output folder (the
     output contract of `lrmo run`, README 'Outputs'); None runs in a temporary folder
     without field files, reads everything into memory and removes the folder
-    (`result.out` is None). A folder holding another command's results is refused
-    unless `overwrite` (OutputError). `comm`: an mpi4py communicator (default
-    COMM_WORLD). `quiet=False` prints progress on rank 0. `force_large` runs a case
-    larger than the pre-flight memory estimate allows; `restart` continues from the
-    checkpoint in `out`. `check`: raise RunError when the run does not complete."""
+    (`result.out` is None). A folder another lrmo process is writing (its lock), or one
+    holding another command's results unless `overwrite`, is refused (OutputError).
+    `comm`: an mpi4py communicator (default COMM_WORLD). `quiet=False` prints progress
+    on rank 0. `force_large` runs a case larger than the pre-flight memory estimate
+    allows; `restart` continues from the checkpoint in `out`. `check`: raise RunError when the run does not complete."""
     from solver.io.log import Log
     from solver.io.output import claim_folder
     from solver.simulation.run import run_case
@@ -196,9 +197,11 @@ def run(case, out=None, comm=None, *, overwrite: bool = False, quiet: bool = Tru
         result = _with_case(result, case)
     else:
         out = Path(out)
-        claim_folder(out, "run", comm, overwrite=overwrite)
-        log.info(f"lrmo.run: writing to {out}/")
-        run_case(case, out, comm, log, restart=restart)
+        with claim_folder(out, "run", comm, overwrite=overwrite) as claim:  # locked while it runs
+            if claim.note:
+                log.notice(claim.note)
+            log.info(f"lrmo.run: writing to {out}/")
+            run_case(case, out, comm, log, restart=restart)
         result = Result.from_folder(out, comm)
     if check and result.status != "completed":
         raise RunError(f"{case.name}: run {result.status}: {result.summary.get('message', '')}", result)
@@ -242,9 +245,12 @@ def sweep(case, values: Mapping[str, Iterable] | None = None, out=None, comm=Non
             series_path = scratch / "series.yaml"
             _write_series(_as_case(case), values, scratch, comm)
         folder = scratch / "runs" if out is None else Path(out)
-        if out is not None:
-            claim_folder(folder, "sweep", comm, overwrite=overwrite)
-        members = run_series(series_path, folder, comm, Log(comm, quiet=quiet))
+        with contextlib.ExitStack() as held:  # the folder locked while the members run
+            if out is not None:
+                claim = held.enter_context(claim_folder(folder, "sweep", comm, overwrite=overwrite))
+                if claim.note:
+                    Log(comm).notice(claim.note)
+            members = run_series(series_path, folder, comm, Log(comm, quiet=quiet))
         return [Result.from_folder(folder / m["name"], comm, out=None if out is None else True,
                                    label=m["label"] or m["name"])
                 for m in members]

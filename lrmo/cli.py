@@ -9,19 +9,22 @@
     lrmo fit CASE.yaml
     lrmo version | lrmo --version
 
-Every command that writes prints its output folder first and marks it
-(solver/io/output.py `claim_folder`); it refuses a non-empty folder holding another
-command's results (exit 4) unless --overwrite.
+Every command that writes prints its output folder first, locks it for the command's
+duration and marks it (solver/io/output.py `claim_folder`); it refuses a folder another
+lrmo process is writing (exit 4, naming it) and a non-empty folder holding another
+command's results (exit 4) unless --overwrite. Under `srun`, a one-rank MPI world in a
+step of several tasks (srun without the MPI library's PMI plugin) is refused (exit 2).
 
 run, validate and mesh first print the pre-flight estimate (cells, dofs, memory) and
 refuse (exit 2) a case whose estimate exceeds the memory available; --force-large
 overrides (docs/meshes.md).
 
 Exit codes: 0 done, 2 bad input (also: --restart without a checkpoint of this case and
-mesh), 3 solver failure (a diverged or collapsed solution too), 4 output folder unusable
-(not a folder, not writable, disk full), 5 interrupted by SIGTERM/SIGINT: a checkpoint
-was written, continue with the same command plus --restart (docs/batch-jobs.md). Same
-behaviour under mpirun; only rank 0 prints.
+mesh; one-rank copies under srun), 3 solver failure (a diverged or collapsed solution
+too), 4 output folder unusable (not a folder, not writable, disk full, being written by
+another lrmo process), 5 interrupted by SIGTERM/SIGINT: a checkpoint was written,
+continue with the same command plus --restart (docs/batch-jobs.md). Same behaviour
+under mpirun; only rank 0 prints.
 """
 from __future__ import annotations
 
@@ -96,8 +99,9 @@ def _examples(*commands: str) -> str:
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="lrmo", description="Chemo-mechanics and O2 transport of cathode particles.",
                 formatter_class=_Formatter, epilog=_examples(*EXAMPLES) + "\n\n" + (
-                    "exit codes: 0 done, 2 bad input, 3 solver failure, 4 output folder unusable "
-                    "or holding another command's results, 5 interrupted (continue with --restart)"))
+                    "exit codes: 0 done, 2 bad input, 3 solver failure, 4 output folder unusable, "
+                    "being written by another lrmo process or holding another command's results, "
+                    "5 interrupted (continue with --restart)"))
     p.add_argument("--version", action=_Version)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -156,22 +160,36 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _claim(out, command: str, args, comm, log) -> Path:
-    """Print where `command` writes and mark the folder (refusing another command's
-    results unless --overwrite: OutputError, exit 4). Returns the folder as a Path."""
+    """Print where `command` writes, lock and mark the folder (refusing a folder another
+    process writes, or another command's results unless --overwrite: OutputError, exit 4).
+    The lock is released when `main` returns. Returns the folder as a Path."""
     from solver.io.output import claim_folder
 
     out = Path(out)
     log.info(f"lrmo {command}: writing to {out}/")
-    claim_folder(out, command, comm, overwrite=getattr(args, "overwrite", False))
+    claim = claim_folder(out, command, comm, overwrite=getattr(args, "overwrite", False))
+    if claim.note:
+        log.notice(claim.note)
     return out
+
+
+WRITING_COMMANDS = ("run", "mesh", "verify", "sweep", "reproduce")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
     from mpi4py import MPI
 
+    import os
+
+    from solver.io import folder_lock
+    from solver.io.launch import single_rank_copy
     from solver.io.output import OutputError
 
+    copy = single_rank_copy(os.environ, MPI.COMM_WORLD.size) if args.command in WRITING_COMMANDS else None
+    if copy is not None:
+        print(f"lrmo: {copy}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         return _dispatch(args, MPI.COMM_WORLD)
     except OutputError as exc:  # raised alike on every rank (solver/io/output.py)
@@ -186,8 +204,11 @@ def main(argv: list[str] | None = None) -> int:
 
         traceback.print_exc()
         sys.stderr.flush()
+        folder_lock.release_all()
         MPI.COMM_WORLD.Abort(1)
         return 1
+    finally:  # completed, failed, interrupted or refused: the folder's lock goes
+        folder_lock.release_all()
 
 
 def _refused(kind: str, path: str, exc: Exception, root: bool) -> None:

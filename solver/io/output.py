@@ -19,8 +19,9 @@ symlink where a result goes is removed, not written through); a re-run first cle
 every result of the previous one (`oxygen/`, `mesh/` and checkpoints included). A
 target that is not a folder, is not writable or fills up raises `OutputError` (exit 4).
 
-Ownership: each command marks the folder it was given (`.lrmo-command`: run, sweep,
-verify, reproduce, mesh or api) and refuses an existing, non-empty folder holding another
+Ownership: each command locks the folder it was given (`.lrmo-lock`, one writer at a
+time: solver/io/folder_lock.py), marks it (`.lrmo-command`: run, sweep, verify,
+reproduce, mesh or api) and refuses an existing, non-empty folder holding another
 command's results unless asked (`--overwrite`): `claim_folder`.
 """
 from __future__ import annotations
@@ -35,6 +36,8 @@ import time
 from pathlib import Path
 
 from mpi4py import MPI
+
+from solver.io import folder_lock
 
 # everything a run writes into its folder: cleared before a re-run
 RESULT_ENTRIES = ("case.yaml", "summary.json", "timeseries.csv", "profiles.csv", "slices.csv",
@@ -301,22 +304,51 @@ def folder_maker(path: str | Path) -> str | None:
     return made_by
 
 
+class FolderClaim(contextlib.AbstractContextManager):
+    """A command's hold on its folder: the lock (solver/io/folder_lock.py), held by rank 0
+    until `release()` or the end of the `with` block. `note`: a stale lock replaced."""
+
+    def __init__(self, path: Path, comm: MPI.Comm, note: str | None):
+        self.path, self.comm, self.note = path, comm, note
+
+    def release(self) -> None:
+        if self.comm.rank == 0:
+            folder_lock.release(self.path)
+
+    def __exit__(self, *exc):
+        self.release()
+        return False
+
+
 def claim_folder(path: str | Path, command: str, comm: MPI.Comm = MPI.COMM_WORLD,
-                 overwrite: bool = False) -> None:
-    """Collective. Mark `path` as holding `command`'s results, creating it. Refuse with
-    OutputError (on every rank) an existing, non-empty folder that holds another
-    command's results, unless `overwrite`."""
+                 overwrite: bool = False) -> FolderClaim:
+    """Collective. Lock `path` for this command (creating it) and mark it as holding
+    `command`'s results. Refuse with OutputError (on every rank) a folder another process
+    is writing (its lock names it; a stale lock is replaced, see folder_lock), and an
+    existing, non-empty folder that holds another command's results, unless `overwrite`."""
     path = Path(path)
+    note = None
 
     def claim():
-        made_by = None
-        if path.is_dir() and any(p.name != COMMAND_MARKER for p in path.iterdir()):
-            made_by = folder_maker(path)
-        if made_by not in (None, command) and not overwrite:
-            raise OutputError(f"{path} holds the results of `lrmo {made_by}`; choose another "
-                              "--out, or add --overwrite to replace them")
+        nonlocal note
         prepare_folder(path)
-        if _marker(path) != command:
-            write_atomic(path / COMMAND_MARKER, command + "\n")
+        try:
+            note = folder_lock.acquire(path, command, overwrite)
+        except folder_lock.LockHeld as exc:
+            raise OutputError(str(exc)) from None
+        try:
+            made_by = None
+            if any(p.name != COMMAND_MARKER and not p.name.startswith(folder_lock.LOCK_NAME)
+                   for p in path.iterdir()):
+                made_by = folder_maker(path)
+            if made_by not in (None, command) and not overwrite:
+                raise OutputError(f"{path} holds the results of `lrmo {made_by}`; choose another "
+                                  "--out, or add --overwrite to replace them")
+            if _marker(path) != command:
+                write_atomic(path / COMMAND_MARKER, command + "\n")
+        except BaseException:
+            folder_lock.release(path)
+            raise
 
     root_collective(comm, claim)
+    return FolderClaim(path, comm, comm.bcast(note, root=0))
