@@ -50,6 +50,27 @@ Z_RTOL = 1e-4
 CURRENT_TOLERANCE = 1e-7
 
 
+class _RankOneUpdate:
+    """The operator J - g h^T / d of the bordered system with V eliminated (a PETSc
+    python Mat): g and h live on the surface rows, d is a number."""
+
+    def __init__(self, J, surface, allreduce):
+        self.J, self.surface, self.allreduce = J, surface, allreduce
+        self.g = J.createVecRight()
+        self.h, self.d = None, 1.0
+
+    def update(self, h_on_surface, d) -> None:
+        self.h, self.d = h_on_surface, d
+
+    def set_g(self, g) -> None:
+        g.copy(self.g)
+
+    def mult(self, mat, x, y):
+        self.J.mult(x, y)
+        hx = self.allreduce(float(self.h @ x.array[self.surface]), op=MPI.SUM)
+        y.axpy(-hx / self.d, self.g)
+
+
 class NewtonDiverged(linalg.SolverFailure):
     """Newton did not converge: the step is retried with a shorter time step."""
 
@@ -83,6 +104,15 @@ class ParticlePotential:
         options = li.system.options if self.direct else NEWTON_KRYLOV
         self.ksp = linalg.make_ksp(self.comm, "lithium_newton", options)
         self.ksp.setOperators(self.J)
+        self._schur = self.ksp_schur = None
+        if not self.direct:  # current control in 3D: V eliminated, J - g h^T / d, one solve
+            self._schur = _RankOneUpdate(self.J, self.surface, self._allreduce)
+            shell = PETSc.Mat().createPython(self.J.getSizes(), comm=self.comm)
+            shell.setPythonContext(self._schur)
+            shell.setUp()
+            self.ksp_schur = linalg.make_ksp(self.comm, "lithium_newton_schur",
+                                             {**NEWTON_KRYLOV, "ksp_type": "gmres", "ksp_pc_side": "right"})
+            self.ksp_schur.setOperators(shell, self.J)
         self.nonlinear = li.jacobian_form is not None  # D(theta): the volume Jacobian too
         if self.nonlinear and not self.direct:
             self.ksp.setType(PETSc.KSP.Type.GMRES)  # D'(theta) grad theta makes J unsymmetric
@@ -181,9 +211,25 @@ class ParticlePotential:
             self._choose_preconditioner(c, diagonal)
             rhs.array[s] += m * (dj_dtheta * li.theta.x.array[s] - j)
             theta.copy(x)
-            self.iterations += self._solve(rhs, self._y, guess=True)
             dV = 0.0
-            if current_control:
+            if current_control and self._schur is not None:  # V eliminated: one solve
+                g.set(0.0)
+                g.array[s] = m * dj_dV
+                total, h_theta, d = self._allreduce(np.array([
+                    float(m @ j), float(m * dj_dtheta @ li.theta.x.array[s]), float(m @ dj_dV)]), op=MPI.SUM)
+                G = total - mean_flux_mol_m2_s * self.total_weight
+                if not np.isfinite(d) or d == 0.0:
+                    break
+                self._schur.update(m * dj_dtheta, d)
+                self._schur.set_g(g)
+                rhs.axpy(-(h_theta - G) / d, g)
+                self.iterations += self._solve(rhs, self._y, guess=True, ksp=self.ksp_schur)
+                h_x = self._allreduce(float(m * dj_dtheta @ x.array[s]), op=MPI.SUM)
+                dV = (-G - (h_x - h_theta)) / d
+                self.voltage_V = V + dV
+            else:
+                self.iterations += self._solve(rhs, self._y, guess=True)
+            if current_control and self._schur is None:
                 if newton == 1:  # z = J^-1 g of the first iteration serves the others (chord)
                     g.set(0.0)
                     g.array[s] = m * dj_dV
@@ -254,10 +300,12 @@ class ParticlePotential:
             moved = self._allreduce(local, op=MPI.MAX) > 0 or not (1 / 1.5 < c / c_built < 1.5)
         if built is None or moved:
             self._preconditioner_built_on = (c, diagonal.array.copy())
-            self.ksp.getPC().setReusePreconditioner(False)
+            for ksp in filter(None, (self.ksp, self.ksp_schur)):
+                ksp.getPC().setReusePreconditioner(False)
             self.preconditioner_setups += 1
         else:
-            self.ksp.getPC().setReusePreconditioner(True)
+            for ksp in filter(None, (self.ksp, self.ksp_schur)):
+                ksp.getPC().setReusePreconditioner(True)
 
     def accept(self) -> None:
         """After an accepted step: the voltage history for the next step's guess."""
@@ -285,12 +333,13 @@ class ParticlePotential:
             self._z.x.array[: arrays["newton_z"].size] = arrays["newton_z"]
             self._z.x.scatter_forward()
 
-    def _solve(self, rhs: PETSc.Vec, out, guess: bool = False, rtol: float | None = None) -> int:
-        self.ksp.setInitialGuessNonzero(guess and not self.direct)
+    def _solve(self, rhs: PETSc.Vec, out, guess: bool = False, rtol: float | None = None, ksp=None) -> int:
+        ksp = ksp or self.ksp
+        ksp.setInitialGuessNonzero(guess and not self.direct)
         if not self.direct:
-            self.ksp.setTolerances(rtol=rtol or NEWTON_KRYLOV["ksp_rtol"])
+            ksp.setTolerances(rtol=rtol or NEWTON_KRYLOV["ksp_rtol"])
         try:
-            return linalg.solve(self.ksp, rhs, out)
+            return linalg.solve(ksp, rhs, out)
         except linalg.SolverFailure as exc:  # a Newton iterate out of reach: retry shorter
             raise NewtonDiverged(str(exc)) from None
 
