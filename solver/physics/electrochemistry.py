@@ -143,12 +143,15 @@ class SurfaceReaction:
     def flux(self, theta, voltage_V: float):
         """(j, dj/dtheta, dj/dV): outward Li flux in mol/m^2/s at surface site fractions
         `theta` (array) and the particle potential `voltage_V`, with its derivatives."""
-        i0, di0 = self.kinetics.exchange_current(theta)
-        eta = voltage_V - self.ocv(theta)
-        g, dg = self.kinetics.current_density(eta)
-        dj_dV = i0 * dg / FARADAY_C_MOL
-        dj_dtheta = (di0 * g) / FARADAY_C_MOL - dj_dV * self.ocv.derivative(theta)
-        return i0 * g / FARADAY_C_MOL, dj_dtheta, dj_dV
+        # an overpotential out of reach overflows exp: the caller sees inf/NaN and
+        # shortens the step (particle_potential.py), so numpy need not warn
+        with np.errstate(over="ignore", invalid="ignore"):
+            i0, di0 = self.kinetics.exchange_current(theta)
+            eta = voltage_V - self.ocv(theta)
+            g, dg = self.kinetics.current_density(eta)
+            dj_dV = i0 * dg / FARADAY_C_MOL
+            dj_dtheta = (di0 * g) / FARADAY_C_MOL - dj_dV * self.ocv.derivative(theta)
+            return i0 * g / FARADAY_C_MOL, dj_dtheta, dj_dV
 
     def equilibrium_voltage(self, theta_surface: float) -> float:
         return float(self.ocv(theta_surface))
