@@ -223,6 +223,48 @@ def test_profile_at_the_peak_3d_holds_the_ray_and_its_nodes(tmp_path):
     assert not (out / "fields_at_peak.partial").exists()
 
 
+def test_written_von_mises_is_never_negative(tmp_path):
+    """sigma_vm_Pa in the field files is the vertex average of the stress nodes (not an L2
+    projection, which dipped to -0.98 MPa): at least 0 everywhere, at every output time and
+    at the peak, and at most the reported peak."""
+    import sys
+
+    out = _octant_run(tmp_path, "octant")
+    stress = json.loads((out / "summary.json").read_text())["stress"]
+    check = ("import json, sys; import pyvista as pv; from solver.studies.render3d import read_fields\n"
+             "path = sys.argv[1]; times = list(pv.get_reader(path).time_values) or [None]\n"
+             "vm = [read_fields(path, t)[0].point_data['sigma_vm_Pa'] for t in times]\n"
+             "print(json.dumps([float(min(v.min() for v in vm)), float(max(v.max() for v in vm))]))")
+    for name in ("fields/fields.xdmf", "fields_at_peak.xdmf"):
+        proc = subprocess.run([sys.executable, "-c", check, str(out / name)], cwd=ROOT, capture_output=True,
+                              text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        low, high = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert low >= 0.0, name
+        assert 0.0 < high <= stress["peak_von_mises_Pa"] * (1 + 1e-6), name  # float32 in the reader
+
+
+def test_ruo2_island_tags_lie_beside_the_fields_in_their_length_unit(tmp_path):
+    """fields/mesh_tags.xdmf: the mesh with the facet tags, the RuO2 islands (13) among
+    them, in the fields' unit (nm), so that they overlay the fields in ParaView (the
+    run's mesh/mesh.xdmf is in metres)."""
+    from mpi4py import MPI
+
+    from meshes.markers import FACET_TAGS
+    from solver.io.mesh_io import read_mesh_xdmf
+
+    out = tmp_path / "islands"
+    proc = run_lrmo(["run", str(CASES / "ru1_islands_o2.yaml"), "--out", str(out), "--quiet",
+                     "--set", "mesh.surface=12 nm", "--set", "mesh.bulk=30 nm", "--set", "oxygen.end_time=2 min",
+                     "--set", "output.times={values: [60, 120]}"])
+    assert proc.returncode == 0, proc.stderr
+    msh, cell_tags, facet_tags = read_mesh_xdmf(out / "fields" / "mesh_tags.xdmf", MPI.COMM_SELF)
+    assert FACET_TAGS["ruo2_islands"] in set(facet_tags.values)
+    assert np.abs(msh.geometry.x).max() == pytest.approx(150.0, rel=1e-6)  # R = 150 nm, in nm
+    metres, _, _ = read_mesh_xdmf(out / "mesh" / "mesh.xdmf", MPI.COMM_SELF)
+    assert np.abs(metres.geometry.x).max() == pytest.approx(150e-9, rel=1e-6)
+
+
 @needs_paraview
 def test_lrmo_view_renders_the_particle(tmp_path):
     import matplotlib.image

@@ -12,7 +12,8 @@ XDMFFile is reopened in append mode for each), so a running job's `fields.partia
 in ParaView with the steps written so far.
 
 `length_unit` scales the coordinates and the length-valued fields (names ending in
-`_m`, renamed `_nm`) of these files only (docs/paraview.md)."""
+`_m`, renamed `_nm`) of these files only (docs/paraview.md); `write_tags` puts the mesh's
+cell and facet tags (the RuO2 islands among them) beside them in the same unit."""
 from __future__ import annotations
 
 import contextlib
@@ -95,6 +96,22 @@ def paraview_xml(dolfinx_xml: str, grid_name: str = "fields", constant: tuple[st
             grid.append(copy.deepcopy(element))
     ET.indent(out, "  ")
     return '<?xml version="1.0"?>\n<!DOCTYPE Xdmf SYSTEM "Xdmf.dtd" []>\n' + ET.tostring(out, encoding="unicode") + "\n"
+
+
+TAGS_FILE = "mesh_tags.xdmf"
+
+
+def write_tags(folder: Path, domain: Domain, length_unit: str = "nm") -> Path:
+    """`mesh_tags.xdmf` (+ .h5) beside the fields: the mesh with its cell tags (regions)
+    and facet tags (meshes/markers.py: outer surface 10, RuO2 islands 13, symmetry planes
+    21-23, ...) in the fields' length unit, so that they overlay the fields in ParaView
+    (mesh/mesh.xdmf stays in metres). Collective."""
+    from solver.io.mesh_io import write_mesh_xdmf
+
+    path = Path(folder) / TAGS_FILE
+    with scaled_geometry(domain.msh, LENGTH_UNITS[length_unit]):
+        write_mesh_xdmf(path, domain.msh, domain.cell_tags, domain.facet_tags)
+    return path
 
 
 class FieldWriter:

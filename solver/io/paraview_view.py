@@ -109,16 +109,48 @@ def _white(view) -> None:
         view.OrientationAxesVisibility = 0
 
 
-def _colour(pv, display, view, field: str, data_range, kind: str = "POINTS") -> None:
-    pv.ColorBy(display, (kind, field))
-    lut = pv.GetColorTransferFunction(field)
-    lut.ApplyPreset("Turbo" if "sigma" in field else "Viridis (matplotlib)", True)
+# what a field's colour bar says: (title with the unit, factor from the file's SI value)
+STRESS_NAMES = {"sigma_vm_Pa": "von Mises stress", "sigma_r_Pa": "radial stress", "sigma_t_Pa": "hoop stress",
+                "sigma_h_Pa": "hydrostatic stress", "sigma_1_Pa": "largest principal stress"}
+OTHER_TITLES = {"c_Li_mol_m3": "c_Li (mol/m³)", "theta_Li": "site fraction θ", "region_id": "region",
+                "c_O2_mol_m3": "c_O2 (mol/m³)", "Gamma_O2_mol_m2": "captured O2 (mol/m²)",
+                "O2_flux_out_mol_m2_s": "O2 flux out (mol/(m² s))"}
+
+
+def shown_as(field: str) -> tuple[str, float]:
+    """(colour-bar title naming the field and its unit, factor applied to the file's
+    values): stresses in MPa."""
+    if field in STRESS_NAMES:
+        return f"{STRESS_NAMES[field]} (MPa)", 1e-6
+    if field.endswith("_Pa"):
+        return f"{field[:-3]} (MPa)", 1e-6
+    return OTHER_TITLES.get(field, field), 1.0
+
+
+def _colour(pv, display, view, array: str, title: str, data_range, kind: str = "POINTS") -> None:
+    """Colour by `array` with a perceptual map (viridis), its bar to the right of the
+    geometry (the camera leaves that strip free), horizontal labels that do not overlap."""
+    pv.ColorBy(display, (kind, array))
+    lut = pv.GetColorTransferFunction(array)
+    lut.ApplyPreset("Viridis (matplotlib)", True)
     lut.RescaleTransferFunction(*data_range)
     display.SetScalarBarVisibility(view, True)
     bar = pv.GetScalarBar(lut, view)
-    bar.Title, bar.ComponentTitle = field, ""
+    bar.Title, bar.ComponentTitle = title.replace(" (", "\n("), ""  # the unit on a line of its own: narrow
     bar.TitleColor = bar.LabelColor = BLACK
-    bar.RangeLabelFormat = "%-#.4g"
+    bar.TitleFontSize, bar.LabelFontSize = 16, 14
+    bar.TitleBold = 1
+    bar.Orientation = "Vertical"
+    bar.WindowLocation = "Any Location"
+    bar.Position = [0.72, 0.1]
+    bar.ScalarBarLength = 0.7
+    bar.ScalarBarThickness = 16
+    bar.HorizontalTitle = 1
+    bar.TitleJustification = "Centered"
+    bar.AutomaticLabelFormat = 0
+    bar.LabelFormat = "%.3g"
+    bar.RangeLabelFormat = "%.4g"
+    bar.AddRangeLabels = 1
 
 
 def render(path: Path, out: Path, field: str, time: float | None) -> dict:
@@ -136,7 +168,8 @@ def render(path: Path, out: Path, field: str, time: float | None) -> dict:
     data_range = (reader.CellData if kind == "CELLS" else reader.PointData)[field].GetRange()
     x0, x1, y0, y1, z0, z1 = reader.GetDataInformation().GetBounds()
     layout = pv.CreateLayout("lrmo view")
-    caption = f"{path.name}: {field}, t = {t:.6g} s ({t / 60:.4g} min)"
+    title, factor = shown_as(field)
+    caption = f"{path.name}: {title}, t = {t:.6g} s ({t / 60:.4g} min)"
     if y1 - y0 == 0 and z1 - z0 == 0:  # a 1D (radial) result: the field over r
         line = pv.PlotOverLine(Input=reader)
         line.Point1, line.Point2, line.Resolution = [x0, 0.0, 0.0], [x1, 0.0, 0.0], 2000
@@ -158,11 +191,22 @@ def render(path: Path, out: Path, field: str, time: float | None) -> dict:
     else:
         source = reader
         radius = max(x1 - x0, y1 - y0, z1 - z0)
-        if radius < 1e-3:  # metres (output.length_unit: m): ParaView renders slices black
+        metres = radius < 1e-3
+        if metres:  # metres (output.length_unit: m): ParaView renders slices black
             source = pv.Transform(Input=reader)
             source.Transform.Scale = [1e9] * 3
             x0, x1, y0, y1, z0, z1, radius = (v * 1e9 for v in (x0, x1, y0, y1, z0, z1, radius))
+        if factor != 1.0:  # stresses in MPa: a scaled copy of the array
+            array = title
+            source = pv.Calculator(Input=source, AttributeType="Cell Data" if kind == "CELLS" else "Point Data",
+                                   ResultArrayName=array, Function=f"{field}*{factor!r}")
+            shown_range = tuple(v * factor for v in data_range)
+        else:
+            shown_range = data_range
+            array = field
         octant = x0 >= -1e-9 * radius
+        # an octant's centre lies on its faces: a plane through (0, 0, 0) cuts nothing, so
+        # the slice lies just inside (z = 0.1 % of the height; a sphere: its centre plane)
         centre = [0.0 if octant else (x0 + x1) / 2, 0.0 if octant else (y0 + y1) / 2,
                   z0 + 1e-3 * (z1 - z0) if octant else (z0 + z1) / 2]
         surface_view = pv.CreateView("RenderView")
@@ -173,14 +217,14 @@ def render(path: Path, out: Path, field: str, time: float | None) -> dict:
         for view in (surface_view, slice_view):
             _white(view)
         surface = pv.Show(source, surface_view)
-        _colour(pv, surface, surface_view, field, data_range, kind)
+        _colour(pv, surface, surface_view, array, title, shown_range, kind)
         surface.SetScalarBarVisibility(surface_view, False)
         cut = pv.Slice(Input=source)
         cut.SliceType = "Plane"
         cut.SliceType.Origin = centre
         cut.SliceType.Normal = [0.0, 0.0, 1.0]
         section = pv.Show(cut, slice_view)
-        _colour(pv, section, slice_view, field, data_range, kind)
+        _colour(pv, section, slice_view, array, title, shown_range, kind)
         # an octant seen from x < 0 shows its face x = 0 (a section) beside the surface
         direction = [-0.55, 1.0, 0.75] if octant else [1.0, -1.0, 0.8]
         surface_view.CameraFocalPoint = centre
@@ -192,10 +236,16 @@ def render(path: Path, out: Path, field: str, time: float | None) -> dict:
         for view in (surface_view, slice_view):
             view.ViewTime = t
             pv.ResetCamera(view)
+        # the slice to the left of the colour bar: the camera moved right, pulled back
+        camera = slice_view.GetActiveCamera()
+        camera.Dolly(0.75)
+        shift = 0.25 * radius
+        slice_view.CameraFocalPoint = [camera.GetFocalPoint()[0] + shift, *camera.GetFocalPoint()[1:]]
+        slice_view.CameraPosition = [camera.GetPosition()[0] + shift, *camera.GetPosition()[1:]]
         title = pv.Text(Text=caption)
         shown = pv.Show(title, surface_view)
         shown.Color, shown.FontSize, shown.WindowLocation = BLACK, 12, "Upper Left Corner"
-        label = pv.Text(Text="slice through the centre (z = 0)")
+        label = pv.Text(Text=f"slice z = {centre[2]:.3g} nm" + (" (the file in m, scaled)" if metres else ""))
         shown = pv.Show(label, slice_view)
         shown.Color, shown.FontSize, shown.WindowLocation = BLACK, 12, "Upper Left Corner"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -228,6 +228,34 @@ class Projector:
         solve(self.ksp, b, out)
 
 
+class NodalAverage:
+    """DG1 values onto P1 by averaging, at each vertex, the values of the cells around it
+    (each owned cell once; contributions to a vertex owned by another rank summed there).
+    An average stays within the values' bounds: a non-negative measure (von Mises) stays
+    non-negative and its largest vertex value is at most the largest DG1 node, where an
+    L2 projection undershoots and overshoots (von Mises minima of -0.98 MPa)."""
+
+    def __init__(self, V, S):
+        tdim = V.mesh.topology.dim
+        owned = V.mesh.topology.index_map(tdim).size_local
+        self._p1 = compat.cell_dofs(V)[:owned].ravel()
+        self._dg1 = compat.cell_dofs(S)[:owned].ravel()
+        count = fem.Function(V)
+        self._count = self._summed(np.ones(self._dg1.size), count)
+
+    def _summed(self, values: np.ndarray, out) -> np.ndarray:
+        out.x.array[:] = 0.0
+        np.add.at(out.x.array, self._p1, values)
+        vec = compat.petsc_vec(out)
+        vec.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        vec.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+        return out.x.array.copy()
+
+    def average(self, dg1_values: np.ndarray, out) -> None:
+        """out (P1) <- the vertex averages of `dg1_values` (laid out as S's local dofs)."""
+        out.x.array[:] = self._summed(np.asarray(dg1_values)[self._dg1], out) / self._count
+
+
 _PETSC_TYPES = (PETSc.KSP, PETSc.Mat, PETSc.Vec, PETSc.NullSpace, PETSc.PC)
 
 

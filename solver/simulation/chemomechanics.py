@@ -24,7 +24,7 @@ from solver import compat
 from solver.numerics import collectives
 from solver.case.schema import Case
 from solver.physics.domain import Domain
-from solver.numerics.linalg import Projector, SolverFailure
+from solver.numerics.linalg import NodalAverage, Projector, SolverFailure
 from solver.physics.lithium import LithiumTransport
 from solver.physics.materials import MaterialFields
 from solver.physics.mechanics import Mechanics
@@ -46,6 +46,9 @@ SATURATION_TOLERANCE = 1e-6
 # how close two times of a protocol without an end time count as one (s)
 OPEN_ENDED_TIME_TOLERANCE_S = 1e-8
 STRESS_FIELDS = ("sigma_vm_Pa", "sigma_r_Pa", "sigma_t_Pa", "sigma_h_Pa", "sigma_1_Pa")
+# non-negative measures: written as vertex averages of the DG1 nodes, which keep the sign
+# (an L2 projection dips below zero: -0.98 MPa von Mises); the others are L2 projections
+AVERAGED_FIELDS = ("sigma_vm_Pa",)
 
 
 def bdf_coefficients(dt: float, dt_previous: float | None) -> tuple[float, float, float]:
@@ -214,7 +217,8 @@ class ChemoMechanics:
         return row
 
     def update_output_fields(self) -> None:
-        """Project the stress measures and c_Li onto P1 for ParaView and the ray."""
+        """The stress measures and c_Li onto P1 for ParaView and the ray: L2 projections, the
+        non-negative measures (AVERAGED_FIELDS) vertex averages of their DG1 nodes."""
         projector, dg1 = self._projection_tools()
         projector.project(self._c_expr, self.c_Li, key="c_Li")
         if self.lithium.discontinuous:
@@ -223,6 +227,9 @@ class ChemoMechanics:
             return
         measures = self.mechanics.stress_measures(all_local=True)
         for name in STRESS_FIELDS:
+            if name in AVERAGED_FIELDS:
+                self._nodal_average.average(measures[name], self.output_fields[name])
+                continue
             dg1.x.array[:] = measures[name]
             projector.project(dg1, self.output_fields[name], key="dg1")
         self.displacement_P1.interpolate(self.mechanics.u)
@@ -239,6 +246,7 @@ class ChemoMechanics:
                 if not np.allclose(S1.tabulate_dof_coordinates(), self.mechanics.S.tabulate_dof_coordinates()):
                     raise RuntimeError("DG1 scalar and Voigt spaces differ in node layout")
                 dg1 = fem.Function(S1)
+                self._nodal_average = NodalAverage(self.sigma_h_P1.function_space, S1)
             self._projection = (Projector(compat.functionspace(msh, "Lagrange", 1), "output_projection"), dg1)
         return self._projection
 

@@ -25,7 +25,7 @@ from typing import Any, Callable, Protocol
 from mpi4py import MPI
 
 from solver.case.schema import Case, dump_case_yaml
-from solver.io.fields_io import FieldWriter
+from solver.io.fields_io import FieldWriter, write_tags
 from solver.io.log import Log
 from solver.io.output import RunRecord
 from solver.numerics import linalg
@@ -61,11 +61,15 @@ class RunPlan(Protocol):
         """After a completed run, before the record closes (may still be interrupted)."""
 
 
-def field_writer(record: RunRecord, domain: Domain, fields: dict, case: Case, restarted: bool) -> FieldWriter:
+def field_writer(record: RunRecord, domain: Domain, fields: dict, case: Case, restarted: bool,
+                 tagged: Domain | None = None) -> FieldWriter:
     """The run's field files in fields.partial/: `fields`, or after the n-th restart
-    `fields_restart<n>` (the earlier files stay as they were)."""
+    `fields_restart<n>` (the earlier files stay as they were); beside them mesh_tags.xdmf,
+    the facet tags of `tagged` (default `domain`; the O2 domain carries the RuO2 islands)."""
     stem = f"fields_restart{len(record.summary['restarts'])}" if restarted else "fields"
-    return FieldWriter(record.folder.partial_fields_dir, domain, fields, stem, case.output.length_unit)
+    writer = FieldWriter(record.folder.partial_fields_dir, domain, fields, stem, case.output.length_unit)
+    write_tags(record.folder.partial_fields_dir, tagged or domain, case.output.length_unit)
+    return writer
 
 
 def release(sim) -> None:

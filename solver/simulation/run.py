@@ -103,7 +103,9 @@ class CasePlan:
             plane = RayProbe(sim.domain, 0, slice_points(sim.domain))
             tables["slices.csv"] = record.table("slices.csv", ["t_s", "x_m", "y_m", "c_O2_mol_m3"])
         if case.output.fields and not sim.done():
-            record.writer = field_writer(record, sim.domain, sim.output_fields, case, restarted)
+            # the facet tags written beside the fields: an O2 submodel's carry the RuO2 islands
+            tagged = next((m.domain for m in sim.submodels if m.name == "oxygen"), sim.domain)
+            record.writer = field_writer(record, sim.domain, sim.output_fields, case, restarted, tagged)
 
         def observe(t: float, s: Engine) -> None:
             record.timeseries.append(s.scalars(t))
