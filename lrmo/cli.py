@@ -131,7 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--restart", action="store_true",
                      help="continue from the checkpoint in the --out folder (docs/batch-jobs.md)")
     case_command("validate", "check a case file and print the resolved case (writes nothing)")
-    case_command("mesh", "build the case's mesh only (mesh.xdmf/.h5, info.json)", out_required=True)
+    case_command("mesh", "build the case's mesh only (mesh.xdmf/.h5, mesh.msh, info.json)", out_required=True)
     v = command("verify", "run the verification cases against closed forms")
     v.add_argument("--only", default=None, help="run only cases whose name contains this")
     v.add_argument("--out", default="results/verify", help="output folder")
@@ -364,7 +364,8 @@ def _dispatch(args, comm) -> int:
             log.error(f"mesh: {exc}")
             return EXIT_BAD_INPUT
         cache = domain.info["cache"]["status"] if "cache" in domain.info else "not cached (1D)"
-        log.info(f"wrote {out / 'mesh.xdmf'}, mesh.h5 and info.json: "
+        gmsh_file = "mesh.msh, " if (Path(out) / "mesh.msh").exists() else ""  # 1D: built without Gmsh
+        log.info(f"wrote {out / 'mesh.xdmf'}, mesh.h5, {gmsh_file}info.json: "
                  f"{domain.info['num_cells']} cells; mesh cache: {cache}")
         return EXIT_OK
 

@@ -109,7 +109,7 @@ def test_racing_publishers_leave_one_valid_entry(tmp_path):
     for i in range(2):
         tmp = tmp_path / f".tmp-key-{i}"
         tmp.mkdir()
-        for name in ("mesh.xdmf", "mesh.h5", "info.json"):
+        for name in ("mesh.xdmf", "mesh.h5", "mesh.msh", "info.json"):
             (tmp / name).write_text(f"{name} from run {i}")
         mesh_cache.publish(tmp, entry)
     assert entry_is_valid(entry)
@@ -152,3 +152,40 @@ def test_a_second_run_is_a_cache_hit_with_identical_results(tmp_path):
     assert results[1]["mesh"]["cache"]["hit"] is True
     assert results[1]["mesh"]["cache"]["key"] == results[0]["mesh"]["cache"]["key"]
     assert results[1]["stress"]["peak_von_mises_Pa"] == results[0]["stress"]["peak_von_mises_Pa"]
+
+
+def _gmsh_file_tets(path) -> int:
+    """The number of tetrahedra Gmsh reads from a .msh file."""
+    import gmsh
+
+    from meshes.gmsh_io import gmsh_session
+
+    with gmsh_session("read"):
+        gmsh.merge(str(path))
+        types, tags, _ = gmsh.model.mesh.getElements(3)
+        return sum(len(t) for ty, t in zip(types, tags) if ty == 4)
+
+
+@pytest.mark.parametrize("cache", ["miss then hit", "off"])
+def test_lrmo_mesh_writes_a_gmsh_file_gmsh_opens(private_cache, monkeypatch, tmp_path, cache):
+    """`lrmo mesh` writes mesh.msh beside mesh.xdmf for users who open meshes in Gmsh:
+    built into the cache entry on a miss, linked from it on a hit, written directly with
+    the cache off; it holds the mesh's tetrahedra."""
+    if cache == "off":
+        monkeypatch.setenv("LRMO_MESH_CACHE", "off")
+    small = ["--set", "mesh.surface=10 nm", "--set", "mesh.bulk=30 nm", "--quiet"]
+    for name in ("first", "second") if cache != "off" else ("first",):
+        proc = run_lrmo(["mesh", OCTANT, "--out", str(tmp_path / name), *small])
+        assert proc.returncode == 0, proc.stderr
+        info = json.loads((tmp_path / name / "info.json").read_text())
+        assert _gmsh_file_tets(tmp_path / name / "mesh.msh") == info["num_cells"]
+    if cache != "off":
+        assert info["cache"]["hit"] is True
+        assert (private_cache / info["cache"]["key"] / "mesh.msh").is_file()
+
+
+def test_a_radial_mesh_has_no_gmsh_file(tmp_path):
+    proc = run_lrmo(["mesh", str(CASES / "ru1_stress.yaml"), "--out", str(tmp_path / "m")])
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "m" / "mesh.xdmf").is_file() and not (tmp_path / "m" / "mesh.msh").exists()
+    assert "mesh.msh" not in proc.stdout

@@ -6,7 +6,8 @@ Location: `$LRMO_MESH_CACHE` if set, else `$XDG_CACHE_HOME/lrmo/meshes`, else
 `~/.cache/lrmo/meshes`. `LRMO_MESH_CACHE=off` turns the cache off (every run meshes
 afresh, as before the cache existed). An entry is a folder named by the key, a hash of
 the mesh inputs, the builder version, the Gmsh version and `SCHEMA`, holding mesh.xdmf,
-mesh.h5, info.json and manifest.json (size and SHA-256 of the others, written last).
+mesh.h5, mesh.msh (Gmsh's own file, for users who open meshes in Gmsh), info.json and
+manifest.json (size and SHA-256 of the others, written last).
 Entries are built in a temporary folder and renamed into place, so a reader sees a
 complete entry or none, and two runs racing to fill one entry both end with a valid one.
 An entry that does not match its manifest is removed and rebuilt. Rank 0 decides; every
@@ -24,10 +25,10 @@ from typing import Any, Callable
 
 from mpi4py import MPI
 
-from meshes.gmsh_io import INFO_FILE, run_gmsh_on_rank0
+from meshes.gmsh_io import INFO_FILE, MESH_FILE as GMSH_FILE, run_gmsh_on_rank0
 from solver.io.mesh_io import XDMF_FILE, h5_file, read_mesh_xdmf, write_mesh_xdmf
 
-SCHEMA = 1  # bump when the entry layout changes
+SCHEMA = 2  # bump when the entry layout changes (2: mesh.msh in every entry)
 ENV_VAR = "LRMO_MESH_CACHE"
 OFF_VALUES = {"off", "0", "false", "no", "none"}
 MANIFEST = "manifest.json"
@@ -74,7 +75,7 @@ def entry_is_valid(entry: Path) -> bool:
     """True when the entry has every file, each matching the manifest."""
     try:
         manifest = json.loads((entry / MANIFEST).read_text())
-        needed = set(MESH_FILES) | {INFO_FILE}
+        needed = set(MESH_FILES) | {INFO_FILE, GMSH_FILE}
         if not needed <= set(manifest):
             return False
         return all((entry / name).stat().st_size == meta["bytes"]
@@ -152,8 +153,8 @@ def load_mesh(comm: MPI.Comm, payload: dict, build: Callable[[], dict], *, gdim:
     cache and read back, so that hits and misses give the solver the same mesh. With
     the cache off or unusable the Gmsh mesh is used directly. `info["cache"]` records
     the key and whether it was a hit. With `mesh_dir`, the run's copy (info.json,
-    mesh.xdmf/.h5, hard links into the cache where possible) is written there.
-    Collective."""
+    mesh.xdmf/.h5 and Gmsh's mesh.msh, hard links into the cache where possible) is
+    written there. Collective."""
     key = cache_key(payload)
 
     def root_or_none():
@@ -166,8 +167,11 @@ def load_mesh(comm: MPI.Comm, payload: dict, build: Callable[[], dict], *, gdim:
     plan = _on_rank0(comm, lambda: _prepare(root, key)) if root else {"status": "off"}
     entry = plan.get("entry")
     if plan["status"] != "hit":
+        # rank 0 writes Gmsh's mesh.msh while it holds the model: into the entry, or
+        # straight into the run's mesh/ with the cache off
+        gmsh_dir = plan["tmp"] if entry is not None else mesh_dir
         msh, cell_tags, facet_tags, info = run_gmsh_on_rank0(
-            comm, build, gdim=gdim, model_name=model_name)
+            comm, build, gdim=gdim, model_name=model_name, out_dir=gmsh_dir)
         if entry is not None:
             write_mesh_xdmf(plan["tmp"] / XDMF_FILE, msh, cell_tags, facet_tags)
             del msh, cell_tags, facet_tags
@@ -190,8 +194,9 @@ def load_mesh(comm: MPI.Comm, payload: dict, build: Callable[[], dict], *, gdim:
 
 def record_run_mesh(comm: MPI.Comm, mesh_dir: Path, info: dict, msh, cell_tags,
                     facet_tags, entry: Path | None = None) -> None:
-    """The run folder's mesh/: info.json and mesh.xdmf + mesh.h5, hard-linked (or
-    copied) from the cache entry when there is one, else written. Collective."""
+    """The run folder's mesh/: info.json and mesh.xdmf + mesh.h5 (+ mesh.msh from a cache
+    entry), hard-linked (or copied) from the cache entry when there is one, else written.
+    Collective."""
     def files_from_entry():
         mesh_dir.mkdir(parents=True, exist_ok=True)
         (mesh_dir / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
@@ -199,7 +204,8 @@ def record_run_mesh(comm: MPI.Comm, mesh_dir: Path, info: dict, msh, cell_tags,
             (mesh_dir / name).unlink(missing_ok=True)
         if entry is None:
             return False
-        for name in MESH_FILES:
+        (mesh_dir / GMSH_FILE).unlink(missing_ok=True)
+        for name in (*MESH_FILES, GMSH_FILE):
             target = mesh_dir / name
             try:
                 os.link(entry / name, target)
