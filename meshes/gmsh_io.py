@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,10 +23,26 @@ def gmsh_session(model_name: str):
 
     Gmsh is initialised and finalised here unless it was already running (a caller's own
     session), in which case only the model is added and removed again. Gmsh options are
-    global, so the ones set inside stay set in a caller's session."""
+    global, so the ones set inside stay set in a caller's session. Gmsh's `initialize`
+    resets SIGINT and SIGTERM to the default action (the process dies at once; Python
+    still reports its own handlers) and never puts them back: the caller's handlers are
+    installed again here, so that a run's stop request (a Python handler, run when Gmsh
+    returns) also covers meshing. The two signals are held back meanwhile (a signal
+    inside `initialize` would meet the default action) and delivered once the handlers
+    are back."""
     owns_gmsh = not gmsh.isInitialized()
     if owns_gmsh:
-        gmsh.initialize(readConfigFiles=False)
+        stops = (signal.SIGINT, signal.SIGTERM)
+        main = threading.current_thread() is threading.main_thread()
+        handlers = {s: signal.getsignal(s) for s in stops} if main else {}
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, stops) if main else None
+        try:
+            gmsh.initialize(readConfigFiles=False)
+        finally:
+            for s, handler in handlers.items():
+                signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+            if held is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
     gmsh.option.setNumber("General.Terminal", 0)
     gmsh.model.add(model_name)
     try:

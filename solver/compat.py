@@ -33,11 +33,25 @@ has_adios2: bool = bool(getattr(dolfinx.common, "has_adios2", False)) and hasatt
 
 
 def _memoize_jit_module_lookups() -> None:
-    """Keep the JIT-compiled modules found in the disk cache for the life of the process.
-    FFCx looks a compiled form or element up by listing the whole cache directory and
-    importing the module again at every fem.form / function space (~0.6 ms each, most of
-    a warm 1D run); the modules are named by a hash of their content, so one found once
-    stays valid. Skipped where FFCx has no `get_cached_module`."""
+    """Keep the JIT-compiled modules found in the disk cache for the life of the process,
+    and never wait for a compile that died.
+
+    Memo: FFCx looks a compiled form or element up by listing the whole cache directory
+    and importing the module again at every fem.form / function space (~0.6 ms each, most
+    of a warm 1D run); the modules are named by a hash of their content, so one found
+    once stays valid.
+
+    Stale locks: FFCx's lock is `<module>.c`, created exclusively by the process that
+    compiles, and its "done" mark `<module>.c.cached`. A compile ended by an Exception
+    renames the lock to `.c.failed`; one ended by KeyboardInterrupt, SIGTERM or SIGKILL
+    leaves it, and every later lookup waits `timeout` s for the mark and raises
+    TimeoutError ("JIT compilation timed out ..."). So the process that takes the lock
+    writes `<module>.c.owner` (host and pid) beside it, and a lookup that finds a lock
+    without its mark removes the lock (and the partial files) when the owner is this
+    host's process that no longer exists, or this process itself (which cannot be
+    compiling the module it is looking up: the compile was aborted). A lock without an
+    owner file, or of another host, is left alone. Skipped where FFCx has no
+    `get_cached_module`."""
     import ffcx.codegeneration.jit as ffcx_jit
 
     lookup = getattr(ffcx_jit, "get_cached_module", None)
@@ -48,14 +62,80 @@ def _memoize_jit_module_lookups() -> None:
     def memoized(module_name, object_names, cache_dir, timeout):
         key = (module_name, tuple(object_names), str(cache_dir))
         if key not in found:
+            remove_stale_jit_lock(cache_dir, module_name)
             result = lookup(module_name, object_names, cache_dir, timeout)
-            if result[0] is None:  # not compiled yet: the caller compiles it
+            if result[0] is None:  # this process took the lock: it compiles the module
+                _write_jit_owner(cache_dir, module_name)
                 return result
             found[key] = result
         return found[key]
 
     memoized.lrmo_memo = True
     ffcx_jit.get_cached_module = memoized
+
+
+JIT_OWNER_SUFFIX = ".c.owner"
+
+
+def _jit_files(cache_dir, module_name):
+    from pathlib import Path
+
+    c_file = Path(cache_dir) / f"{module_name}.c"
+    return c_file, c_file.with_suffix(".c.cached"), c_file.with_suffix(JIT_OWNER_SUFFIX)
+
+
+def _write_jit_owner(cache_dir, module_name) -> None:
+    import os
+    import socket
+
+    _, _, owner = _jit_files(cache_dir, module_name)
+    try:
+        owner.write_text(f"{socket.gethostname()} {os.getpid()}\n", encoding="utf-8")
+    except OSError:
+        pass  # a read-only cache: FFCx fails on its own
+
+
+def _process_exists(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_stale_jit_lock(cache_dir, module_name) -> bool:
+    """Remove `module_name`'s compile lock in `cache_dir` (and its partial .c/.o/.so) if
+    the compile that took it died (see `_memoize_jit_module_lookups`). True if removed."""
+    import contextlib
+    import os
+    import socket
+
+    c_file, ready, owner = _jit_files(cache_dir, module_name)
+    if ready.exists() or not c_file.exists():
+        return False
+    try:
+        host, pid = owner.read_text(encoding="utf-8").split()
+        pid = int(pid)
+    except (OSError, ValueError):
+        return False  # not ours to judge
+    if host != socket.gethostname() or (pid != os.getpid() and _process_exists(pid)):
+        return False
+    claimed = owner.with_name(f"{owner.name}.stale-{os.getpid()}")
+    try:  # one process wins the rename; it must still be the dead owner's file
+        os.rename(owner, claimed)
+        if claimed.read_text(encoding="utf-8").split() != [host, str(pid)]:
+            os.rename(claimed, owner)
+            return False
+    except OSError:
+        return False
+    for stale in [c_file, *c_file.parent.glob(f"{module_name}.*.so"), c_file.with_suffix(".o"), claimed]:
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+    return True
 
 
 _memoize_jit_module_lookups()

@@ -26,6 +26,7 @@ def fake_slurm(tmp_path: Path) -> dict:
     env = mpi_env()
     env.update(PATH=f"{bin_dir}{os.pathsep}{env['PATH']}", SLURM_JOB_ID="4242",
                LRMO_MESH_CACHE=str(tmp_path / "cache"))
+    env.setdefault("XDG_CACHE_HOME", str(Path.home() / ".cache"))  # the tests' JIT cache, not /tmp's
     return env
 
 
@@ -47,3 +48,19 @@ def test_sweep_job_runs_every_member(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     series = json.loads((tmp_path / "series" / "series.json").read_text())
     assert [m["summary"]["status"] for m in series["members"]] == ["completed"] * len(series["members"])
+
+
+@pytest.mark.parametrize("code, requeued", [(5, True), (1, False), (3, False)])
+def test_case_job_requeues_an_interrupted_run_only(tmp_path, code, requeued):
+    """Exit 5 (interrupted: continue from the checkpoint, or start again without one) is
+    requeued; the job ends with the run's code either way."""
+    env = fake_slurm(tmp_path)
+    (tmp_path / "bin" / "srun").write_text(f"#!/bin/sh\nexit {code}\n")
+    (tmp_path / "bin" / "scontrol").write_text(f'#!/bin/sh\necho "$@" >> "{tmp_path}/scontrol.log"\n')
+    (tmp_path / "bin" / "scontrol").chmod(0o755)
+    env.update(CASE=str(CASES / "verify_galvanostatic_radial.yaml"), OUT=str(tmp_path / "run"))
+    proc = subprocess.run(["bash", str(EXAMPLES / "run_case.sbatch")], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == code, proc.stderr[-3000:]
+    log = tmp_path / "scontrol.log"
+    assert (log.read_text().split() if log.exists() else []) == (["requeue", "4242"] if requeued else [])

@@ -46,11 +46,21 @@ class RestartRefused(ValueError):
 
 
 class Interrupted(Exception):
-    """Raised at an accepted step after a stop request, once the checkpoint is written."""
+    """Raised at an accepted step after a stop request, once the checkpoint is written;
+    with `stage` ("meshing", "set-up"), before the first step (no checkpoint); with
+    stage AT_ONCE, for a second SIGINT wherever it came (no checkpoint written)."""
 
-    def __init__(self, t_s: float, signal_name: str):
-        super().__init__(f"interrupted by {signal_name} at t = {t_s:.6g} s")
-        self.t_s, self.signal_name = t_s, signal_name
+    AT_ONCE = "at once"
+
+    def __init__(self, t_s: float | None, signal_name: str, stage: str | None = None):
+        if stage is None:
+            text = f"interrupted by {signal_name} at t = {t_s:.6g} s"
+        elif stage == self.AT_ONCE:
+            text = f"stopped at once by a second {signal_name} (no checkpoint written)"
+        else:
+            text = f"interrupted by {signal_name} during {stage}, before the first step"
+        super().__init__(text)
+        self.t_s, self.signal_name, self.stage = t_s, signal_name, stage
 
 
 def case_hash(case) -> str:
@@ -281,11 +291,24 @@ def saver(case, record, order: NodeOrder, stops: StopRequests, t_start_s: float,
 
 def close_interrupted(record, exc: Interrupted, restart_command: str, log) -> dict:
     """Close an interrupted run: the results so far written, the fields left in
-    fields.partial/ for the restart, the summary says where it stopped and how to go on."""
-    record.summary.update(
-        status="interrupted", t_reached_s=exc.t_s, restart_command=restart_command,
-        message=f"{exc}; a checkpoint at t = {exc.t_s:.6g} s is in {record.folder.path}/{FOLDER}; "
-                f"continue with: {restart_command}")
+    fields.partial/ for the restart, the summary says where it stopped and how to go on:
+    with `restart_command` from a checkpoint, else (stopped before the first step of a
+    fresh run) the same command again without --restart (collective)."""
+    folder = record.folder.path
+    if exc.stage is None:
+        record.summary.update(t_reached_s=exc.t_s, restart_command=restart_command,
+                              message=f"{exc}; a checkpoint at t = {exc.t_s:.6g} s is in {folder}/{FOLDER}; "
+                                      f"continue with: {restart_command}")
+    elif exists(folder, record.comm):  # a restart stopped while setting up: its checkpoint stays
+        record.summary.update(restart_command=restart_command,
+                              message=f"{exc}; the checkpoint in {folder}/{FOLDER} is unchanged; "
+                                      f"continue with: {restart_command}")
+    else:
+        run_command = restart_command.removesuffix(" --restart")
+        record.summary.update(run_command=run_command,
+                              message=f"{exc}; there is no checkpoint to continue from: run it again "
+                                      f"with: {run_command}")
+    record.summary.update(status="interrupted", interrupted_during=exc.stage or "stepping")
     summary = record.close(publish_fields=False)
     log.notice(summary["message"])
     return summary
@@ -294,9 +317,12 @@ def close_interrupted(record, exc: Interrupted, restart_command: str, log) -> di
 # -- when to write, when to stop ---------------------------------------------------------
 class StopRequests(contextlib.AbstractContextManager):
     """SIGTERM and SIGINT set a flag instead of ending the process (the run then stops at
-    its next accepted step); a second SIGINT raises KeyboardInterrupt. The previous
-    handlers are restored on exit. Install after meshing: Gmsh's `initialize` replaces
-    the SIGINT handler and never restores it."""
+    its next accepted step, or at the next `check`); a second SIGINT raises
+    KeyboardInterrupt. The previous handlers are restored on exit. Entered before
+    meshing: `meshes/gmsh_io.py` puts back the SIGINT handler that Gmsh's `initialize`
+    replaces; a signal during meshing or JIT compilation is recorded, and the compile is
+    never cut half-way by the first one. Nested (a sweep's runs, an API caller's own):
+    the inner one starts with the outer one's request and hands its own back on exit."""
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -313,8 +339,30 @@ class StopRequests(contextlib.AbstractContextManager):
         if threading.current_thread() is threading.main_thread():
             for s in self.SIGNALS:
                 self._previous[s] = signal.getsignal(s)
+            outer = self._outer()
+            if outer is not None:
+                self.received = outer.received
             self.install()
         return self
+
+    def _outer(self) -> StopRequests | None:
+        handler = self._previous.get(signal.SIGTERM)
+        owner = getattr(handler, "__self__", None)
+        return owner if isinstance(owner, StopRequests) else None
+
+    def requested(self, comm: MPI.Comm) -> str | None:
+        """The name of the signal received on any rank, or None (collective: a signal may
+        reach rank 0 only)."""
+        mine = self.SIGNALS.index(signal.Signals[self.received]) + 1 if self.received else 0
+        index = comm.allreduce(mine, op=MPI.MAX)
+        return self.SIGNALS[index - 1].name if index else None
+
+    def check(self, comm: MPI.Comm, stage: str) -> None:
+        """Raise Interrupted (no checkpoint) if a stop was requested on any rank
+        (collective)."""
+        name = self.requested(comm)
+        if name is not None:
+            raise Interrupted(None, name, stage)
 
     def install(self) -> None:
         """(Re)install the handlers, e.g. after Gmsh replaced SIGINT's."""
@@ -322,6 +370,9 @@ class StopRequests(contextlib.AbstractContextManager):
             signal.signal(s, self._handle)
 
     def __exit__(self, *exc):
+        outer = self._outer()
+        if outer is not None and outer.received is None:
+            outer.received = self.received
         for s, handler in self._previous.items():
             signal.signal(s, handler if handler is not None else signal.SIG_DFL)
         self._previous.clear()

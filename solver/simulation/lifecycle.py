@@ -1,13 +1,15 @@
 """The one life cycle of a run: every case, whatever its physics, goes through
 `run_sequence`.
 
+    StopRequests  from the start: SIGTERM/SIGINT stop the run at its next accepted step,
+              or right after meshing / after the build (before the first step: no
+              checkpoint, the message says to run again); the first signal never cuts a
+              JIT compile half-way
     restart?  read the checkpoint, mesh, build, read its arrays: every check before the
               folder is touched (RestartRefused otherwise)
     RunRecord case.yaml and a `running` summary
-    mesh      (a fresh run; Gmsh's `initialize` replaces the SIGINT handler and never
-              restores it, so the signal handlers are installed only after it:)
-    StopRequests  SIGTERM/SIGINT stop the run at its next accepted step
-    build     the simulation, or restore it from the checkpoint
+    mesh      (a fresh run)
+    build     the simulation (its forms compiled), or restore it from the checkpoint
     outputs   the tables, the field writer and the observer (`RunPlan.outputs`)
     run       with the progress bar and the checkpoint saver
     close     completed or failed: `record.close()`; interrupted: a checkpoint is
@@ -17,7 +19,6 @@ What differs between physics is a `RunPlan`: how to build the simulation from th
 domain, its node order and dofs, its outputs and how it runs."""
 from __future__ import annotations
 
-import contextlib
 import gc
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -90,48 +91,56 @@ def run_sequence(case: Case, out_dir: str | Path, comm: MPI.Comm, log: Log, plan
     restart_command = restart_command or f"lrmo run CASE.yaml --out {out_dir} --restart"
     name = f"lrmo run {case.name}{plan.label}"
     saved = sim = None
-    if restart:  # every check before the folder is touched
-        saved = checkpoint.read_state(out_dir, case, comm)
-        log.info(f"{name}: restarting from the checkpoint at t = {saved['t_s']:.6g} s "
-                 f"(written on {saved['n_ranks']} rank(s))")
-        if domain is None:
-            log.info(f"{name}: meshing ({case.geometry.shape})")
-            domain = build_domain(case, comm)
-        sim = plan.build(domain)
-        order = plan.order(sim)
-        arrays = checkpoint.read_arrays(saved, order, sim.domain.info)
-    record = RunRecord(out_dir, dump_case_yaml(case), case.name, comm, resume=restart)
-    summary = record.summary
-    interrupted = None
-    with record.guard(log), contextlib.ExitStack() as stack:
-        if saved is None and domain is None:
-            log.info(f"{name}: meshing ({case.geometry.shape})")
-            domain = build_domain(case, comm, record.folder.path / "mesh")
-        stops = stack.enter_context(checkpoint.StopRequests())  # after Gmsh (see above)
-        if saved is None:
+    with checkpoint.StopRequests() as stops:  # from the start: meshing and JIT included
+        if restart:  # every check before the folder is touched
+            saved = checkpoint.read_state(out_dir, case, comm)
+            log.info(f"{name}: restarting from the checkpoint at t = {saved['t_s']:.6g} s "
+                     f"(written on {saved['n_ranks']} rank(s))")
+            if domain is None:
+                log.info(f"{name}: meshing ({case.geometry.shape})")
+                domain = build_domain(case, comm)
             sim = plan.build(domain)
-            summary["mesh"] = sim.domain.info
             order = plan.order(sim)
-            summary["dofs"] = plan.dofs(sim)
-        else:
-            checkpoint.resume_summary(record, saved)
-            sim.restore(saved["sim"], arrays)
-        log.info(f"  dofs: {summary['dofs']}, ranks: {comm.size}, {plan.describe(sim)}")
-        tables, observe = plan.outputs(record, sim, saved is not None)
-        if saved is not None:
-            checkpoint.resume_rows(record, saved, tables)
-        save = checkpoint.saver(case, record, order, stops, sim.t, tables)
-        with log.progress_bar(plan.end_time_s(sim), "simulated s", start=sim.t) as progress:
+            arrays = checkpoint.read_arrays(saved, order, sim.domain.info)
+        record = RunRecord(out_dir, dump_case_yaml(case), case.name, comm, resume=restart)
+        summary = record.summary
+        interrupted = None
+        with record.guard(log):
             try:
-                summary.update(plan.advance(sim, observe, progress, save))
-                plan.finish(record, sim, save)
+                stage = "set-up"
+                if saved is None and domain is None:
+                    log.info(f"{name}: meshing ({case.geometry.shape})")
+                    domain = build_domain(case, comm, record.folder.path / "mesh")
+                    stage = "meshing"
+                stops.check(comm, stage)
+                if saved is None:
+                    sim = plan.build(domain)  # the forms are compiled here (JIT)
+                    stops.check(comm, "set-up")
+                    summary["mesh"] = sim.domain.info
+                    order = plan.order(sim)
+                    summary["dofs"] = plan.dofs(sim)
+                else:
+                    checkpoint.resume_summary(record, saved)
+                    sim.restore(saved["sim"], arrays)
+                log.info(f"  dofs: {summary['dofs']}, ranks: {comm.size}, {plan.describe(sim)}")
+                tables, observe = plan.outputs(record, sim, saved is not None)
+                if saved is not None:
+                    checkpoint.resume_rows(record, saved, tables)
+                save = checkpoint.saver(case, record, order, stops, sim.t, tables)
+                with log.progress_bar(plan.end_time_s(sim), "simulated s", start=sim.t) as progress:
+                    summary.update(plan.advance(sim, observe, progress, save))
+                    plan.finish(record, sim, save)
             except checkpoint.Interrupted as exc:
                 interrupted = exc
-    if interrupted is not None:
-        release(sim)
-        return checkpoint.close_interrupted(record, interrupted, restart_command, log)
-    release(sim)
-    return record.close()
+            except KeyboardInterrupt:  # a second SIGINT; in parallel the other ranks may wait
+                if comm.size > 1:
+                    raise
+                interrupted = checkpoint.Interrupted(None, "SIGINT", checkpoint.Interrupted.AT_ONCE)
+        if sim is not None:
+            release(sim)
+        if interrupted is not None:
+            return checkpoint.close_interrupted(record, interrupted, restart_command, log)
+        return record.close()
 
 
 __all__ = ["RunPlan", "run_sequence", "field_writer", "release"]
