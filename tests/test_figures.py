@@ -173,6 +173,14 @@ def test_particle_view_shows_the_state_at_the_peak(tmp_path):
     proc = _render3d("particle", *(f"{k}={v}" for k, v in runs.items()), "--out", str(tmp_path / "particle.png"))
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "particle.png").stat().st_size > 50000
+    import matplotlib.image
+
+    image = matplotlib.image.imread(tmp_path / "particle.png")[..., :3]
+    H, W = image.shape[:2]
+    for i, j in ((0, 0), (0, 1), (1, 0), (1, 1)):  # every panel has its colour bar (a gradient)
+        x, y0, y1 = int(W * (j + 0.85) / 2), int(H * (i + 0.25) / 2), int(H * (i + 0.75) / 2)
+        strip = (image[y0:y1, x - 3:x + 3].reshape(-1, 3) * 255).astype(int)
+        assert len(np.unique(strip, axis=0)) > 30, f"no colour bar in panel {(i, j)}"
     check = ("import json; from pathlib import Path; from solver.studies.render3d import peak_state, VM_FIELD\n"
              f"g, t, s = peak_state(Path('{runs['Ru-1']}'))\n"
              "print(json.dumps([t, float(g.point_data[VM_FIELD].max()), sorted(set(g.cell_data.keys()))]))")

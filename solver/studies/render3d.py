@@ -141,21 +141,26 @@ def render_particle(runs: dict[str, str | Path], png: str | Path) -> Path:
         t_peak = stress["peak_time_s"]
         solid = _cutaway(grid)
         outline = _layer_outline(solid)
+        edges = solid.extract_surface(algorithm="dataset_surface").extract_feature_edges(
+            feature_angle=45, boundary_edges=False, non_manifold_edges=False, manifold_edges=False)
         for j, field in enumerate((LI_FIELD, VM_FIELD)):
             name, unit, factor, clim, cmap = scales[field]
-            title = f"{name} [{unit}]"
+            # pyvista keeps one bar per title: each row's own, told apart by trailing spaces
+            title = f"{name} [{unit}]" + " " * i
             plotter.subplot(i, j)
             shown = solid.copy()
             shown.point_data[title] = values = np.asarray(solid.point_data[field]) * factor
-            plotter.add_mesh(shown, scalars=title, clim=clim, cmap=cmap, smooth_shading=False,
+            # unlit: a face's colour is its value alone (shading darkened the cut faces)
+            plotter.add_mesh(shown, scalars=title, clim=clim, cmap=cmap, smooth_shading=False, lighting=False,
                              scalar_bar_args={"title": title, "vertical": True, "position_x": 0.82,
                                               "position_y": 0.15, "height": 0.7, "width": 0.06,
                                               "title_font_size": 18, "label_font_size": 16, "fmt": "%.0f"})
             if outline is not None and outline.n_points:
                 plotter.add_mesh(outline, color="white", line_width=2)
+            plotter.add_mesh(edges, color="grey", line_width=1)  # unlit faces: the cut's edges show the shape
             when = f"t = {t / 60:.1f} min" + ("" if abs(t - t_peak) < 1e-6 * max(t_peak, 1) else
                                                f" (peak at {t_peak / 60:.1f} min)")
-            extent = (f"max {values.max():.1f} {unit} (nodes), peak {stress['peak_von_mises_Pa'] * factor:.1f}"
+            extent = (f"max {values.max():.1f} {unit} (vertices), peak {stress['peak_von_mises_Pa'] * factor:.1f} {unit}"
                       if field == VM_FIELD
                       else f"{values.min():.1f} to {values.max():.1f} {unit}")
             plotter.add_text(f"{label}: {name}, {when}\n{extent}",
@@ -195,14 +200,16 @@ def render_islands(folder: str | Path, png: str | Path, times_s: list[float] | N
         if FLUX_FIELD not in grid.point_data:
             raise ValueError(f"{xdmf}: no {FLUX_FIELD} (a run from before the field was written)")
         surface = outer_surface(grid)
-        title = f"O2 flux out at {t / 60:g} min [nmol/(m² s)]"  # a bar of its own per panel
-        surface.point_data[title] = np.asarray(surface.point_data[FLUX_FIELD]) * 1e9
+        # a bar of its own per panel (pyvista keeps one per title): blank titles told apart by
+        # their length; the title is a text under the bar (a bar's own title overprinted its labels)
+        key = " " * (j + 1)
+        surface.point_data[key] = np.asarray(surface.point_data[FLUX_FIELD]) * 1e9
         plotter.subplot(0, j)
-        plotter.add_mesh(surface, scalars=title, cmap="plasma", smooth_shading=False,
-                         clim=(0.0, float(surface.point_data[title].max())),
-                         scalar_bar_args={"title": title, "position_x": 0.15, "position_y": 0.04,
-                                          "width": 0.7, "height": 0.08, "title_font_size": 16,
-                                          "label_font_size": 14, "fmt": "%.3g"})
+        plotter.add_mesh(surface, scalars=key, cmap="plasma", smooth_shading=False,
+                         clim=(0.0, float(surface.point_data[key].max())),
+                         scalar_bar_args={"title": key, "position_x": 0.15, "position_y": 0.07,
+                                          "width": 0.7, "height": 0.09, "label_font_size": 14, "fmt": "%.3g"})
+        plotter.add_text("O2 flux out [nmol/(m² s)]", position=(0.33, 0.015), viewport=True, font_size=10)
         if GAMMA_FIELD in surface.point_data and surface.point_data[GAMMA_FIELD].max() > 0:
             captured = (np.asarray(surface.point_data[GAMMA_FIELD]) > 0).astype(float)
             surface.point_data["captured"] = captured
