@@ -176,8 +176,22 @@ def _claim(out, command: str, args, comm, log) -> Path:
 WRITING_COMMANDS = ("run", "mesh", "verify", "sweep", "reproduce")
 
 
+def _hold_stop_signals() -> None:
+    """SIGINT and SIGTERM held back (pending, not lost) until the run's own handlers are
+    in place (StopRequests, solver/simulation/checkpoint.py, which lets them through):
+    a signal while the libraries load ends the run cleanly too, and the threads the
+    libraries start (MPI's) inherit the block, so a signal always reaches the main
+    thread's handler, even while Gmsh's `initialize` has reset the handlers (the
+    main thread holds them back then: meshes/gmsh_io.py)."""
+    import signal
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command in ("run", "sweep") and argv is None:  # a process of its own
+        _hold_stop_signals()
     from mpi4py import MPI
 
     import os

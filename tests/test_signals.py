@@ -93,7 +93,7 @@ def _assert_run_again(code: int, stderr: str, out: Path, stage: str | tuple[str,
     assert summary["interrupted_during"] in ((stage,) if isinstance(stage, str) else stage), summary
     assert "there is no checkpoint to continue from: run it again with: lrmo run" in summary["message"]
     assert "--restart" not in summary["message"] and "restart_command" not in summary
-    assert summary["message"] in stderr and "Traceback" not in stderr
+    assert summary["message"] in stderr and "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     assert not (out / "checkpoint").exists()
 
 
@@ -127,6 +127,16 @@ def test_signal_while_meshing_ends_with_exit_5_and_says_run_again(tmp_path, sign
     code, stderr = run.finish()
     _assert_run_again(code, stderr, out, "meshing")
     assert signal.Signals(signum).name in _summary(out)["message"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_while_the_libraries_load_ends_with_exit_5_and_says_run_again(tmp_path, signum):
+    """Held back by the CLI until the run's handlers are in place, then handled there."""
+    out = tmp_path / "run"
+    run = Run([OCTANT, "--out", str(out), *COARSE], _env())
+    run.signal_when(lambda: any("pre-flight" in line for line in run.lines), signum)
+    code, stderr = run.finish()
+    _assert_run_again(code, stderr, out, "set-up")
 
 
 def test_sigint_during_jit_compilation_ends_with_exit_5_and_the_next_run_works(tmp_path, jit_cache):

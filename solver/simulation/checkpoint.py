@@ -329,6 +329,7 @@ class StopRequests(contextlib.AbstractContextManager):
     def __init__(self):
         self.received: str | None = None
         self._previous: dict = {}
+        self._mask: set | None = None
 
     def _handle(self, signum, frame):
         if self.received is not None and signum == signal.SIGINT:
@@ -343,6 +344,8 @@ class StopRequests(contextlib.AbstractContextManager):
             if outer is not None:
                 self.received = outer.received
             self.install()
+            # let through what lrmo's CLI held back until now (a pending signal is handled here)
+            self._mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, self.SIGNALS)
         return self
 
     def _outer(self) -> StopRequests | None:
@@ -373,6 +376,9 @@ class StopRequests(contextlib.AbstractContextManager):
         outer = self._outer()
         if outer is not None and outer.received is None:
             outer.received = self.received
+        if self._mask is not None:  # held back again, if they were, before the old handlers return
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
+            self._mask = None
         for s, handler in self._previous.items():
             signal.signal(s, handler if handler is not None else signal.SIG_DFL)
         self._previous.clear()

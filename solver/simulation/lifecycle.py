@@ -108,6 +108,7 @@ def run_sequence(case: Case, out_dir: str | Path, comm: MPI.Comm, log: Log, plan
         with record.guard(log):
             try:
                 stage = "set-up"
+                stops.check(comm, stage)  # e.g. held back by the CLI while it loaded
                 if saved is None and domain is None:
                     log.info(f"{name}: meshing ({case.geometry.shape})")
                     domain = build_domain(case, comm, record.folder.path / "mesh")
