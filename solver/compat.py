@@ -141,6 +141,42 @@ def remove_stale_jit_lock(cache_dir, module_name) -> bool:
 _memoize_jit_module_lookups()
 
 
+def _hold_stop_signals_while_compiling() -> None:
+    """FFCx's compile functions run with SIGINT and SIGTERM held back in the calling (main)
+    thread, and so in the C compiler it starts (a child inherits the mask): a signal to
+    the process group (Ctrl-C, Slurm's scancel) no longer kills the compiler half-way
+    (a failed compile) nor, as a second Ctrl-C's KeyboardInterrupt, the compile itself
+    (a lock left behind); it is handled as soon as the module is built. A lookup that
+    finds the module compiled costs two mask changes (~1 us)."""
+    import signal
+    import threading
+
+    import ffcx.codegeneration.jit as ffcx_jit
+
+    stops = (signal.SIGINT, signal.SIGTERM)
+
+    def held(compile_objects):
+        def compile_held(*args, **kwargs):
+            if threading.current_thread() is not threading.main_thread():
+                return compile_objects(*args, **kwargs)
+            previous = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+            try:
+                return compile_objects(*args, **kwargs)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+        compile_held.lrmo_held = True
+        return compile_held
+
+    for name in ("compile_forms", "compile_elements", "compile_expressions", "compile_coordinate_maps"):
+        compile_objects = getattr(ffcx_jit, name, None)
+        if compile_objects is not None and not getattr(compile_objects, "lrmo_held", False):
+            setattr(ffcx_jit, name, held(compile_objects))
+
+
+_hold_stop_signals_while_compiling()
+
+
 def constant(msh, value: float):
     """A `fem.Constant` on `msh` holding `value`: a number the generated code reads at
     assembly, so that forms differing only in it share one compiled module (set it
