@@ -101,6 +101,7 @@ def _assert_run_again(code: int, stderr: str, out: Path, stage: str | tuple[str,
     assert "--restart" not in summary["message"] and "restart_command" not in summary
     assert summary["message"] in stderr and "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     assert not (out / "checkpoint").exists()
+    assert not (out / ".lrmo-lock").exists()  # the command ended: the folder is free
 
 
 def _assert_next_run_completes(out: Path, env: dict) -> None:
