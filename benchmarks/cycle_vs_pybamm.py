@@ -99,7 +99,7 @@ def compare(case, label: str, lrmo, pybamm) -> None:
         pb_capacity = abs(pb_rows[-1, pcol["capacity_mAh_g"]] - pb_rows[0, pcol["capacity_mAh_g"]])
         since = mine[:, col["t_s"]] - end["start_s"]
         # strictly inside the step (its first row is the previous step's end state)
-        inside = (since > 0) & (since <= pb_rows[-1, pcol["t_s"]] - pb_start)
+        inside = (since > 1e-3) & (since <= pb_rows[-1, pcol["t_s"]] - pb_start)  # CSV rounds t
         v_ref = np.interp(since[inside], pb_rows[:, pcol["t_s"]] - pb_start, pb_rows[:, pcol["voltage_V"]])
         dv = 1e3 * (mine[inside, col["voltage_V"]] - v_ref)
         passed = np.abs(mine[inside, col["capacity_mAh_g"]] - mine[0, col["capacity_mAh_g"]])
