@@ -1,6 +1,7 @@
 """Claims about where the pre-flight's available memory comes from
 (solver/simulation/preflight.py): the smallest of physical memory, the memory cgroup's
 remaining limit (v2 or v1) and the Slurm allocation, and a refusal says which."""
+import os
 import subprocess
 import sys
 
@@ -50,7 +51,8 @@ def test_the_smallest_limit_wins_and_is_named(monkeypatch):
 def test_a_small_slurm_allocation_refuses_a_case_that_fits_the_node():
     """`lrmo validate` under --mem-per-cpu=100M (one CPU) refuses the 3D octant (~0.5 GB)
     with exit 2, naming the Slurm allocation."""
-    env = {"SLURM_MEM_PER_CPU": "100", "SLURM_CPUS_ON_NODE": "1", "PATH": "/usr/bin:/bin"}
+    env = {**os.environ, "SLURM_MEM_PER_CPU": "100", "SLURM_CPUS_ON_NODE": "1"}
+    env.pop("SLURM_MEM_PER_NODE", None)
     out = subprocess.run([sys.executable, "-m", "lrmo", "validate", str(CASES / "pristine_stress_octant.yaml")],
                          capture_output=True, text=True, env=env)
     assert out.returncode == 2, out.stderr[-2000:]

@@ -67,7 +67,7 @@ class _RankOneUpdate:
 
     def mult(self, mat, x, y):
         self.J.mult(x, y)
-        hx = self.allreduce(float(self.h @ x.array[self.surface]), op=MPI.SUM)
+        hx = self.allreduce(float(self.h @ x.array_r[self.surface]), op=MPI.SUM)  # x is read-locked (PETSc 3.22)
         y.axpy(-hx / self.d, self.g)
 
 
