@@ -37,7 +37,7 @@ import numpy as np
 from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
 from solver.case.loading import clip_repr
-from solver.case.units import AssignmentChecked, check_unit_text, quantity, ureg
+from solver.case.units import AssignmentChecked, check_unit_of, quantity, ureg
 
 MAX_POINTS = 10000
 MAX_EXPRESSION_CHARS = 500
@@ -193,12 +193,7 @@ class OpenCircuitVoltage(_Strict):
     @field_validator("unit")
     @classmethod
     def _a_voltage_unit(cls, unit: str) -> str:
-        unit = check_unit_text(unit)
-        try:
-            ureg.Quantity(1.0, unit).to("V")
-        except Exception:
-            raise ValueError(f"must be a unit of voltage, e.g. V or mV; got {clip_repr(unit)}") from None
-        return unit
+        return check_unit_of(unit, "V", "voltage, e.g. V or mV")
 
     @model_validator(mode="after")
     def _one_curve(self):

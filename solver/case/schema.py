@@ -326,14 +326,9 @@ class OutputTimes(Strict):
     @field_validator("unit")
     @classmethod
     def _a_time_unit(cls, unit: str) -> str:
-        from solver.case.units import check_unit_text, ureg
+        from solver.case.units import check_unit_of
 
-        unit = check_unit_text(unit)
-        try:
-            ureg.Quantity(1.0, unit).to("s")
-        except Exception:
-            raise ValueError(f"must be a unit of time, e.g. s or min; got {clip_repr(unit)}") from None
-        return unit
+        return check_unit_of(unit, "s", "time, e.g. s or min")
 
 
 class CheckpointEvery(Strict):

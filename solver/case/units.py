@@ -43,6 +43,19 @@ def check_unit_text(unit: str) -> str:
     return text
 
 
+
+def check_unit_of(unit: str, dimension: str, examples: str) -> str:
+    """`unit` if it is a plain unit expression convertible to `dimension` (e.g. "V",
+    "s"); else ValueError naming the examples ("V or mV")."""
+    from solver.case.loading import clip_repr
+
+    unit = check_unit_text(unit)
+    try:
+        ureg.Quantity(1.0, unit).to(dimension)
+    except Exception:
+        raise ValueError(f"must be a unit of {examples}; got {clip_repr(unit)}") from None
+    return unit
+
 def parse_quantity_text(raw: str) -> tuple[float, str]:
     """"150 nm" -> (150.0, "nm"): a decimal number, then a plain unit (maybe empty)."""
     m = _QUANTITY_TEXT.fullmatch(raw) if len(raw) <= 200 else None
