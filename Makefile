@@ -35,8 +35,9 @@ verify: install
 	$(VENV)/bin/lrmo verify
 
 # The main job: the paper's headline cases and results/report.md; prints the time it took.
+# The 3D cases run under `mpirun -n $(NP)` (at most the cores available), with progress lines.
 reproduce: install
-	$(VENV)/bin/lrmo reproduce --out results
+	$(VENV)/bin/lrmo reproduce --out results --np $(NP)
 
 # Re-fit the declared fitted parameters of the pristine case (prints the values).
 fit: install

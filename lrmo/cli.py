@@ -5,7 +5,7 @@
     lrmo mesh CASE.yaml --out DIR [--set ...] [--force-large]
     lrmo verify [--only NAME] [--out DIR]
     lrmo sweep SERIES.yaml [--out DIR]
-    lrmo reproduce [--out DIR] [--no-3d]
+    lrmo reproduce [--out DIR] [--no-3d] [--np N]
     lrmo fit CASE.yaml
     lrmo version | lrmo --version
 
@@ -145,6 +145,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="results", help="output folder")
     r.add_argument("--no-3d", dest="with_3d", action="store_false",
                    help="skip the 3D octant twins of the stress cases (a few minutes)")
+    r.add_argument("--np", type=int, default=1, metavar="N",
+                   help="run the 3D cases under `mpirun -n N` (at most the cores available; "
+                        "`make reproduce` passes NP, default 2)")
     overwrite_option(r)
     f = command("fit", "re-fit the parameters declared in a case's fitted: block (writes nothing)")
     f.add_argument("case", help="case file (YAML)")
@@ -314,7 +317,7 @@ def _dispatch(args, comm) -> int:
         from solver.studies.reproduce import reproduce
 
         _claim(args.out, "reproduce", args, comm, Log(comm))
-        return reproduce(args.out, comm, with_3d=args.with_3d)
+        return reproduce(args.out, comm, with_3d=args.with_3d, ranks=args.np)
 
     if args.command == "fit":
         from solver.case.schema import CaseError, load_case

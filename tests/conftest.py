@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from solver.io.launch import mpirun_environment
+
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "cases"
 
@@ -34,15 +36,7 @@ def _private_mesh_cache(tmp_path_factory):
 
 def mpi_env() -> dict:
     """Environment for mpirun as root, with the shared-memory transport of this Open MPI."""
-    env = dict(os.environ)
-    env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
-    env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-    try:
-        version = subprocess.run(["mpirun", "--version"], capture_output=True, text=True).stdout
-    except FileNotFoundError:
-        version = ""
-    env.setdefault("OMPI_MCA_btl", "self,vader" if "4." in version.split("\n")[0] else "self,sm")
-    return env
+    return mpirun_environment()
 
 
 def run_lrmo(args: list[str], n_ranks: int = 1, timeout: float = 600) -> subprocess.CompletedProcess:

@@ -12,6 +12,8 @@ says the world has one rank (Open MPI's OMPI_COMM_WORLD_SIZE, Hydra's PMI_SIZE) 
 believed; LRMO_ALLOW_SINGLE_RANK_TASKS=1 skips the check."""
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Mapping
 
 ALLOW = "LRMO_ALLOW_SINGLE_RANK_TASKS"
@@ -40,3 +42,18 @@ def single_rank_copy(env: Mapping[str, str], world_size: int) -> str | None:
             "run the whole case alone into the same folder. Launch with `srun --mpi=pmix` (or the PMI "
             "your MPI library was built for: `srun --mpi=list`) or with `mpirun -n N`; "
             f"{ALLOW}=1 runs the copies anyway")
+
+
+def mpirun_environment() -> dict:
+    """This environment for a child `mpirun`, plus what Open MPI needs to start as root
+    and its shared-memory transport (vader in Open MPI 4, sm in 5); values already set
+    are kept."""
+    env = dict(os.environ)
+    env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
+    env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+    try:
+        version = subprocess.run(["mpirun", "--version"], capture_output=True, text=True).stdout
+    except OSError:
+        version = ""
+    env.setdefault("OMPI_MCA_btl", "self,vader" if "4." in version.split("\n")[0] else "self,sm")
+    return env
