@@ -2,18 +2,22 @@
 continues it, on any number of ranks, to the results of an uninterrupted run.
 
     DIR/checkpoint/state.json   format, time reached, case hash, node count, the physics'
-                                scalars (`state()`), the output rows so far, the summary
-    DIR/checkpoint/fields.npz   the physics' nodal arrays and the node coordinates, each
+                                scalars (`state()`), the output rows so far, the summary,
+                                the layout of fields.h5 (names, shapes, dtypes)
+    DIR/checkpoint/fields.h5    the physics' nodal arrays and the node coordinates, each
                                 over the mesh's original node numbering (the order in
                                 which the mesh was built or read: the same for any number
-                                of ranks), gathered to rank 0; and arrays over one
-                                rank's dofs (the elasticity warm-start basis), used only
-                                by a restart on the same ranks and dof layout
+                                of ranks), written by every rank at once, each its own
+                                part (solver/io/checkpoint_file.py: PETSc's HDF5 viewer,
+                                MPI-IO; nothing passes through rank 0); and arrays over
+                                one rank's dofs (the elasticity warm-start basis), used
+                                only by a restart on the same ranks and dof layout
 
-Written atomically by rank 0: into `checkpoint.partial/`, then renamed to `checkpoint/`
-(the previous one moved to `checkpoint.old/` for the moment of the swap, so a kill at
-any time leaves one complete checkpoint). One portable format (NumPy .npz + JSON):
-adios4dolfinx is not available for the DOLFINx versions supported here.
+Written atomically: every rank writes into `checkpoint.partial/`; after they all have,
+rank 0 writes state.json and renames the folder to `checkpoint/` (the previous one moved
+to `checkpoint.old/` for the moment of the swap, so a kill at any time leaves one
+complete checkpoint). adios4dolfinx is not available for the DOLFINx versions supported
+here; PETSc's HDF5 viewer is in every PETSc build that DOLFINx uses (Debian, conda-forge).
 
 Also here: SIGTERM/SIGINT turned into a stop request, and the schedule that decides,
 collectively after every accepted step, whether to write a checkpoint and whether to stop.
@@ -33,12 +37,15 @@ import numpy as np
 from mpi4py import MPI
 
 from solver import compat
+from solver.io.checkpoint_file import CheckpointFileError, NodeArrayFile
 from solver.io.output import OutputError, remove_entry, root_collective, write_atomic
 
-FORMAT = 2  # 2: the one engine (Li state under "lithium", submodels under their names)
+# 2: the one engine (Li state under "lithium", submodels under their names);
+# 3: fields.h5 written by every rank (format 2 had fields.npz, gathered on rank 0)
+FORMAT = 3
 LOCAL = "local:"  # names of arrays over this rank's dofs (not P1 nodes): same ranks only
 FOLDER, PARTIAL, OLD = "checkpoint", "checkpoint.partial", "checkpoint.old"
-STATE_FILE, ARRAYS_FILE = "state.json", "fields.npz"
+STATE_FILE, ARRAYS_FILE = "state.json", "fields.h5"
 
 
 class RestartRefused(ValueError):
@@ -93,19 +100,9 @@ class NodeOrder:
         self.count = self.comm.allreduce(int(self.owned.max()) + 1 if n else 0, op=MPI.MAX)
         self.coordinates = np.ascontiguousarray(V.tabulate_dof_coordinates()[:n].T)  # (3, n)
 
-    def gather(self, owned: np.ndarray) -> np.ndarray | None:
-        """(..., n_owned) on every rank -> (..., count) in node order on rank 0."""
-        parts = self.comm.gather((self.owned, np.asarray(owned)), root=0)
-        if self.comm.rank != 0:
-            return None
-        out = np.zeros(np.shape(owned)[:-1] + (self.count,))
-        for index, values in parts:
-            if values.size:  # a rank without owned dofs may hold a shape of its own
-                out[..., index] = values
-        return out
-
-    def take(self, by_node: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(by_node[..., self.owned])
+    def file(self) -> NodeArrayFile:
+        """The HDF5 array file over this numbering (collective)."""
+        return NodeArrayFile(self.comm, self.owned, self.count)
 
 
 def is_discontinuous(V) -> bool:
@@ -141,26 +138,36 @@ def dg1_dof_input_order(V) -> np.ndarray:
 def write(folder: Path, order: NodeOrder, state: dict, arrays: dict[str, np.ndarray]) -> None:
     """Write a checkpoint of `state` (JSON-able) and `arrays` (owned dof values) into
     `folder` (collective; OutputError on every rank if it cannot be written)."""
-    gathered = {name: order.gather(values) for name, values in arrays.items() if not name.startswith(LOCAL)}
-    for name, values in arrays.items():  # rank-local arrays: one entry per rank
-        if name.startswith(LOCAL):
-            parts = order.comm.gather(values, root=0)
-            for rank, part in enumerate(parts or ()):
-                gathered[f"rank{rank}__{name[len(LOCAL):]}"] = part
-    coordinates = order.gather(order.coordinates)
-    state = {"format": FORMAT, "nodes": order.count, "n_ranks": order.comm.size,
-             "written_unix_s": time.time(), **state}
-    text = json.dumps(state, default=_jsonable) + "\n"
+    partial, final, old = folder / PARTIAL, folder / FOLDER, folder / OLD
 
-    def publish():
-        partial, final, old = folder / PARTIAL, folder / FOLDER, folder / OLD
+    def prepare():
         try:
             remove_entry(partial)
             partial.mkdir()
-            with open(partial / ARRAYS_FILE, "xb") as f:
-                np.savez(f, node_coordinates=coordinates, **gathered)
-                f.flush()
-                os.fsync(f.fileno())
+        except OSError as exc:
+            raise OutputError(f"cannot write the checkpoint in {folder}: {exc.strerror or exc}") from None
+
+    root_collective(order.comm, prepare)
+    nodes = {name: values for name, values in arrays.items() if not name.startswith(LOCAL)}
+    local = {name[len(LOCAL):]: values for name, values in arrays.items() if name.startswith(LOCAL)}
+    store = order.file()
+    try:
+        layout = store.write(partial / ARRAYS_FILE, {"node_coordinates": order.coordinates, **nodes}, local)
+    except CheckpointFileError as exc:
+        raise OutputError(str(exc)) from None
+    finally:
+        store.destroy()
+    state = {"format": FORMAT, "nodes": order.count, "n_ranks": order.comm.size,
+             "written_unix_s": time.time(), "arrays": layout, **state}
+    text = json.dumps(state, default=_jsonable) + "\n"
+
+    def publish():  # after every rank has closed the file
+        try:
+            fd = os.open(partial / ARRAYS_FILE, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             write_atomic(partial / STATE_FILE, text)
             remove_entry(old)
             if final.exists() or final.is_symlink():
@@ -177,7 +184,7 @@ def write(folder: Path, order: NodeOrder, state: dict, arrays: dict[str, np.ndar
 
 def _location(folder: Path) -> Path | None:
     for name in (FOLDER, OLD):  # OLD: killed between the two renames
-        if (folder / name / STATE_FILE).is_file() and (folder / name / ARRAYS_FILE).is_file():
+        if (folder / name / STATE_FILE).is_file():  # written last: the folder is complete
             return folder / name
     return None
 
@@ -199,8 +206,9 @@ def read_state(folder: Path, case, comm: MPI.Comm) -> dict:
             except (OSError, ValueError) as exc:
                 problem = f"cannot read the checkpoint {where / STATE_FILE}: {exc}"
             if state is not None and state.get("format") != FORMAT:
-                problem = (f"checkpoint format {state.get('format')!r} is not {FORMAT} (written by an earlier "
-                           "lrmo); run without --restart")
+                problem = (f"the checkpoint in {where} has format {state.get('format')!r}, not {FORMAT}: it was "
+                           "written by an earlier lrmo (format 2: fields.npz gathered on rank 0), which this "
+                           "one cannot read; continue it with that lrmo, or run without --restart")
             elif state is not None and state.get("case_hash") != case_hash(case):
                 problem = (f"the case differs from the one checkpointed in {folder} (only name, "
                            "description and output.checkpoint_every may change); run without "
@@ -222,16 +230,15 @@ def read_arrays(state: dict, order: NodeOrder, mesh_info: dict) -> dict[str, np.
                    f"{key} vs {state['nodes']} nodes, cache key {saved_key})")
     arrays = {}
     if problem is None:
+        store = order.file()
         try:
-            mine = f"rank{order.comm.rank}__" if state["n_ranks"] == order.comm.size else None
-            with np.load(Path(state["location"]) / ARRAYS_FILE, allow_pickle=False) as data:
-                for name in data.files:
-                    if not name.startswith("rank"):
-                        arrays[name] = order.take(data[name])
-                    elif mine and name.startswith(mine):
-                        arrays[LOCAL + name[len(mine):]] = data[name]
-        except (OSError, ValueError, KeyError) as exc:
-            problem = f"cannot read the checkpoint's arrays: {exc}"
+            nodes, local = store.read(Path(state["location"]) / ARRAYS_FILE, state["arrays"],
+                                      with_local=state["n_ranks"] == order.comm.size)
+            arrays = {**nodes, **{LOCAL + name: values for name, values in local.items()}}
+        except CheckpointFileError as exc:
+            problem = str(exc)
+        finally:
+            store.destroy()
     if problem is None:
         x = arrays.pop("node_coordinates")
         scale = max(float(np.abs(order.coordinates).max(initial=0.0)), 1e-300)

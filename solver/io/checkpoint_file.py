@@ -1,0 +1,151 @@
+"""A checkpoint's arrays in one HDF5 file that every rank writes at once (PETSc's HDF5
+viewer, MPI-IO): each rank writes its own part, and no array passes through rank 0.
+
+Node arrays, of shape (..., n_owned) with the last axis over a rank's owned nodes, are
+stored in the mesh's original node numbering (`owned`: the node number of each owned
+value; the same numbering for any number of ranks). A VecScatter moves the owned values
+into a vector in node order, spread evenly over the ranks, which the viewer writes; a
+reader on any number of ranks scatters them back to its own nodes. The k = prod(...)
+components of an array follow one another: entry c * count + node.
+
+Rank-local arrays (any shape; read back only by a run on the same number of ranks) are
+stored rank after rank in one dataset.
+
+The datasets are named a0, a1, ...; the arrays' names, shapes and dtypes are in the
+`layout` that `write` returns (JSON-able, kept beside the file by the caller). Empty
+arrays are kept in the layout only (HDF5 has no zero-length dataset here).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from mpi4py import MPI
+from petsc4py import PETSc
+
+
+class CheckpointFileError(OSError):
+    """The HDF5 file cannot be written or read (raised on every rank)."""
+
+
+def _agree(comm: MPI.Comm, problem: str | None) -> None:
+    """Raise CheckpointFileError on every rank if any rank has a problem (collective)."""
+    problems = [p for p in comm.allgather(problem) if p is not None]
+    if problems:
+        raise CheckpointFileError(problems[0])
+
+
+class NodeArrayFile:
+    """Write and read (..., n_owned) arrays over `owned` node numbers of 0..count-1, and
+    rank-local arrays, in one HDF5 file (collective)."""
+
+    def __init__(self, comm: MPI.Comm, owned: np.ndarray, count: int):
+        self.comm, self.count = comm, int(count)
+        self.owned = np.asarray(owned, dtype=np.int64)
+        self._scatters: dict[int, tuple] = {}
+
+    # -- the scatter between owned values and the vector in node order -----------------
+    def _vectors(self, k: int):
+        """(owned vector, node-order vector, scatter owned -> node order) for k
+        components, built once per k (collective)."""
+        if k not in self._scatters:
+            n = self.owned.size
+            owned = PETSc.Vec().createMPI((k * n, PETSc.DECIDE), comm=self.comm)
+            ordered = PETSc.Vec().createMPI((PETSc.DECIDE, k * self.count), comm=self.comm)
+            index = (np.arange(k, dtype=np.int64)[:, None] * self.count + self.owned[None, :]).ravel()
+            target = PETSc.IS().createGeneral(index.astype(PETSc.IntType), comm=self.comm)
+            scatter = PETSc.Scatter().create(owned, None, ordered, target)
+            target.destroy()
+            self._scatters[k] = (owned, ordered, scatter)
+        return self._scatters[k]
+
+    def destroy(self) -> None:
+        for vectors in self._scatters.values():
+            for v in vectors:
+                v.destroy()
+        self._scatters.clear()
+
+    # -- writing -------------------------------------------------------------------------
+    def write(self, path: Path, arrays: dict[str, np.ndarray],
+              local: dict[str, np.ndarray] | None = None) -> dict:
+        """Write `arrays` (the same names and leading shapes on every rank) and the
+        rank-local `local` arrays into a new file `path`; returns the layout
+        (collective; CheckpointFileError on every rank if it cannot be written)."""
+        layout: dict = {"nodes": [], "local": []}
+        viewer, problem = None, None
+        try:
+            viewer = PETSc.Viewer().createHDF5(str(path), "w", comm=self.comm)
+            for i, (name, values) in enumerate(arrays.items()):
+                values = np.asarray(values)
+                lead = values.shape[:-1]
+                entry = {"name": name, "shape": list(lead), "dtype": values.dtype.str, "dataset": f"a{i}"}
+                layout["nodes"].append(entry)
+                k = math.prod(lead)
+                if k == 0 or self.count == 0:
+                    continue
+                owned, ordered, scatter = self._vectors(k)
+                owned.array[:] = values.reshape(k, -1).ravel()
+                ordered.zeroEntries()  # nodes no rank owns stay 0
+                scatter.scatter(owned, ordered, PETSc.InsertMode.INSERT_VALUES, PETSc.ScatterMode.FORWARD)
+                ordered.setName(entry["dataset"])
+                viewer.view(ordered)
+            for i, (name, values) in enumerate((local or {}).items()):
+                values = np.asarray(values)
+                shapes = self.comm.allgather(list(values.shape))
+                entry = {"name": name, "shapes": shapes, "dtype": values.dtype.str, "dataset": f"l{i}"}
+                layout["local"].append(entry)
+                if sum(math.prod(s) for s in shapes) == 0:
+                    continue
+                v = PETSc.Vec().createWithArray(np.ascontiguousarray(values, dtype=PETSc.ScalarType).ravel(),
+                                                size=(values.size, PETSc.DECIDE), comm=self.comm)
+                v.setName(entry["dataset"])
+                viewer.view(v)
+                v.destroy()
+        except PETSc.Error as exc:
+            problem = f"cannot write the checkpoint file {path}: PETSc error {exc.ierr}"
+        finally:
+            if viewer is not None:
+                viewer.destroy()
+        _agree(self.comm, problem)
+        return layout
+
+    # -- reading -------------------------------------------------------------------------
+    def read(self, path: Path, layout: dict, with_local: bool) -> tuple[dict, dict]:
+        """(this rank's owned values of the node arrays, its rank-local arrays if
+        `with_local`, else {}) from `path` written with `layout` (collective;
+        CheckpointFileError on every rank if it cannot be read)."""
+        arrays, local, viewer, problem = {}, {}, None, None
+        n = self.owned.size
+        try:
+            viewer = PETSc.Viewer().createHDF5(str(path), "r", comm=self.comm)
+            for entry in layout["nodes"]:
+                lead = tuple(entry["shape"])
+                k = math.prod(lead)
+                values = np.zeros((k, n))
+                if k and self.count:
+                    owned, ordered, scatter = self._vectors(k)
+                    ordered.setName(entry["dataset"])
+                    ordered.load(viewer)
+                    scatter.scatter(ordered, owned, PETSc.InsertMode.INSERT_VALUES, PETSc.ScatterMode.REVERSE)
+                    values = owned.array.reshape(k, n)
+                arrays[entry["name"]] = values.reshape(*lead, n).astype(np.dtype(entry["dtype"]))
+            for entry in layout["local"] if with_local else ():
+                shape = tuple(entry["shapes"][self.comm.rank])
+                values = np.zeros(shape)
+                if sum(math.prod(s) for s in entry["shapes"]):
+                    v = PETSc.Vec().createMPI((math.prod(shape), PETSc.DECIDE), comm=self.comm)
+                    v.setName(entry["dataset"])
+                    v.load(viewer)
+                    values = v.array.reshape(shape).copy()
+                    v.destroy()
+                local[entry["name"]] = values.astype(np.dtype(entry["dtype"]))
+        except PETSc.Error as exc:
+            problem = f"cannot read the checkpoint file {path}: PETSc error {exc.ierr}"
+        except (KeyError, TypeError, ValueError) as exc:
+            problem = f"cannot read the checkpoint file {path}: its layout is damaged ({exc})"
+        finally:
+            if viewer is not None:
+                viewer.destroy()
+        _agree(self.comm, problem)
+        return arrays, local
