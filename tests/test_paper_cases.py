@@ -1,6 +1,7 @@
-"""The paper's headline stress cases (docs/model.md §1): the declared fit
-reproduces its pristine target, and the unfitted Ru-1 prediction lands where the paper
-puts it. These compare against the paper's numbers, never against earlier runs."""
+"""The paper's headline stress cases (docs/model.md §1, mechanism B of docs/fidelity.md):
+the declared fit reproduces its pristine target, and the unfitted Ru-1 prediction lands
+where the paper puts it, with both XRD volume changes. These compare against the paper's
+numbers (within 3 %, the issue's target), never against earlier runs."""
 import json
 
 import numpy as np
@@ -33,20 +34,38 @@ def test_declared_fitted_value_is_the_value_the_case_uses():
             assert obj.si == pytest.approx(entry.value.si, rel=1e-12)
 
 
-def test_ru1_peak_is_within_5_percent_of_418_MPa_and_below_the_surface():
-    case, stress = peak("ru1_stress")
-    assert stress["peak_von_mises_Pa"] == pytest.approx(418e6, rel=0.05)
-    assert stress["peak_location"] != "surface"
-    assert 0 < stress["peak_depth_m"] <= case.geometry.layer_thickness.si * (1 + 1e-6)
+@pytest.mark.parametrize("surface_nm, interface_nm", [(0.5, 0.1), (0.25, 0.05)])
+def test_ru1_peak_is_within_3_percent_of_418_MPa_strictly_inside_the_layer(surface_nm, interface_nm):
+    """'within the interior of the interfacial buffer layer': not on the surface, not on
+    the node of the layer's inner edge, at two mesh sizes."""
+    case, stress = peak("ru1_stress", [f"mesh.surface={surface_nm} nm", f"mesh.interface={interface_nm} nm"])
+    R, d = case.geometry.radius.si, case.geometry.layer_thickness.si
+    assert stress["peak_von_mises_Pa"] == pytest.approx(418e6, rel=0.03)
+    assert stress["peak_location"] == "inside layer"
+    assert R - d + interface_nm * 1e-9 / 2 < stress["peak_radius_m"] < R - surface_nm * 1e-9 / 2
 
 
-def test_ru1_differs_from_pristine_only_in_the_surface_layer():
+@pytest.mark.parametrize("name, xrd", [("pristine_stress", 0.0362), ("ru1_stress", 0.0269)])
+def test_volume_change_at_the_end_of_the_first_charge_is_within_3_percent_of_the_xrd(name, xrd):
+    """The whole particle at its floor (the state that extracts the first charge):
+    tr(eps_ch) averaged over a free particle, Omega mean(c_max) (theta_0 - theta_min)."""
+    from solver.studies.variants import full_charge_volume_change
+
+    assert full_charge_volume_change(load_case(CASES / f"{name}.yaml")) == pytest.approx(xrd, rel=0.03)
+
+
+def test_ru1_differs_from_pristine_only_in_the_layer_strain_coefficient_and_floor():
+    """The surface layer, the strain coefficient from its own XRD and the floor from its
+    own capacities: everything else is the pristine case's."""
     pristine = load_case(CASES / "pristine_stress.yaml").model_dump()
     ru1 = load_case(CASES / "ru1_stress.yaml").model_dump()
-    for section in ("protocol", "lithium", "mechanics", "time_stepping"):
+    for section in ("protocol", "mechanics", "time_stepping"):
         assert pristine[section] == ru1[section], section
-    assert pristine["materials"]["core"] == ru1["materials"]["core"]
-    assert pristine["geometry"]["radius"] == ru1["geometry"]["radius"]
+    si = lambda q: q["si"] if isinstance(q, dict) else q  # values, not their source texts
+    assert si(pristine["lithium"]["initial_site_fraction"]) == si(ru1["lithium"]["initial_site_fraction"])
+    for key in set(pristine["materials"]["core"]) - {"partial_molar_volume"}:
+        assert si(pristine["materials"]["core"][key]) == si(ru1["materials"]["core"][key]), key
+    assert si(pristine["geometry"]["radius"]) == si(ru1["geometry"]["radius"])
 
 
 def test_sweep_members_split_over_ranks_match_serial(tmp_path):

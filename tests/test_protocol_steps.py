@@ -21,7 +21,7 @@ def _first_charge_protocol(path) -> bool:
     return "steps" not in protocol and "c_rate" in protocol
 
 
-LEGACY_CASES = sorted(p for p in [*CASES.glob("*.yaml"), *CASES.glob("fidelity/*.yaml")]
+LEGACY_CASES = sorted(p for p in [*CASES.glob("*.yaml"), *CASES.glob("variants/*.yaml")]
                       if _first_charge_protocol(p))
 
 # (text, mode, value in SI, limits in SI)

@@ -12,12 +12,12 @@ from solver.studies import variants
 
 LABELS = {"radius_nm": "particle radius", "youngs_modulus_GPa": "Young's modulus",
           "poisson_ratio": "Poisson ratio", "density_g_cm3": "density",
-          "pristine_discharge_0p1C": "pristine 0.1C discharge", "layer_site_deficiency":
+          "pristine_first_charge": "pristine first charge", "layer_site_deficiency":
           "site deficiency at the surface", "layer_diffusivity_ratio": "layer/core D at the surface",
           "layer_thickness_nm": "layer thickness"}
 # inputs that enter the pristine case: changing one re-fits the pristine D
 PRISTINE_INPUTS = ("radius_nm", "youngs_modulus_GPa", "poisson_ratio", "density_g_cm3",
-                   "pristine_discharge_0p1C")
+                   "pristine_first_charge")
 
 
 def swept_inputs() -> dict[str, variants.Input]:
