@@ -177,7 +177,7 @@ def section(fidelity: dict, files: dict) -> str:
               "nearly the pristine volume change, which the XRD contradicts.", "",
               "### The pristine first-charge capacity: the rules", "",
               "The rule was fixed before running (docs/fidelity.md): the Ru series' first charges (discharge / "
-              "ICE, Table S1 numbers in the text, read as 0.1C first cycles although the text says "at 1C": "
+              "ICE, Table S1 numbers in the text, read as 0.1C first cycles although the text says \"at 1C\": "
               "Ru-1's 307 mAh/g and 97.1 % are its 0.1C values, Fig. 3c) extrapolated to 0 mg/mL. Each rule "
               "below re-derives the pristine floor and Omega and re-fits the pristine D; Ru-1 is unchanged.", ""]
     lines += rules_table(fidelity["rules"]) + [""]
