@@ -109,10 +109,13 @@ def render_report(summaries, study, series, o2, files, wall, coverage, summaries
               f"the 3D cases on {ranks} MPI rank{'s' if ranks > 1 else ''}, {os.cpu_count()} cores). Versions: "
               + ", ".join(f"{k} {v}" for k, v in summaries["pristine"]["versions"].items() if k in ("lrmo", "dolfinx", "petsc", "gmsh")) + ".", ""]
     lines += ["## Paper vs computed", "",
-              "These are the baseline cases (cases/pristine_stress.yaml, cases/ru1_stress.yaml): one strain "
-              "coefficient from the pristine XRD, an ASSUMED 20 nm Li-deficient layer with a step profile, and the "
-              "first-charge floor of both samples from Ru-1's discharge capacity. The section \"Fidelity\" below "
-              "derives every input from the paper's own measurements instead (two variants, A and B).", "",
+              "The headline cases (cases/pristine_stress.yaml, cases/ru1_stress.yaml) are mechanism B of the "
+              "section \"Fidelity\" below: each sample's strain coefficient from its own XRD volume change, the "
+              "first charges from the capacities and ICEs (the pristine one by a rule fixed before running: the Ru "
+              "series extrapolated to 0 mg/mL), the measured 4.5 nm interlayer as the Li-deficient layer. One "
+              "parameter is fitted, the core D, to the pristine 567 MPa; nothing to Ru-1. The C-rate of the "
+              "paper's COMSOL model is not stated: 1C is ASSUMED. The competing mechanisms and the earlier "
+              "baseline are in cases/variants/ (section \"Fidelity\").", "",
               "The compared stress is the von Mises stress (COMSOL's default stress plot); 1D spherically "
               "symmetric model (exact for concentric layers).", "",
               "The 3D column is the octant twin of each case (cases/*_stress_octant.yaml: same physics, "
@@ -129,7 +132,7 @@ def render_report(summaries, study, series, o2, files, wall, coverage, summaries
         peak3 = f"{st3['peak_von_mises_Pa'] / 1e6:.1f} MPa" if st3 else "not run"
         diff3 = f"{100 * (st3['peak_von_mises_Pa'] / st['peak_von_mises_Pa'] - 1):+.2f} %" if st3 else ""
         lines.append(f"| {label} peak stress | {p['peak_MPa']:.0f} MPa | {peak:.1f} MPa | {100 * err:+.1f} % "
-                     f"(allowed ±{100 * p['tolerance']:.0f} %) | {'yes' if ok else 'NO'} | {peak3} | {diff3} |")
+                     f"(allowed ±{100 * p['tolerance']:.0f} %) | {'met' if ok else f'MISSED ({peak:.1f} MPa)'} | {peak3} | {diff3} |")
         where_ok = st["peak_location"] == ("surface" if key == "pristine" else "inside layer")  # strictly inside
         where3 = (f"{st3['peak_location']}, r = {st3['peak_radius_m'] * 1e9:.1f} nm, "
                   f"t = {st3['peak_time_s'] / 60:.1f} min") if st3 else ""
@@ -139,21 +142,30 @@ def render_report(summaries, study, series, o2, files, wall, coverage, summaries
                      f"t = {st['peak_time_s'] / 60:.1f} min | | {'yes' if where_ok else 'NO'} | {where3} | {same3} |")
     for key, label in (("pristine", "pristine"), ("ru1", "Ru-1")):
         full = full_charge_volume_change(cases[key])
-        note = "Omega derived from this value" if key == "pristine" else "prediction"
+        err, ok = _within(full, PAPER[key]["volume_change"], PAPER[key]["tolerance"])
         lines.append(f"| {label} volume change, first charge | {100 * PAPER[key]['volume_change']:.2f} % | "
-                     f"{100 * full:.2f} % at full charge ({note}) | {100 * (full / PAPER[key]['volume_change'] - 1):+.0f} % | |")
+                     f"{100 * full:.2f} % at full charge (Omega derived from its own XRD) | {100 * err:+.1f} % | "
+                     f"{'met' if ok else 'MISSED'} |")
     if o2:
         for label, s in o2.items():
+            if label == "Ru-1":  # the closed shell: an assumption, shown beside the islands only (below)
+                continue
             ox = s.get("oxygen", {})
             lines.append(f"| O2 after 40 min, {label} | {'escapes, gradient' if label == 'pristine' else 'higher, more uniform'} | "
                          f"retained (mobile + captured) {ox.get('retained_fraction', float('nan')):.3f}, "
                          f"mobile {ox.get('mobile_fraction', float('nan')):.3f}, uniformity "
                          f"(max-min)/mean {ox.get('uniformity', float('nan')):.3f} | | |")
-    lines += ["", "In the baseline the Ru-1 peak sits ON the inner edge of the Li-deficient layer (the core|layer "
-              "interface, where the step profile has its kink), 20 nm below the surface, not strictly inside the "
-              "layer as the paper says: the Fidelity section shows which sourced layer physics moves it inside. Its volume change "
-              "is the pristine one reduced by the fewer Li sites of the layer; the model does not reach the "
-              "paper's 2.69 %, which would need a smaller Omega or less extracted Li in Ru-1 than the layer alone gives.", ""]
+    shell = o2.get("Ru-1", {}).get("oxygen")
+    if shell:
+        lines += ["", "The Ru-1 O2 row is the islands case (30 % of the surface, the paper's \"island-like\" RuO2). "
+                  "Beside it, a closed RuO2 shell (cases/ru1_o2.yaml, the paper's Fig. 6c drawing) retains "
+                  f"{shell['retained_fraction']:.3f} under its assumptions: the shell covers the whole surface, "
+                  "captures until it saturates and then blocks ALL escape, so it retains everything by construction; "
+                  "it is not a prediction of the paper's number."]
+    lines += ["", "The Ru-1 peak lies strictly inside the measured 4.5 nm layer (an erfc depletion with a D graded "
+              "with it: no kink at the inner edge to pin it there); both volume changes are the XRD values because "
+              "each sample's Omega is derived from its own. What the Ru-1 numbers can and cannot tell apart: the "
+              "section \"Fidelity\" below.", ""]
 
     lines += ["## Parameters", "", "| parameter | pristine | Ru-1 | source |", "|---|---|---|---|"]
     def q(case, path):
