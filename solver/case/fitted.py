@@ -6,7 +6,7 @@ from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, field_validator
 
-from solver.case.units import Quantity, quantity, ureg
+from solver.case.units import Quantity, ureg
 
 
 class FittedParameter(BaseModel):
@@ -14,12 +14,12 @@ class FittedParameter(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     target_quantity: str = Field(description="summary key path, e.g. stress.peak_von_mises_Pa")
-    target: quantity("Pa")
+    target: Quantity = Field(description="the target value, any unit (e.g. 567 MPa, 0.86)")
     bracket: tuple[StrictFloat, StrictFloat] = Field(description="search interval, SI units of the parameter")
     value: Quantity = Field(description="the fitted value (the case uses it at the key path)")
     method: Optional[str] = None
 
-    @field_validator("value")
+    @field_validator("value", "target")
     @classmethod
     def _value_in_si(cls, q: Quantity) -> Quantity:
         si = ureg.Quantity(q.value, q.unit or "dimensionless").to_base_units()

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from solver.case.loading import CaseError, clip, clip_repr, parse_yaml, read_yaml_file
 from solver.case.oxygen import Oxygen
+from solver.case.oxygen_redox import OxygenRedox
 from solver.case.grains import Grains
 from solver.case.fitted import FittedParameter
 from solver.case.protocol_steps import check_step_voltages, read_steps
@@ -378,7 +379,7 @@ class Output(Strict):
 class Case(Strict):
     name: str = Field(pattern=PLAIN_NAME, description="a plain file name (the default output folder)")
     description: str = ""
-    physics: list[Literal["lithium", "mechanics", "oxygen"]] = Field(
+    physics: list[Literal["lithium", "mechanics", "oxygen", "oxygen_redox"]] = Field(
         ["lithium", "mechanics"], min_length=1)
     geometry: Geometry
     mesh: MeshSizes = MeshSizes()
@@ -387,6 +388,8 @@ class Case(Strict):
     mechanics: Mechanics = Mechanics()
     protocol: Optional[Protocol] = Field(None, description="required when physics includes 'lithium'")
     oxygen: Optional[Oxygen] = Field(None, description="required when physics includes 'oxygen'")
+    oxygen_redox: Optional[OxygenRedox] = Field(
+        None, description="required when physics includes 'oxygen_redox' (with lithium and oxygen)")
     grains: Optional[Grains] = Field(None, description="grain orientations, anisotropic lattice strain, secondary particles")
     time_stepping: TimeStepping = TimeStepping()
     solvers: Solvers = Solvers()
@@ -406,6 +409,7 @@ class Case(Strict):
             if "lithium" in self.physics and getattr(self, section) is None:
                 raise ValueError(f"{section}: required key is missing (physics includes 'lithium')")
         self._check_oxygen()
+        self._check_oxygen_redox()
         if (self.geometry.coating_thickness.si > 0 and self.materials is not None
                 and self.materials.coating is None):
             raise ValueError(
@@ -416,7 +420,8 @@ class Case(Strict):
                 "geometry.coating_thickness must be 0 when physics includes 'lithium' "
                 "(Li transport through a RuO2 shell is not modelled)"
             )
-        if self.oxygen is not None and self.protocol is not None and self.protocol.end_time is None:
+        if (self.oxygen is not None and self.protocol is not None and self.protocol.end_time is None
+                and "oxygen_redox" not in self.physics):
             raise ValueError("protocol.end_time: required when physics includes 'oxygen' (the O2 "
                              "run follows the Li run up to a known end time)")
         self._check_output_end()
@@ -494,6 +499,31 @@ class Case(Strict):
             if not 0 < lo < hi:
                 raise ValueError(f"fitted.{clip(key, 80)}.bracket: need 0 < low < high; got "
                                  f"[{lo:g}, {hi:g}]")
+
+    def _check_oxygen_redox(self) -> None:
+        """oxygen_redox needs the Li run with a voltage (its onsets are local potentials
+        U(theta)) and the O2 transport (it feeds the mobile O2); its onsets lie in the
+        open-circuit voltage's window."""
+        if ("oxygen_redox" in self.physics) != (self.oxygen_redox is not None):
+            raise ValueError("oxygen_redox: required when physics includes 'oxygen_redox', and only then")
+        if self.oxygen_redox is None:
+            return
+        for needed in ("lithium", "oxygen"):
+            if needed not in self.physics:
+                raise ValueError(f"physics: 'oxygen_redox' needs {needed!r} as well")
+        ocv = self.materials.core.open_circuit_voltage
+        if ocv is None:
+            raise ValueError("oxygen_redox: needs materials.core.open_circuit_voltage (its onsets are "
+                             "voltages of the local equilibrium potential U(theta))")
+        low, high, basis = ocv.reachable_V()
+        for key, volts in self.oxygen_redox.onsets().items():
+            if not low <= volts <= high:
+                raise ValueError(f"{key}: {volts:g} V is outside the open-circuit voltage's range "
+                                 f"({basis}); give an onset within it")
+        for v in self.oxygen_redox.report.voltages.si():
+            if not low <= v <= high:
+                raise ValueError(f"oxygen_redox.report.voltages: {v:g} V is outside the open-circuit "
+                                 f"voltage's range ({basis})")
 
     def _check_oxygen(self) -> None:
         """The oxygen section's checks that need the rest of the case."""

@@ -41,6 +41,7 @@ class LithiumTransport:
         petsc_options: dict | None = None,
         boundary_resistance_s_m: float | None = None,
         diffusivity_factor=None,
+        site_availability=None,
     ):
         """`stress_drift = (sigma_h, temperature_K)` switches on two-way coupling;
         sigma_h is a P1 Function kept up to date by the caller. `boundary_resistance_s_m`
@@ -48,7 +49,11 @@ class LithiumTransport:
         boundaries (solver/physics/grain_boundary_transport.py); None: P1, continuous.
         `diffusivity_factor` (solver/physics/property_tables.py DiffusivityFactor):
         D(theta) = D f(theta), a nonlinear stiffness: `residual_form` and `jacobian_form`
-        below, for Newton (solver/physics/particle_potential.py); None: D constant."""
+        below, for Newton (solver/physics/particle_potential.py); None: D constant.
+        `site_availability` a (a P1 Function kept up to date by the caller, lagged one
+        step): the share of the Li sites left by the oxygen vacancies
+        (solver/physics/vacancies.py); the flux is then driven by the occupancy of the
+        sites left, J = -D c_max a grad(theta/a) = -D c_max (grad theta - theta grad ln a)."""
         msh = domain.msh
         self.domain = domain
         self._allreduce = collectives.allreduce(domain.comm)
@@ -90,6 +95,7 @@ class LithiumTransport:
             self.jacobian_form = fem.form(ufl.derivative(residual, theta, du))
             D = D * diffusivity_factor(self.theta_n)  # the lagged drift's D
         self.drift_form = None
+        drift_load = None
         if stress_drift is not None:
             sigma_h, temperature_K = stress_drift
             omega = materials.partial_molar_volume
@@ -98,6 +104,13 @@ class LithiumTransport:
             drift_load = domain.volume_integral(drift * self.theta_n * ufl.dot(grad(sigma_h), grad(v)))
             if self.discontinuous:
                 drift_load += gbt.drift_facets(domain, drift * self.theta_n * grad(sigma_h), v)
+        if site_availability is not None:
+            if self.discontinuous:
+                raise ValueError("oxygen vacancies with grains.boundary_resistance are not supported")
+            sites = domain.volume_integral(D * self.c_max * self.theta_n
+                                           * ufl.dot(grad(ufl.ln(site_availability)), grad(v)))
+            drift_load = sites if drift_load is None else drift_load + sites
+        if drift_load is not None:
             self.drift_form = fem.form(drift_load)
         fdim = msh.topology.dim - 1
         surface_facets = domain.facet_tags.find(FACET_TAGS["outer_surface"])

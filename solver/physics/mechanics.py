@@ -61,7 +61,7 @@ class Mechanics:
 
     def __init__(self, domain: Domain, materials: MaterialFields, theta, theta_ref: float,
                  petsc_options: dict | None = None, warm_start_vectors: int = 8,
-                 eigenstrain_shape=None, volume_change=None):
+                 eigenstrain_shape=None, volume_change=None, extra_strain=None):
         msh = domain.msh
         self.domain = domain
         self.V = compat.functionspace(msh, "Lagrange", 2, domain.displacement_shape)
@@ -75,6 +75,8 @@ class Mechanics:
         else:  # the lattice's measured dV/V(theta), scaled by the local share of Li sites
             self.chemical_strain = (materials.site_concentration() / materials.c_max_core_constant
                                     * (volume_change(theta) - volume_change(theta_ref)) / 3)
+        if extra_strain is not None:  # e.g. the oxygen vacancies' Omega_v v / 3 (solver/physics/vacancies.py)
+            self.chemical_strain = self.chemical_strain + extra_strain
         bulk_3K = 3 * lmbda + 2 * mu
 
         # sigma = s I + 2 mu eps with the scalar s = lambda tr(eps) - 3K eps_ch, written with

@@ -8,7 +8,8 @@
 
 c in mol/m^3, Gamma (captured O2 per RuO2 area) in mol/m^2, one value per surface node.
 k_d = nu_0 exp(E_ads/(k_B T)) (solver/case/oxygen.py RuO2); k_ret is the catalytic
-return of captured O2 to the lattice; s is a uniform source switched on in a window.
+return of captured O2 to the lattice; s is a uniform source switched on in a window, or
+a nodal source from the oxygen-redox submodel (lumped: int phi_i dV s_i).
 
 Capacity (design): the RuO2 of loading w (mass fraction) on a particle of radius R and
 density rho is n_Ru = w/(1-w) rho (4/3) pi R^3 / M_RuO2 mol; with one O2 site per Ru
@@ -130,6 +131,9 @@ class OxygenTransport:
         self.accounts = {k: [0.0, 0.0] for k in ACCOUNTS}  # (n, n-1), this mesh
         src = oxygen.source
         self.source_start_s = None if src is None else src.start.si  # set by a coupling law
+        # mol/m^3/s at the nodes (all local), set before each step by a coupled submodel
+        # (solver/simulation/oxygen_redox_submodel.py), taken with the lumped rule w_i s_i
+        self.nodal_source = None
         self.rates: dict[str, float] = {}
 
     # -- helpers --------------------------------------------------------------------------
@@ -185,6 +189,11 @@ class OxygenTransport:
         s = self.source_rate(t_new)
         if s:
             b.axpy(s, self.volume_load)
+        nodal = 0.0
+        if self.nodal_source is not None:
+            lumped = self.volume_load.array * self.nodal_source[: self.n_owned]
+            self._b.x.array[: self.n_owned] += lumped
+            nodal = self.domain.comm.allreduce(float(lumped.sum()))
         for k, load, _ in self.robin:
             b.axpy(k * self.c_ext, load)
         area = self.node_area.x.array
@@ -210,7 +219,7 @@ class OxygenTransport:
             capture = returned = 0.0
         cv = compat.petsc_vec(self.c)
         robin = sum(k * (load.dot(cv) - self.c_ext * area_s) for k, load, area_s in self.robin)
-        generated = s * self.volume_m3
+        generated = s * self.volume_m3 + nodal
         escaped = robin
         if self.has_sink:
             bdf_mass = (a0 * self.mobile() + a1 * self.volume_load.dot(compat.petsc_vec(self.c_n))

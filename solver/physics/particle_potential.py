@@ -125,10 +125,21 @@ class ParticlePotential:
         self._preconditioner_built_on = None  # (c, surface diagonal) of the AMG in use
         self._voltages = (None, None)  # V at the last two accepted steps
         self._contraction = None  # Newton's change_k+1 / change_k^2, from the last iterations
+        # the share a of the Li sites left at each owned surface node (oxygen vacancies,
+        # solver/physics/vacancies.py), set by the caller; None: all sites. The surface law
+        # then reads the occupancy theta/a of the sites left.
+        self.site_availability = None
 
     # -- the discrete surface law -----------------------------------------------------
     def surface_flux(self, theta_owned_surface, voltage_V):
-        return self.reaction.flux(theta_owned_surface, voltage_V)
+        a = self.site_availability
+        if a is None:
+            return self.reaction.flux(theta_owned_surface, voltage_V)
+        j, dj_doccupancy, dj_dV = self.reaction.flux(theta_owned_surface / a, voltage_V)
+        return j, dj_doccupancy / a, dj_dV
+
+    def surface_occupancy(self, theta_owned_surface):
+        return theta_owned_surface if self.site_availability is None else theta_owned_surface / self.site_availability
 
     def total_flux(self, theta=None, voltage_V=None) -> float:
         """sum_i m_i j_i over the whole (mesh) surface, mol/s (collective)."""
@@ -142,9 +153,10 @@ class ParticlePotential:
         return self.total_flux() / self.total_weight
 
     def surface_site_fraction(self) -> float:
-        """The surface-mean site fraction of the present state (collective)."""
-        return self._allreduce(float(self.weights @ self.lithium.theta.x.array[self.surface]),
-                                   op=MPI.SUM) / self.total_weight
+        """The surface-mean occupancy of the Li sites (the site fraction when no sites
+        are lost) of the present state (collective)."""
+        theta_s = self.surface_occupancy(self.lithium.theta.x.array[self.surface])
+        return self._allreduce(float(self.weights @ theta_s), op=MPI.SUM) / self.total_weight
 
     def open_circuit_voltage(self) -> float:
         """U at the surface-mean site fraction, V (collective)."""
@@ -261,7 +273,7 @@ class ParticlePotential:
             next_change = next_change * CONTRACTION_SAFETY if newton == 1 else next_change
             previous = change
             if next_change < NEWTON_TOLERANCE or change < ROUND_OFF:
-                surface = li.theta.x.array[s]
+                surface = self.surface_occupancy(li.theta.x.array[s])
                 emptied = self._allreduce(bool(surface.size) and bool((surface <= 0).any()), op=MPI.LOR)
                 filled = self._allreduce(bool(surface.size) and bool((surface >= 1).any()), op=MPI.LOR)
                 if emptied or filled:  # a root of the clipped law, not of the physics

@@ -117,8 +117,16 @@ class ChemoMechanics:
         if factor is not None and self.reaction is None:
             raise ValueError("materials.core.lithium_diffusivity_factor: D(theta) is solved by Newton with the "
                              "surface kinetics; give materials.core.open_circuit_voltage and exchange_current_density")
+        # oxygen vacancies (solver/simulation/oxygen_redox_submodel.py keeps these up to date):
+        # the share of the Li sites left and the vacancies' volumetric eigenstrain
+        self.site_availability = self.vacancy_strain = None
+        if "oxygen_redox" in case.physics:
+            self.site_availability = fem.Function(P1, name="Li_site_availability")
+            self.site_availability.x.array[:] = 1.0
+            if case.oxygen_redox.vacancies.partial_molar_volume.si != 0:
+                self.vacancy_strain = fem.Function(P1, name="vacancy_strain")
         self.lithium = LithiumTransport(domain, self.materials, theta0, floor, drift, extra,
-                                        resistance and resistance.si, factor)
+                                        resistance and resistance.si, factor, self.site_availability)
         self.potential = (ParticlePotential(self.lithium, self.reaction, float(self.reaction.ocv(theta0)))
                           if self.reaction is not None else None)
         # anisotropic lattice strain per grain (solver/physics/anisotropy.py), None: isotropic
@@ -126,7 +134,8 @@ class ChemoMechanics:
         self.mechanics = (
             Mechanics(domain, self.materials, self.lithium.theta, theta0, extra,
                       eigenstrain_shape=self.eigenstrain and self.eigenstrain[1],
-                      volume_change=drive.volume_change_of_case(case, domain.msh))
+                      volume_change=drive.volume_change_of_case(case, domain.msh),
+                      extra_strain=self.vacancy_strain)
             if self.with_mechanics else None
         )
         self.grain_boundaries = (  # secondary particles: tractions on the grain boundaries
@@ -134,6 +143,8 @@ class ChemoMechanics:
             if self.mechanics is not None and hasattr(domain, "grain_of_cell") else None)
         self.two_way = two_way
         every = case.mechanics.stress_every_steps
+        if every is None and self.vacancy_strain is not None:
+            every = 1  # the vacancies' strain is not in the site-fraction history of the peak search
         self.stress_every = 1 if two_way else every
         self.history = None  # site fraction at every accepted step for the peak search
         if self.with_mechanics and not two_way and every is None and case.mechanics.peak_over_time:

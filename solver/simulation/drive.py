@@ -74,3 +74,24 @@ def end_time_or_inf(protocol: Protocol) -> float:
 
 
 __all__ = ["protocol_of_case", "particle_of_case", "galvanostatic_flux_of_case", "surface_reaction_of_case"]
+
+
+def oxygen_redox_law_of_case(case: Case):
+    """The oxygen-redox law's plain parameters (solver/physics/oxygen_redox.py), or None."""
+    from solver.physics.oxygen_redox import OxygenRedoxLaw, Switch
+
+    o = case.oxygen_redox
+    if o is None:
+        return None
+
+    def switch(onset):
+        return Switch(onset.voltage.si, onset.width.si)
+
+    return OxygenRedoxLaw(
+        oxygen_share=o.oxygen_share.si, onset=switch(o.onset),
+        lithium_per_formula_unit=o.lithium_per_formula_unit.si,
+        li_o_li_lithium_per_formula_unit=o.li_o_li_lithium_per_formula_unit.si,
+        oxygen_per_formula_unit=o.oxygen_per_formula_unit.si,
+        dimerisation_rate_1_s=o.dimerisation.rate.si, dimerisation_onset=switch(o.dimerisation.onset),
+        surface_depth_m=o.dimerisation.surface_depth.si,
+        release_rate_1_s=o.release.rate.si, release_onset=switch(o.release.onset))

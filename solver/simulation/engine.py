@@ -71,8 +71,9 @@ class Engine:
     # -- the loop ---------------------------------------------------------------------------
     @property
     def end_time_s(self) -> float:
-        """The latest end: the protocol's and every submodel's."""
-        ends = [m.end_time_s for m in self.submodels]
+        """The latest end: the protocol's and every submodel's that does not just
+        follow the Li protocol (`follows_lead`)."""
+        ends = [m.end_time_s for m in self._scheduled()]
         if self.lithium is not None:
             ends.append(self.lithium.protocol.end_time_s)
         return max(ends)
@@ -83,7 +84,12 @@ class Engine:
             return False
         if self.schedule is not None:
             return self.schedule.done()
-        return not self.submodels or self.t >= max(m.end_time_s for m in self.submodels) * (1 - 1e-12)
+        scheduled = self._scheduled()
+        return not scheduled or self.t >= max(m.end_time_s for m in scheduled) * (1 - 1e-12)
+
+    def _scheduled(self) -> list:
+        """The submodels stepped on their own once the Li protocol has ended."""
+        return [m for m in self.submodels if not getattr(m, "follows_lead", False)]
 
     def run(self, observer=None, progress=None, checkpoint=None, project_fields: bool = True,
             subject=None) -> dict:
@@ -105,8 +111,8 @@ class Engine:
                 li.observe_step(observe)
                 self._after_step(progress, checkpoint, subject)
             li.finish()
-        if self.submodels and self.schedule is None and self.t < self.end_time_s:
-            step = min(m.time_step_s for m in self.submodels)
+        if self._scheduled() and self.schedule is None and self.t < self.end_time_s:
+            step = min(m.time_step_s for m in self._scheduled())
             self.schedule = FixedSchedule(self.t, self.end_time_s, self.case.output_times_s(), step)
             if not self.started and observe is not None and self.schedule.outputs[:1] == [0.0]:
                 observe(0.0, self)
@@ -124,13 +130,18 @@ class Engine:
 
     def _step_submodels(self, t0: float, t_new: float, lead) -> None:
         """Each submodel from t0 to t_new (or to its own end time, if that is sooner)."""
-        for m in self.submodels:
+        stepped = []
+        for m in self.submodels if lead is not None else self._scheduled():
             end = m.end_time_s
             if t0 >= end * (1 - 1e-12):
                 continue
             t_m = min(t_new, end)
             dt = t_m - t0
             m.step(t_m, dt, bdf_coefficients(dt, self.dt_previous[m.name]), lead)
+            stepped.append((m, dt))
+        # all stepped first, then accepted last to first: a submodel feeds the ones listed
+        # after it, and its accept may read their accepted state (the oxygen ledger)
+        for m, dt in reversed(stepped):
             m.accept()
             self.dt_previous[m.name] = dt
 

@@ -75,6 +75,9 @@ class OxygenSubmodel:
         self.transport = tr = OxygenTransport(domain, case.oxygen, capture_coverage, case.solvers.petsc_options)
         self.end_time_s = case.oxygen.end_time.si
         self.time_step_s = case.oxygen.time_step.si
+        # fed by the oxygen redox (solver/simulation/oxygen_redox_submodel.py): stepped with
+        # the Li protocol only, up to oxygen.end_time at most
+        self.follows_lead = "oxygen_redox" in case.physics
         self.sf = domain.symmetry_factor
         self.initial_mol = tr.mobile() * self.sf
         self.flux = fem.Function(tr.V, name=FLUX_FIELD)  # filled only for the field files

@@ -13,6 +13,7 @@ from solver.case.schema import Case
 from solver.simulation.chemomechanics import ChemoMechanics
 from solver.simulation.engine import Engine
 from solver.simulation.oxygen_simulation import OxygenSubmodel, oxygen_domain, slice_points
+from solver.simulation.oxygen_redox_submodel import OxygenRedoxSubmodel
 from solver.physics.domain import Domain
 from solver.simulation.lifecycle import field_writer, run_sequence
 from solver.io.fields_io import FieldWriter, region_function
@@ -26,19 +27,23 @@ PEAK_PROFILES = "profiles_at_peak.csv"  # the ray at the peak's own time (docs/p
 PEAK_FIELDS = "fields_at_peak"  # .xdmf + .h5 in the output folder
 
 
-def submodels_of_case(case: Case, domain: Domain) -> list:
-    """The submodels the loop advances with the Li transport (or alone): the one place
-    where a submodel (solver/simulation/submodel.py) is added to the runs."""
+def submodels_of_case(case: Case, domain: Domain, lithium: ChemoMechanics | None = None) -> list:
+    """The submodels the loop advances with the Li transport (or alone), in the order
+    they are stepped: the one place where a submodel (solver/simulation/submodel.py) is
+    added to the runs."""
     submodels = []
     if "oxygen" in case.physics:
         o2_domain, coverage = oxygen_domain(case, domain)  # RuO2 islands tagged: O2's own facets
-        submodels.append(OxygenSubmodel(case, o2_domain, coverage))
+        oxygen = OxygenSubmodel(case, o2_domain, coverage)
+        if "oxygen_redox" in case.physics:  # makes the O2: stepped first
+            submodels.append(OxygenRedoxSubmodel(case, lithium, oxygen))
+        submodels.append(oxygen)
     return submodels
 
 
 def engine_of_case(case: Case, domain: Domain) -> Engine:
     lithium = ChemoMechanics(case, domain) if "lithium" in case.physics else None
-    submodels = submodels_of_case(case, domain)
+    submodels = submodels_of_case(case, domain, lithium)
     if lithium is not None and lithium.lithium.discontinuous and submodels:
         raise ValueError("grains.boundary_resistance (discontinuous Li) with other physics in the same "
                          "run is not supported yet: the checkpoint holds one node numbering")

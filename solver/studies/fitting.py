@@ -16,12 +16,11 @@ def _lookup(data: dict, dotted: str):
 
 
 def run_summary(case, comm):
-    """Run a case in memory (no files) and return its results block."""
-    from solver.simulation.chemomechanics import ChemoMechanics
+    """Run a case in memory (no files), every submodel with it, and return its results."""
     from solver.simulation.domain_setup import build_domain
+    from solver.simulation.run import engine_of_case
 
-    sim = ChemoMechanics(case, build_domain(case, comm))
-    return sim.run()
+    return engine_of_case(case, build_domain(case, comm)).run()
 
 
 def fit_case(path, comm=MPI.COMM_WORLD, log=print, overrides=()) -> dict[str, float]:
