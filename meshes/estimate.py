@@ -29,6 +29,12 @@ from scipy.integrate import trapezoid
 CELLS_PER_H3 = 3.56
 BOUNDARY_CELLS_PER_H2 = 1.63
 INTERFACE_CELLS_PER_H2 = 3.14
+# tets per h^2 of surface on the shapes of meshes/shapes.py (ellipsoid, platelet,
+# truncated octahedron: flat faces, edges and corners, meshed as a mirrored octant), with
+# CELLS_PER_H3 kept. CALIBRATED (least squares, relative errors) on the 6 coarse meshes of
+# tests/test_shapes.py at 10/30 and 5/20 nm (7k-108k tets): within 8 %; not in the fit,
+# cases/platelet_stress.yaml (161k tets) +5 %, at 10/30 nm (25k) +4 % (docs/meshes.md).
+DEPTH_GRADED_BOUNDARY_CELLS_PER_H2 = 3.07
 # mesh vertices (P1 nodes) and P1 + edge nodes (P2 nodes) per tet. CALIBRATED on the
 # same meshes (Euler: edges ~ vertices + cells; the ratio rises for small meshes, whose
 # boundary holds a larger share of the vertices).
@@ -114,6 +120,8 @@ def estimate_cells(inputs: dict, samples: int = 20001) -> float:
     """Expected cell count for the builder's inputs (meshes/particle.py
     `checked_inputs` plus "shape")."""
     R = inputs["radius_m"]
+    if "surface_area_m2" in inputs:
+        return _depth_graded_cells(inputs, samples)
     r = np.linspace(0.0, R, samples)
     h = size_field(r, inputs)
     if inputs["shape"] == "radial":
@@ -126,22 +134,44 @@ def estimate_cells(inputs: dict, samples: int = 20001) -> float:
         boundary_term += 3 * trapezoid(math.pi / 2 * r / h**2, r)
     interface_term = sum(fraction * 4 * math.pi * r_i**2 / h_i**2
                          for r_i, h_i in refined_spheres(inputs)[1:])
-    # a non-spherical shape (docs/shapes.md): R = 3 V / A, so its volume and its area
-    # are both A / (4 pi R^2) times the sphere's
-    scale = inputs.get("surface_area_m2", 4 * math.pi * R**2) / (4 * math.pi * R**2)
-    return float(scale * (CELLS_PER_H3 * volume_term + BOUNDARY_CELLS_PER_H2 * boundary_term
-                          + INTERFACE_CELLS_PER_H2 * interface_term))
+    return float(CELLS_PER_H3 * volume_term + BOUNDARY_CELLS_PER_H2 * boundary_term
+                 + INTERFACE_CELLS_PER_H2 * interface_term)
+
+
+def _depth_graded_cells(inputs: dict, samples: int) -> float:
+    """Cells of a shape of meshes/shapes.py (docs/shapes.md): its size field grades with
+    the depth d below the surface, h(d) = size_surface up to the layer depth, then growing
+    by size_growth up to size_bulk (`set_surface_size_field`); no interface surfaces.
+    The area of the surface at depth d is modelled as A(d) = A (1 - d / rho)^p up to the
+    inradius rho, with p = A rho / V - 1 so that its integral is the volume V = A R / 3
+    (exact for a sphere, p = 2, and a slab, p = 0; the platelet of
+    cases/platelet_stress.yaml: p = 0.53). Without `inradius_m`: the sphere's."""
+    A, R = inputs["surface_area_m2"], inputs["radius_m"]
+    rho = inputs.get("inradius_m", R)
+    p = max(3 * rho / R - 1, 0.0)
+    d = np.linspace(0.0, rho, samples)
+    h_s = inputs["size_surface_m"]
+    near = max(inputs["layer_thickness_m"], h_s)
+    h = np.minimum(inputs["size_bulk_m"], h_s + inputs["size_growth"] * np.maximum(d - near, 0.0))
+    volume_term = trapezoid(A * (1 - d / rho) ** p / h**3, d)
+    return float(CELLS_PER_H3 * volume_term + DEPTH_GRADED_BOUNDARY_CELLS_PER_H2 * A / h_s**2)
 
 
 def estimate_run(inputs: dict, *, mechanics: bool = True, p1_fields: int = 1,
                  ranks: int = 1, history_steps: float = 0.0,
-                 history_cap_bytes: float = math.inf) -> Estimate:
+                 history_cap_bytes: float = math.inf,
+                 actual: tuple[float, float, float] | None = None) -> Estimate:
     """Cells, dofs and peak memory of a run on `ranks` ranks. The peak per rank is the
     larger of the solve (shared evenly) plus the stored site fraction (`history_steps`
     steps of the owned P1 dofs, at most `history_cap_bytes` a rank but always 64 steps:
-    solver/numerics/peak_search.py) and Gmsh on rank 0 when the mesh is built."""
-    cells = estimate_cells(inputs)
-    if inputs["shape"] == "radial":
+    solver/numerics/peak_search.py) and Gmsh on rank 0 when the mesh is built.
+    `actual` = (cells, P1 dofs, P2 displacement dofs) of a built mesh replaces the
+    estimated counts (benchmarks/preflight_memory.py)."""
+    cells = estimate_cells(inputs) if actual is None else actual[0]
+    if actual is not None:
+        p1, p2 = actual[1], (actual[2] if mechanics else 0.0)
+        gmsh_bytes = 0.0 if inputs["shape"] == "radial" else BYTES_PER_CELL_GMSH * cells
+    elif inputs["shape"] == "radial":
         p1, p2 = cells + 1, (2 * cells + 1 if mechanics else 0.0)
         gmsh_bytes = 0.0
     else:

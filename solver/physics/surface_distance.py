@@ -10,7 +10,7 @@ same on any number of ranks (every rank holds every surface triangle) and reprod
 R - |x| on the sphere up to the facets' sagitta h^2 / (8 R).
 
 Cost: a KD-tree over the triangle centroids; each point checks its k nearest triangles
-exactly, k doubling until no unchecked triangle can be closer (a triangle whose
+exactly (in batches of at most MAX_PAIRS pairs, so memory stays bounded), k doubling until no unchecked triangle can be closer (a triangle whose
 centroid is farther than d + r_max, r_max the largest centroid-to-vertex distance,
 cannot be). Points found deeper than `exact_depth_m` stop at the first k: they may
 overestimate the distance, by less than r_max (about one surface element; the first
@@ -23,6 +23,10 @@ from scipy.spatial import cKDTree
 
 FIRST_CANDIDATES = 8
 MAX_CANDIDATES = 64
+# (point, triangle) pairs checked at once: each holds ~60 float64 temporaries, so a batch
+# needs ~120 MB. Unbatched, 160k cell midpoints of a platelet (all within the exact band)
+# at 64 candidates took 9.8 GB (issue 19, the pre-flight's "0.67x on the platelet").
+MAX_PAIRS = 2**18
 
 
 def point_triangle_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -87,18 +91,26 @@ class SurfaceDistance:
         todo = np.arange(len(points))
         k = min(FIRST_CANDIDATES, m)
         while len(todo):
-            centroid_dist, cand = self.tree.query(points[todo], k=k)
-            centroid_dist = centroid_dist.reshape(len(todo), -1)
-            cand = cand.reshape(len(todo), -1)
-            t = self.triangles[cand.ravel()]
-            p = np.repeat(points[todo], cand.shape[1], axis=0)
-            d = point_triangle_distance(p, t[:, 0], t[:, 1], t[:, 2]).reshape(cand.shape).min(axis=1)
-            result[todo] = d
-            settled = (k >= m) | (centroid_dist[:, -1] > d + self.r_max)
-            settled |= (k >= MAX_CANDIDATES) | (d > self.exact_depth_m)
-            todo = todo[~settled]
+            chunk = max(1, MAX_PAIRS // k)
+            left = [self._nearest(points, part, k, m, result) for part in
+                    (todo[i:i + chunk] for i in range(0, len(todo), chunk))]
+            todo = np.concatenate(left)
             k = min(2 * k, m)
         return result
+
+    def _nearest(self, points, todo, k, m, result) -> np.ndarray:
+        """result[todo] = the distance to the nearest of each point's k candidate
+        triangles; returns the points not yet settled."""
+        centroid_dist, cand = self.tree.query(points[todo], k=k)
+        centroid_dist = centroid_dist.reshape(len(todo), -1)
+        cand = cand.reshape(len(todo), -1)
+        t = self.triangles[cand.ravel()]
+        p = np.repeat(points[todo], cand.shape[1], axis=0)
+        d = point_triangle_distance(p, t[:, 0], t[:, 1], t[:, 2]).reshape(cand.shape).min(axis=1)
+        result[todo] = d
+        settled = (k >= m) | (centroid_dist[:, -1] > d + self.r_max)
+        settled |= (k >= MAX_CANDIDATES) | (d > self.exact_depth_m)
+        return todo[~settled]
 
     def closest_point(self, point: np.ndarray) -> np.ndarray:
         """The surface point nearest to one `point` (3,), by checking every triangle."""

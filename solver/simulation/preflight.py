@@ -42,10 +42,15 @@ def mesh_inputs(case: Case) -> dict:
 
     shape = case.geometry.shape
     inputs = {"shape": shape, **checked_inputs(**mesh_arguments(case), shape=shape)}
-    from solver.case.shape_geometry import SHAPE_KEYS, surface_area_m2
+    from solver.case.shape_geometry import SHAPE_KEYS, shape_parameters_si, surface_area_m2
 
-    if shape in SHAPE_KEYS:  # the estimate scales the sphere of radius 3 V / A by area
+    if shape in SHAPE_KEYS:  # graded by depth below the surface (meshes/estimate.py)
         inputs["surface_area_m2"] = surface_area_m2(case.geometry)
+        if shape != "imported":
+            from meshes.shapes import inradius_m
+
+            g = case.geometry
+            inputs["inradius_m"] = inradius_m(shape, shape_parameters_si(shape, lambda k: getattr(g, k)))
     return inputs
 
 
