@@ -18,7 +18,7 @@ from solver.io.output import write_atomic
 from solver.simulation.run import run_case
 from solver.studies.figures import cycle_figure, figures, figures_3d
 from solver.studies.sweep import run_series
-from solver.studies import cycle_report, fidelity_report
+from solver.studies import cycle_report, fidelity_report, oxygen_redox_report
 from solver.studies.variants import full_charge_volume_change
 from solver.studies.ranks import run_case_file, usable_ranks
 
@@ -80,6 +80,8 @@ def reproduce(out_dir="results", comm=MPI.COMM_WORLD, with_3d: bool = True, rank
     fidelity = fidelity_report.run_fidelity(comm, log.info)
     log.info("reproduce: a first cycle with a voltage (1C and 0.1C)")
     cycles = cycle_report.run_cycles(out, comm, quiet)
+    log.info("reproduce: oxygen from oxygen redox (the coupled first cycle at 0.1C)")
+    redox = oxygen_redox_report.run_all(out / "oxygen_redox", comm, quiet)
     if comm.rank == 0:
         files = figures(out, runs, series, o2, coverage, band=fidelity_report.bands(fidelity))
         octants = {"pristine": out / "pristine_stress_octant", "Ru-1": out / "ru1_stress_octant"} if with_3d else {}
@@ -90,6 +92,7 @@ def reproduce(out_dir="results", comm=MPI.COMM_WORLD, with_3d: bool = True, rank
         cycle_png = "cycle_voltage_stress.png"
         cycle_figure(cycles["1C"], out / cycle_png)
         report += "\n" + cycle_report.section(cycles, summaries["pristine"], cycle_png)
+        report += "\n" + "\n".join(oxygen_redox_report.report_section(redox, out))
         write_atomic(out / "report.md", report)
     comm.barrier()
     failed = [k for k, s in (*summaries.items(), *summaries_3d.items()) if s["status"] != "completed"]
