@@ -164,14 +164,13 @@ def section(fidelity: dict, files: dict) -> str:
     omega_ratio = der.omega_ru1_B / der.omega_pristine
     closed = 567 * omega_ratio * (b["ru1_peak_radius_nm"] / R_nm) ** 2
     r_inner = R_nm - d_nm
-    lines += ["", f"**B** meets all four numbers when its Ru-1 peak is within 3 % "
-              f"({b['ru1_peak_MPa']:.1f} MPa, {_met(b['ru1_peak_MPa'], 418)}), strictly inside the measured "
-              f"{d_nm:g} nm layer, in closed form: Omega_B/Omega_pristine = (2.69/3.62) x "
+    lines += ["", f"**B**'s Ru-1 peak ({b['ru1_peak_MPa']:.1f} MPa, {_met(b['ru1_peak_MPa'], 418)}), strictly "
+              f"inside the measured {d_nm:g} nm layer, in closed form: Omega_B/Omega_pristine = (2.69/3.62) x "
               f"({der.pristine_charge_mAh_g:.1f}/{der.ru1_charge_mAh_g:.1f}) = {omega_ratio:.4f} gives "
               f"{567 * omega_ratio:.0f} MPa at the surface, and the quasi-steady profile (von Mises ∝ r²) lowers "
               f"it by (r_peak/R)² = {(b['ru1_peak_radius_nm'] / R_nm) ** 2:.3f}: {closed:.0f} MPa. "
               f"**A** (one Omega, the measured layer) cannot go below the bound of docs/model.md §2, "
-              f"567 x (r_inner/R)² = {567 * (r_inner / R_nm) ** 2:.0f} MPa: a {d_nm:g} nm layer acts on the core "
+              f"567 x (r_inner/R)² = {567 * (r_inner / R_nm) ** 2:.1f} MPa: a {d_nm:g} nm layer acts on the core "
               f"only through a uniform pressure (computed {a['ru1_peak_MPa']:.1f} MPa). **C** and **D** reach "
               "418 MPa only by moving that bound (a thicker Li-poor region; a faster core), and both keep "
               "nearly the pristine volume change, which the XRD contradicts.", "",
