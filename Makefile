@@ -52,6 +52,9 @@ clean:
 	rm -rf results out .pytest_cache
 
 # Speed (prints figures, asserts nothing): every stage for 1D, the verification octant
-# and a >= 1M-dof octant, 1 and 2 ranks, each beside a bare DOLFINx loop (~10 min).
+# and a >= 1M-dof octant, 1 and 2 ranks, each beside a bare DOLFINx loop (~10 min);
+# then a checkpoint's write and read at ~1M and ~4M P1 dofs on 1 and 2 ranks, with each
+# rank's peak memory (~2 min).
 benchmark: install
 	$(PY) benchmarks/record.py
+	$(PY) benchmarks/checkpoint_io.py

@@ -5,15 +5,17 @@ Node arrays, of shape (..., n_owned) with the last axis over a rank's owned node
 stored in the mesh's original node numbering (`owned`: the node number of each owned
 value; the same numbering for any number of ranks). A VecScatter moves the owned values
 into a vector in node order, spread evenly over the ranks, which the viewer writes; a
-reader on any number of ranks scatters them back to its own nodes. The k = prod(...)
-components of an array follow one another: entry c * count + node.
+reader on any number of ranks scatters them back to its own nodes. Each of the
+k = prod(...) components of an array is a dataset of its own (one scatter for all: the
+memory of a write is a few vectors of one component).
 
 Rank-local arrays (any shape; read back only by a run on the same number of ranks) are
 stored rank after rank in one dataset.
 
-The datasets are named a0, a1, ...; the arrays' names, shapes and dtypes are in the
-`layout` that `write` returns (JSON-able, kept beside the file by the caller). Empty
-arrays are kept in the layout only (HDF5 has no zero-length dataset here).
+The datasets are named a<array>.<component> and l<array>; the arrays' names, shapes
+and dtypes are in the `layout` that `write` returns (JSON-able, kept beside the file by
+the caller). Empty arrays are kept in the layout only (HDF5 has no zero-length dataset
+here).
 """
 from __future__ import annotations
 
@@ -43,28 +45,24 @@ class NodeArrayFile:
     def __init__(self, comm: MPI.Comm, owned: np.ndarray, count: int):
         self.comm, self.count = comm, int(count)
         self.owned = np.asarray(owned, dtype=np.int64)
-        self._scatters: dict[int, tuple] = {}
+        self._scatter: tuple | None = None
 
     # -- the scatter between owned values and the vector in node order -----------------
-    def _vectors(self, k: int):
-        """(owned vector, node-order vector, scatter owned -> node order) for k
-        components, built once per k (collective)."""
-        if k not in self._scatters:
-            n = self.owned.size
-            owned = PETSc.Vec().createMPI((k * n, PETSc.DECIDE), comm=self.comm)
-            ordered = PETSc.Vec().createMPI((PETSc.DECIDE, k * self.count), comm=self.comm)
-            index = (np.arange(k, dtype=np.int64)[:, None] * self.count + self.owned[None, :]).ravel()
-            target = PETSc.IS().createGeneral(index.astype(PETSc.IntType), comm=self.comm)
-            scatter = PETSc.Scatter().create(owned, None, ordered, target)
+    def _vectors(self):
+        """(owned vector, node-order vector, scatter owned -> node order), built once
+        (collective)."""
+        if self._scatter is None:
+            owned = PETSc.Vec().createMPI((self.owned.size, PETSc.DECIDE), comm=self.comm)
+            ordered = PETSc.Vec().createMPI((PETSc.DECIDE, self.count), comm=self.comm)
+            target = PETSc.IS().createGeneral(self.owned.astype(PETSc.IntType), comm=self.comm)
+            self._scatter = (owned, ordered, PETSc.Scatter().create(owned, None, ordered, target))
             target.destroy()
-            self._scatters[k] = (owned, ordered, scatter)
-        return self._scatters[k]
+        return self._scatter
 
     def destroy(self) -> None:
-        for vectors in self._scatters.values():
-            for v in vectors:
-                v.destroy()
-        self._scatters.clear()
+        for v in self._scatter or ():
+            v.destroy()
+        self._scatter = None
 
     # -- writing -------------------------------------------------------------------------
     def write(self, path: Path, arrays: dict[str, np.ndarray],
@@ -81,15 +79,15 @@ class NodeArrayFile:
                 lead = values.shape[:-1]
                 entry = {"name": name, "shape": list(lead), "dtype": values.dtype.str, "dataset": f"a{i}"}
                 layout["nodes"].append(entry)
-                k = math.prod(lead)
-                if k == 0 or self.count == 0:
+                if self.count == 0:
                     continue
-                owned, ordered, scatter = self._vectors(k)
-                owned.array[:] = values.reshape(k, -1).ravel()
-                ordered.zeroEntries()  # nodes no rank owns stay 0
-                scatter.scatter(owned, ordered, PETSc.InsertMode.INSERT_VALUES, PETSc.ScatterMode.FORWARD)
-                ordered.setName(entry["dataset"])
-                viewer.view(ordered)
+                owned, ordered, scatter = self._vectors()
+                for c, component in enumerate(values.reshape(-1, self.owned.size)):
+                    owned.array[:] = component
+                    ordered.zeroEntries()  # nodes no rank owns stay 0
+                    scatter.scatter(owned, ordered, PETSc.InsertMode.INSERT_VALUES, PETSc.ScatterMode.FORWARD)
+                    ordered.setName(f"{entry['dataset']}.{c}")
+                    viewer.view(ordered)
             for i, (name, values) in enumerate((local or {}).items()):
                 values = np.asarray(values)
                 shapes = self.comm.allgather(list(values.shape))
@@ -121,15 +119,15 @@ class NodeArrayFile:
             viewer = PETSc.Viewer().createHDF5(str(path), "r", comm=self.comm)
             for entry in layout["nodes"]:
                 lead = tuple(entry["shape"])
-                k = math.prod(lead)
-                values = np.zeros((k, n))
-                if k and self.count:
-                    owned, ordered, scatter = self._vectors(k)
-                    ordered.setName(entry["dataset"])
-                    ordered.load(viewer)
-                    scatter.scatter(ordered, owned, PETSc.InsertMode.INSERT_VALUES, PETSc.ScatterMode.REVERSE)
-                    values = owned.array.reshape(k, n)
-                arrays[entry["name"]] = values.reshape(*lead, n).astype(np.dtype(entry["dtype"]))
+                values = np.zeros((math.prod(lead), n))
+                if self.count:
+                    owned, ordered, scatter = self._vectors()
+                    for c in range(values.shape[0]):
+                        ordered.setName(f"{entry['dataset']}.{c}")
+                        ordered.load(viewer)
+                        scatter.scatter(ordered, owned, PETSc.InsertMode.INSERT_VALUES, PETSc.ScatterMode.REVERSE)
+                        values[c] = owned.array
+                arrays[entry["name"]] = values.reshape(*lead, n).astype(np.dtype(entry["dtype"]), copy=False)
             for entry in layout["local"] if with_local else ():
                 shape = tuple(entry["shapes"][self.comm.rank])
                 values = np.zeros(shape)
@@ -139,7 +137,7 @@ class NodeArrayFile:
                     v.load(viewer)
                     values = v.array.reshape(shape).copy()
                     v.destroy()
-                local[entry["name"]] = values.astype(np.dtype(entry["dtype"]))
+                local[entry["name"]] = values.astype(np.dtype(entry["dtype"]), copy=False)
         except PETSc.Error as exc:
             problem = f"cannot read the checkpoint file {path}: PETSc error {exc.ierr}"
         except (KeyError, TypeError, ValueError) as exc:
