@@ -4,7 +4,7 @@
     lrmo validate CASE.yaml [--set ...] [--force-large]
     lrmo mesh CASE.yaml --out DIR [--set ...] [--force-large]
     lrmo verify [--only NAME] [--out DIR]
-    lrmo sweep SERIES.yaml [--out DIR]
+    lrmo sweep SERIES.yaml [--out DIR] [--restart]
     lrmo reproduce [--out DIR] [--no-3d] [--np N]
     lrmo fit CASE.yaml
     lrmo version | lrmo --version
@@ -140,6 +140,9 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("series", help="series file (YAML)")
     w.add_argument("--out", default="results/sweep-<series name>",
                    help="output folder (kept apart from `lrmo reproduce`'s results/<series name>)")
+    w.add_argument("--restart", action="store_true",
+                   help="continue an interrupted sweep in --out: completed members are kept, interrupted "
+                   "ones continue from their checkpoints, the others run (docs/batch-jobs.md)")
     overwrite_option(w)
     r = command("reproduce", "the paper's headline cases and results/report.md")
     r.add_argument("--out", default="results", help="output folder")
@@ -243,15 +246,18 @@ def _refused(kind: str, path: str, exc: Exception, root: bool) -> None:
 
 
 def _restart_command(args, out: str) -> str:
-    """This `lrmo run` command with --restart (to be run as before: the same mpirun/srun
-    line, any number of ranks)."""
+    """This `lrmo run` or `lrmo sweep` command with --restart (to be run as before: the
+    same mpirun/srun line, any number of ranks)."""
     import shlex
 
-    words = ["lrmo", "run", args.case, "--out", out]
-    for override in args.overrides:
-        words += ["--set", override]
-    if args.force_large:
-        words.append("--force-large")
+    if args.command == "sweep":
+        words = ["lrmo", "sweep", args.series, "--out", out]
+    else:
+        words = ["lrmo", "run", args.case, "--out", out]
+        for override in args.overrides:
+            words += ["--set", override]
+        if args.force_large:
+            words.append("--force-large")
     return " ".join(shlex.quote(w) for w in words) + " --restart"
 
 
@@ -291,7 +297,8 @@ def _dispatch(args, comm) -> int:
         out = args.out.replace("<series name>", series.name)
         try:
             _claim(out, "sweep", args, comm, Log(comm))
-            results = run_series(args.series, out, comm)
+            restart_command = _restart_command(args, out)
+            results = run_series(args.series, out, comm, restart=args.restart, restart_command=restart_command)
         except CaseError as exc:
             _refused("series", args.series, exc, root)
             return EXIT_BAD_INPUT
@@ -308,7 +315,10 @@ def _dispatch(args, comm) -> int:
                 print(line)
             print(f"lrmo sweep: wrote {Path(out) / 'series.json'} and one folder per member in {out}")
         statuses = {m["summary"]["status"] for m in results}
-        if "interrupted" in statuses:
+        if statuses & {"interrupted", "not run"}:  # "not run": stopped by a signal before it started
+            if root:
+                print(f"lrmo sweep: interrupted; continue the unfinished members with: {restart_command}",
+                      file=sys.stderr)
             return EXIT_INTERRUPTED
         return EXIT_SOLVER_FAILURE if statuses != {"completed"} else EXIT_OK
 

@@ -1,6 +1,13 @@
 """`lrmo sweep SERIES.yaml`: run the members of a series (a base case plus overrides per
 member). Under `mpirun -n N` the ranks are split into min(N, members) sub-communicators
 and the members are shared among them; each member's output folder is as for `lrmo run`.
+
+SIGTERM/SIGINT stop the series: the running members stop as `lrmo run` does (at their
+next accepted step with a checkpoint, or before their first step without one), the
+members not started yet are `not run`. `restart=True` (`lrmo sweep ... --restart`)
+continues only the unfinished members: a member whose folder holds a completed run of
+the same case is kept; one with a checkpoint of its case continues from it; any other
+runs again from the start (docs/batch-jobs.md).
 """
 from __future__ import annotations
 
@@ -14,7 +21,10 @@ from solver.case.schema import PLAIN_NAME, CaseError, format_validation_error, l
 from solver.case.loading import clip, read_yaml_file
 from solver.io.log import Log
 from solver.io.output import OutputFolder
+from solver.simulation import checkpoint
 from solver.simulation.run import run_case
+
+KEPT, RESTARTED, RUN = "kept", "restarted", "run"
 
 
 class Member(BaseModel):
@@ -59,13 +69,51 @@ def _member_case(base: Path, index: int, member: Member):
         raise CaseError(f"members.{index} ({member.name}): {exc}") from None
 
 
-def _run_member(case, out: Path, sub: MPI.Comm) -> dict:
+def member_plan(case, out: Path, comm: MPI.Comm, restart: bool) -> str:
+    """What a (re)started sweep does with a member: KEPT (its folder holds a completed
+    run of this very case), RESTARTED (a checkpoint to continue from) or RUN (from the
+    start). Collective over the member's communicator."""
+    if not restart:
+        return RUN
+    plan = None
+    if comm.rank == 0:
+        import json
+
+        from solver.case.schema import dump_case_yaml
+
+        try:
+            done = (json.loads((out / "summary.json").read_text(encoding="utf-8")).get("status") == "completed"
+                    and (out / "case.yaml").read_text(encoding="utf-8") == dump_case_yaml(case))
+        except (OSError, ValueError, AttributeError):
+            done = False
+        plan = KEPT if done else None
+    plan = comm.bcast(plan, root=0)
+    if plan is None:
+        plan = RESTARTED if checkpoint.exists(out, comm) else RUN
+    return plan
+
+
+def _kept_summary(out: Path, comm: MPI.Comm) -> dict:
+    import json
+
+    return comm.bcast(json.loads((out / "summary.json").read_text(encoding="utf-8")) if comm.rank == 0 else None)
+
+
+def _run_member(case, out: Path, sub: MPI.Comm, restart: bool = False, restart_command: str | None = None) -> dict:
     """run_case, with any error of the member (a mesh or output error, say) recorded as
     a failed member rather than ending the series. Such errors are raised alike on every
     rank of the member's communicator (inputs are checked on every rank), so no rank is
-    left waiting; a SolverFailure already gives a failed summary."""
+    left waiting; a SolverFailure already gives a failed summary. `restart`: continue
+    from the member's checkpoint; one that is refused (of another case or mesh) is run
+    from the start instead."""
+    log = Log(sub, quiet=True)
     try:
-        return run_case(case, out, sub, Log(sub, quiet=True))
+        if restart:
+            try:
+                return run_case(case, out, sub, log, restart=True, restart_command=restart_command)
+            except checkpoint.RestartRefused:
+                pass
+        return run_case(case, out, sub, log, restart_command=restart_command)
     except Exception as exc:  # noqa: BLE001 (one member's failure is recorded, the series goes on)
         summary = {"status": "failed", "case": case.name, "n_ranks": sub.size,
                    "message": clip(f"{type(exc).__name__}: {exc}", 2000)}
@@ -82,8 +130,10 @@ def _run_member(case, out: Path, sub: MPI.Comm) -> dict:
 
 
 def run_series(path: str | Path, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD,
-               log: Log | None = None) -> list[dict]:
-    """Run every member; returns [{name, label, variable, summary}] on every rank."""
+               log: Log | None = None, restart: bool = False, restart_command: str | None = None) -> list[dict]:
+    """Run every member (with `restart`, the unfinished ones); returns [{name, label,
+    variable, summary}] on every rank. `restart_command`: how to continue the series
+    after a signal (quoted in the interrupted members' summaries)."""
     log = log or Log(comm)
     series, base = load_series(path)
     cases = [_member_case(base, i, m) for i, m in enumerate(series.members)]  # all checked first
@@ -95,13 +145,26 @@ def run_series(path: str | Path, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_
         log.info(f"  {series.name}: {member.name} on group {i % groups} "
                  f"({sum(sizes[r] for r in range(i % groups, comm.size, groups))} rank(s))")
     mine = []
-    for i, (member, case) in enumerate(zip(series.members, cases)):
-        if i % groups != color:
-            continue
-        summary = _run_member(case.model_copy(update={"name": member.name}), Path(out_dir) / member.name, sub)
-        mine.append((i, summary if sub.rank == 0 else None))
-        if summary["status"] == "interrupted":  # SIGTERM/SIGINT: stop this group's members
-            break
+    with checkpoint.StopRequests() as stops:  # a signal between two members ends the series too
+        for i, (member, case) in enumerate(zip(series.members, cases)):
+            if i % groups != color:
+                continue
+            if stops.requested(sub) is not None:
+                break
+            out = Path(out_dir) / member.name
+            case = case.model_copy(update={"name": member.name})
+            plan = member_plan(case, out, sub, restart)
+            if restart:  # on the group's first rank
+                Log(sub).info(f"  {series.name}: {member.name}: " + {
+                    KEPT: "completed before, kept", RESTARTED: "continuing from its checkpoint",
+                    RUN: "running from the start"}[plan])
+            if plan == KEPT:
+                summary = _kept_summary(out, sub)
+            else:
+                summary = _run_member(case, out, sub, plan == RESTARTED, restart_command)
+            mine.append((i, summary if sub.rank == 0 else None))
+            if summary["status"] == "interrupted":  # SIGTERM/SIGINT: stop this group's members
+                break
     sub.Free()
     gathered = comm.allgather(mine)
     summaries = {i: s for part in gathered for i, s in part if s is not None}
