@@ -64,3 +64,22 @@ def test_case_job_requeues_an_interrupted_run_only(tmp_path, code, requeued):
     assert proc.returncode == code, proc.stderr[-3000:]
     log = tmp_path / "scontrol.log"
     assert (log.read_text().split() if log.exists() else []) == (["requeue", "4242"] if requeued else [])
+
+
+@pytest.mark.parametrize("code, requeued", [(5, True), (3, False)])
+def test_sweep_job_requeues_an_interrupted_sweep_and_continues_it(tmp_path, code, requeued):
+    """Exit 5 is requeued; the requeued job (its folder exists) adds --restart."""
+    env = fake_slurm(tmp_path)
+    (tmp_path / "bin" / "srun").write_text(f'#!/bin/sh\necho "$@" >> "{tmp_path}/srun.log"\nexit {code}\n')
+    (tmp_path / "bin" / "scontrol").write_text(f'#!/bin/sh\necho "$@" >> "{tmp_path}/scontrol.log"\n')
+    (tmp_path / "bin" / "scontrol").chmod(0o755)
+    env.update(SERIES=str(CASES / "series" / "ru_series.yaml"), OUT=str(tmp_path / "series"))
+    for attempt in range(2):
+        proc = subprocess.run(["bash", str(EXAMPLES / "run_sweep.sbatch")], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == code, proc.stderr[-3000:]
+        (tmp_path / "series").mkdir(exist_ok=True)  # what the interrupted sweep left
+    runs = (tmp_path / "srun.log").read_text().splitlines()
+    assert [run.endswith("--restart") for run in runs] == [False, True]
+    log = tmp_path / "scontrol.log"
+    assert (log.read_text().split() if log.exists() else []) == (["requeue", "4242"] * 2 if requeued else [])

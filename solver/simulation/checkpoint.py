@@ -311,7 +311,9 @@ def close_interrupted(record, exc: Interrupted, restart_command: str, log) -> di
                               message=f"{exc}; the checkpoint in {folder}/{FOLDER} is unchanged; "
                                       f"continue with: {restart_command}")
     else:
-        run_command = restart_command.removesuffix(" --restart")
+        # `lrmo sweep --restart` runs such a member again (and keeps the completed ones)
+        sweep = restart_command.startswith("lrmo sweep ")
+        run_command = restart_command if sweep else restart_command.removesuffix(" --restart")
         record.summary.update(run_command=run_command,
                               message=f"{exc}; there is no checkpoint to continue from: run it again "
                                       f"with: {run_command}")
