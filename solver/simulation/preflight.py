@@ -42,6 +42,8 @@ def mesh_inputs(case: Case) -> dict:
 
     shape = case.geometry.shape
     inputs = {"shape": shape, **checked_inputs(**mesh_arguments(case), shape=shape)}
+    if shape == "secondary":  # its Voronoi faces are meshed too (meshes/estimate.py)
+        inputs["grain_count"] = case.grains.count
     from solver.case.shape_geometry import SHAPE_KEYS, shape_parameters_si, surface_area_m2
 
     if shape in SHAPE_KEYS:  # graded by depth below the surface (meshes/estimate.py)
