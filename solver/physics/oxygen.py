@@ -124,7 +124,9 @@ class OxygenTransport:
         self.k_ret = ruo2.return_rate.si if has_sites else 0.0
 
         extra = {} if domain.radial else (petsc_options or {})
-        self.ksp = linalg.make_ksp(domain.comm, "oxygen", {**linalg.DIRECT, **extra})
+        direct = linalg.direct_options(domain.comm) if domain.radial else linalg.DIRECT
+        self.ksp = linalg.make_ksp(domain.comm, "oxygen", {**direct, **extra})
+        self._stiffness = None  # A at a0/dt = 0, when there are no Dirichlet rows
         self._operators: dict[float, PETSc.Mat] = {}
         self._b = fem.Function(V)
         self._history = fem.Function(V)
@@ -164,8 +166,15 @@ class OxygenTransport:
         oldest operators are then dropped."""
         key = float(f"{ct:.12e}")
         if key not in self._operators:
-            self.time_coefficient.value = ct
-            A = compat.assemble_matrix(self.a, self.bcs)
+            if self.bcs:
+                self.time_coefficient.value = ct
+                A = compat.assemble_matrix(self.a, self.bcs)
+            else:  # no Dirichlet rows: A = A(0) + ct M, sums on one pattern (no form assembly)
+                if self._stiffness is None:
+                    self.time_coefficient.value = 0.0
+                    self._stiffness = compat.assemble_matrix(self.a)
+                A = self._stiffness.duplicate(copy=True)
+                A.axpy(ct, self.M, structure=PETSc.Mat.Structure.SUBSET_NONZERO_PATTERN)
             if self.k_a > 0:
                 d = A.getDiagonal()
                 d.axpy(self.k_a * self._beta(ct), compat.petsc_vec(self.node_area))

@@ -68,7 +68,7 @@ class OxygenRedoxSubmodel:
         self.li2o2 = fem.Function(V, name="li2o2_mol_m3")
         self.output_fields = {"peroxide_mol_m3": self.peroxide, "li2o2_mol_m3": self.li2o2,
                               "vacancies_mol_m3": self.vacancies.v}
-        self.initial_mol_O = (self.lattice0 * self._total(np.ones_like(self.c_max)) * self.sf
+        self.initial_mol_O = (self.lattice0 * self._totals(np.ones_like(self.c_max))[0] * self.sf
                               + 2 * oxygen.initial_mol)
         self.report_voltages = o.report.voltages.si()
         self.at_voltage: dict[str, float | None] = {f"{v:g}": None for v in self.report_voltages}
@@ -86,9 +86,14 @@ class OxygenRedoxSubmodel:
         f.x.scatter_forward()
         return f.x.array.copy()
 
-    def _total(self, nodal) -> float:
-        """sum_i w_i x_i over the owned nodes of every rank (mol on this mesh)."""
-        return self.comm.allreduce(float(self.volumes[: self.n] @ nodal[: self.n]), op=MPI.SUM)
+    def _totals(self, *nodal, weights=None) -> np.ndarray:
+        """sum_i w_i x_i over the owned nodes of every rank for each array x (mol on this
+        mesh), in one reduction."""
+        w = (self.volumes if weights is None else weights)[: self.n]
+        local = np.array([w @ x[: self.n] for x in nodal], dtype=float)
+        total = np.empty_like(local)
+        self.comm.Allreduce(local, total, op=MPI.SUM)
+        return total
 
     # -- one step ---------------------------------------------------------------------------
     def local_potential(self, theta) -> np.ndarray:
@@ -147,16 +152,14 @@ class OxygenRedoxSubmodel:
     # -- quantities (collective) ------------------------------------------------------------
     def oxidised_fraction_at_surface(self) -> float:
         """(P + X) / lattice O within the report depth (the XPS's ~20 nm)."""
-        w = self.report_volumes[: self.n]
-        local = np.array([w @ (self.redox.P + self.redox.X)[: self.n], w.sum() * self.lattice0])
-        total = self.comm.allreduce(local, op=MPI.SUM)
-        return float(total[0] / total[1]) if total[1] > 0 else float("nan")
+        oxidised, volume = self._totals(self.redox.P + self.redox.X, np.ones_like(self.c_max),
+                                        weights=self.report_volumes)
+        return float(oxidised / (volume * self.lattice0)) if volume > 0 else float("nan")
 
     def ledger(self) -> dict:
         """Whole-particle oxygen (mol O) by where it is, and the closure error."""
         o2 = self.oxygen.ledger()
-        P, X = self._total(self.redox.P) * self.sf, self._total(self.redox.X) * self.sf
-        vacancies = self._total(self.vacancies.v.x.array) * self.sf
+        P, X, vacancies = self._totals(self.redox.P, self.redox.X, self.vacancies.v.x.array) * self.sf
         row = {
             "lattice_O_mol": self.initial_mol_O - 2 * self.oxygen.initial_mol - P - X - vacancies,
             "oxidised_O_mol": P + X,
@@ -173,10 +176,14 @@ class OxygenRedoxSubmodel:
         row["oxygen_ledger_error_mol"] = self.initial_mol_O - accounted
         return row
 
-    def coulombic_efficiency(self) -> float:
+    def coulombic_efficiency(self) -> float | None:
+        """Discharged over charged capacity; None for a protocol that gave nothing back
+        (e.g. a charge and a rest: 0 would read as a measured efficiency)."""
         c = self.capacity
         charged = c["charge_max_C_kg"]
-        return (charged - c["last_C_kg"]) / charged if charged > 0 else float("nan")
+        if charged <= 0 or c["last_C_kg"] >= charged:
+            return None
+        return (charged - c["last_C_kg"]) / charged
 
     def scalars(self, t: float) -> dict:
         row = self.ledger()
