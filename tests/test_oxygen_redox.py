@@ -205,3 +205,27 @@ def test_bad_oxygen_redox_input_is_refused_naming_the_key(setting, key):
     done = run_lrmo(["validate", str(CASE), "--set", setting])
     assert done.returncode == 2
     assert key in done.stderr + done.stdout
+
+
+def test_restart_of_the_coupled_cycle_equals_the_uninterrupted_run(coupled_run, tmp_path):
+    """SIGTERM during the discharge, after O2 has been made: the restart continues Li,
+    stress, oxygen redox, O2 and vacancies from the one checkpoint to every result of the
+    uninterrupted run."""
+    from tests.test_batch_robustness import _interrupt_late, _numbers
+
+    args = [a for s in [*QUICK, "output.checkpoint_every.simulated=1 min"] for a in ("--set", s)]
+    ref = tmp_path / "ref"
+    assert run_lrmo(["run", str(CASE), "--out", str(ref), "--quiet", *args]).returncode == 0
+    end_of_charge = json.loads((ref / "summary.json").read_text())["protocol"]["steps"][0]["end_s"]
+    cut = tmp_path / "cut"
+    code, stderr, _ = _interrupt_late(cut, end_of_charge + 120.0, str(CASE), ["--out", str(cut), "--quiet", *args])
+    assert code == 5, stderr
+    r = run_lrmo(["run", str(CASE), "--out", str(cut), "--quiet", "--restart", *args])
+    assert r.returncode == 0, r.stderr[-3000:]
+    a, b = (dict(_numbers(json.loads((f / "summary.json").read_text()))) for f in (ref, cut))
+    for key, value in a.items():
+        if "ledger_error" not in key and "closure_error" not in key:
+            assert b[key] == pytest.approx(value, rel=1e-10, abs=1e-300), key
+    for name in ("timeseries.csv", "profiles.csv"):  # a 1D restart is exact (NaN: c_O2 uniformity at 0)
+        A, B = (np.genfromtxt(f / name, delimiter=",", skip_header=1) for f in (ref, cut))
+        assert A.shape == B.shape and np.allclose(A, B, rtol=1e-10, atol=0, equal_nan=True), name
