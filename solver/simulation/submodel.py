@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Protocol
 
 import numpy as np
+from dolfinx import fem
+from mpi4py import MPI
 
 
 class Submodel(Protocol):
@@ -38,3 +40,59 @@ class Submodel(Protocol):
 
     def update_output_fields(self) -> None:
         """Fill the output fields that are derived (before they are written)."""
+
+
+class NodalSubmodel:
+    """What most submodels share, for one whose state is P1 fields with BDF2 histories
+    (new, previous, one before): `histories` makes them; accept, reject, state and
+    restore shift, reset, save and read them back; `steps` counts the accepted steps.
+    A subclass gives `name`, `profile_columns`, `output_fields`, `end_time_s`,
+    `time_step_s`, `step` and `scalars` (solver/simulation/tracer.py: 25 lines)."""
+
+    follows_lead = False
+    steps = 0
+
+    def histories(self, V, name: str, initial) -> tuple:
+        """(new, previous, one before) P1 Functions of `name`, all set to `initial`."""
+        triple = tuple(fem.Function(V, name=name) for _ in range(3))
+        for f in triple:
+            f.x.array[:] = initial
+        self._histories = {**getattr(self, "_histories", {}), name: triple}
+        return triple
+
+    def accept(self) -> None:
+        for new, n, nm1 in self._histories.values():
+            nm1.x.array[:], n.x.array[:] = n.x.array, new.x.array
+        self.steps += 1
+
+    def reject(self) -> None:
+        for new, n, _ in self._histories.values():
+            new.x.array[:] = n.x.array
+
+    def state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        arrays = {}
+        for name, (_, n, nm1) in self._histories.items():
+            owned = n.function_space.dofmap.index_map.size_local
+            arrays[f"{name}_n"], arrays[f"{name}_nm1"] = n.x.array[:owned].copy(), nm1.x.array[:owned].copy()
+        return {"steps": self.steps}, arrays
+
+    def restore(self, scalars: dict, arrays: dict) -> None:
+        for name, (new, n, nm1) in self._histories.items():
+            for f, key in ((n, f"{name}_n"), (nm1, f"{name}_nm1"), (new, f"{name}_n")):
+                f.x.array[: arrays[key].size] = arrays[key]
+                f.x.scatter_forward()
+        self.steps = scalars["steps"]
+
+    def ledger(self) -> dict:
+        return {}
+
+    def results(self) -> dict:
+        return {self.name: {"steps": self.steps, **self.scalars(self.end_time_s)}}
+
+    def update_output_fields(self) -> None:
+        pass
+
+    @staticmethod
+    def global_max(f) -> float:
+        owned = f.x.array[: f.function_space.dofmap.index_map.size_local]
+        return f.function_space.mesh.comm.allreduce(float(owned.max(initial=-np.inf)), op=MPI.MAX)
