@@ -72,7 +72,7 @@ class OxygenRedoxSubmodel:
                               + 2 * oxygen.initial_mol)
         self.report_voltages = o.report.voltages.si()
         self.at_voltage: dict[str, float | None] = {f"{v:g}": None for v in self.report_voltages}
-        self.capacity = {"charge_max_C_kg": 0.0, "last_C_kg": 0.0}
+        self.capacity = {"charge_max_C_kg": 0.0, "last_C_kg": 0.0, "discharged": False}
         self._previous = None  # (V, fraction within the report depth, charging) of the last step
         self.steps = 0
         self.max_ledger_error_mol = 0.0
@@ -146,6 +146,7 @@ class OxygenRedoxSubmodel:
                     w = min(1.0, (target - v0) / (voltage - v0))
                     self.at_voltage[key] = f0 + w * (fraction - f0)
         self._previous = (voltage, fraction)
+        self.capacity["discharged"] = self.capacity.get("discharged", False) or obs["current_A_kg"] < 0
         self.capacity["charge_max_C_kg"] = max(self.capacity["charge_max_C_kg"], capacity)
         self.capacity["last_C_kg"] = capacity
 
@@ -177,11 +178,11 @@ class OxygenRedoxSubmodel:
         return row
 
     def coulombic_efficiency(self) -> float | None:
-        """Discharged over charged capacity; None for a protocol that gave nothing back
-        (e.g. a charge and a rest: 0 would read as a measured efficiency)."""
+        """Discharged over charged capacity; None for a run that never discharged (e.g. a
+        charge and a rest: its ~0 would read as a measured efficiency)."""
         c = self.capacity
         charged = c["charge_max_C_kg"]
-        if charged <= 0 or c["last_C_kg"] >= charged:
+        if charged <= 0 or not c.get("discharged", True):
             return None
         return (charged - c["last_C_kg"]) / charged
 
