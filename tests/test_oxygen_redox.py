@@ -229,3 +229,23 @@ def test_restart_of_the_coupled_cycle_equals_the_uninterrupted_run(coupled_run, 
     for name in ("timeseries.csv", "profiles.csv"):  # a 1D restart is exact (NaN: c_O2 uniformity at 0)
         A, B = (np.genfromtxt(f / name, delimiter=",", skip_header=1) for f in (ref, cut))
         assert A.shape == B.shape and np.allclose(A, B, rtol=1e-10, atol=0, equal_nan=True), name
+
+
+def test_the_prediction_table_says_missed_when_a_prediction_misses():
+    """The report's verdicts follow the stated tolerances (ICE within 2 points, fractions
+    and ratios within 20 %), whatever the numbers."""
+    from solver.studies.oxygen_redox_report import table
+
+    def run(ice, xps, escaped, onset, kept):
+        return {"ice": ice, "xps": dict(zip(("4.4", "4.6", "4.8"), xps)), "o2_escaped_mol": escaped,
+                "onset_V": onset, "at_40_min": {"kept_fraction": kept, "uniformity": 1.0}}
+
+    lines = table({"pristine": run(0.86, (0.08, 0.151, 0.231), 1.0, 4.6, 0.1),
+                   "Ru-1": run(0.90, (0.039, 0.107, 0.30), 0.5, 4.65, 0.2)})
+    row = {(cells[0], cells[1]): cells[-1] for cells in
+           ([c.strip() for c in line.split("|")[1:-1]] for line in lines[2:])}
+    assert row[("first-cycle Coulombic efficiency, 0.1C", "pristine")] == "met"
+    assert row[("first-cycle Coulombic efficiency, 0.1C", "Ru-1")] == "MISSED"
+    assert row[("oxidised O within 20 nm at 4.6 V (XPS peroxide)", "Ru-1")] == "met"
+    assert row[("oxidised O within 20 nm at 4.8 V (XPS peroxide)", "Ru-1")] == "MISSED"
+    assert row[("O2 evolved (escaped), ratio to pristine (DEMS: lower)", "Ru-1")] == "met"
