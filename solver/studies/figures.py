@@ -42,10 +42,11 @@ def stress_map_inputs(runs: dict[str, Path]) -> dict[str, tuple[float, np.ndarra
 
 
 def figures(out: Path, runs: dict[str, Path], series: list[dict], o2_runs: dict[str, Path],
-            coverage: list[dict], band: dict | None = None) -> dict:
+            coverage: list[dict], band: dict | None = None, maps_after_charge: bool = False) -> dict:
     """PNG figures (rank 0 only). Returns {name: file name}. `band`: {label: {t_s,
     centre_Pa, low_Pa, high_Pa}} curves with a shaded range on the peak-stress-vs-time
-    figure (solver/studies/fidelity_report.py `bands`)."""
+    figure (solver/studies/fidelity_report.py `bands`). `maps_after_charge`: the O2 maps'
+    times (0, 10, 20, 40 min) count from each run's end of charge (coupled cycle runs)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -154,15 +155,16 @@ def figures(out: Path, runs: dict[str, Path], series: list[dict], o2_runs: dict[
 
         files["o2_maps"] = "o2_maps.png"
         render_side_by_side({k: v for k, v in o2_runs.items()}, out / files["o2_maps"],
-                            times_s=[0, 600, 1200, 2400])
+                            times_s=[0, 600, 1200, 2400], after_charge=maps_after_charge)
     return files
 
 
 def figures_3d(out: Path, stress_runs: dict[str, Path], islands_run: Path | None,
-               timeout_s: float = 600) -> dict:
+               timeout_s: float = 600, o2_runs: dict[str, Path] | None = None) -> dict:
     """The pyvista renderings (solver/studies/render3d.py), each in a process of its own
     (pyvista must be imported before DOLFINx; off-screen through EGL). Returns {name: file
-    name} of those made; a rendering that fails is reported and left out."""
+    name} of those made; a rendering that fails is reported and left out. `o2_runs`:
+    coupled cycle runs, their O2 concentration 40 min after the end of charge."""
     import os
     import subprocess
     import sys
@@ -173,6 +175,8 @@ def figures_3d(out: Path, stress_runs: dict[str, Path], islands_run: Path | None
         jobs["particle_3d"] = ("particle_3d.png", ["particle", *(f"{k}={v}" for k, v in stress_runs.items())])
     if islands_run is not None:
         jobs["islands_3d"] = ("islands_3d.png", ["islands", str(islands_run), "--times", "600", "2400"])
+    if o2_runs:
+        jobs["o2_3d"] = ("o2_3d.png", ["o2", *(f"{k}={v}" for k, v in o2_runs.items()), "--after-charge", "2400"])
     files = {}
     for key, (name, args) in jobs.items():
         proc = subprocess.run([sys.executable, "-m", "solver.studies.render3d", *args, "--out", str(out / name)],

@@ -6,6 +6,9 @@ paper's Fig. 4c-d and 6c):
   `fields/fields.xdmf` nearest the peak); an octant run is mirrored to the full sphere.
 * `islands`: the particle surface with its RuO2 islands outlined, coloured by the O2
   flux leaving the oxide (`O2_flux_out_mol_m2_s`), at chosen output times.
+* `o2`: the particle with one octant cut away, coloured by the mobile O2 concentration
+  (`c_O2_mol_m3`, each panel its own log scale) a given time after each run's end of
+  charge, RuO2 islands outlined: the paper's Fig. 6c ("O2 after 40 min").
 
 Reads only the output folders (no DOLFINx): run it in a process of its own, as
 `lrmo reproduce` does, because pyvista must be imported before DOLFINx.
@@ -13,6 +16,8 @@ Reads only the output folders (no DOLFINx): run it in a process of its own, as
     VTK_DEFAULT_OPENGL_WINDOW=vtkEGLRenderWindow python -m solver.studies.render3d \\
         particle --out particle_3d.png pristine=results/pristine_stress_octant Ru-1=results/ru1_stress_octant
     python -m solver.studies.render3d islands --out islands_3d.png results/ru1_islands_o2 --times 600 2400
+    python -m solver.studies.render3d o2 --out o2_3d.png --after-charge 2400 \
+        pristine=results/pristine_cycle_octant Ru-1=results/ru1_cycle_octant
 """
 from __future__ import annotations
 
@@ -29,6 +34,8 @@ import pyvista as pv  # noqa: E402
 PEAK_FIELDS = "fields_at_peak.xdmf"
 LI_FIELD, VM_FIELD = "c_Li_mol_m3", "sigma_vm_Pa"
 FLUX_FIELD, GAMMA_FIELD = "O2_flux_out_mol_m2_s", "Gamma_O2_mol_m2"
+O2_FIELD = "c_O2_mol_m3"
+LOG_DECADES = 4  # a panel's log scale spans at most this many decades below its largest value
 REGION_FIELDS = ("regions", "region_id")
 CAMERA = (1.0, 0.75, 0.6)  # looking into the cut-away octant
 
@@ -165,9 +172,17 @@ def render_particle(runs: dict[str, str | Path], png: str | Path) -> Path:
                       else f"{values.min():.1f} to {values.max():.1f} {unit}")
             plotter.add_text(f"{label}: {name}, {when}\n{extent}",
                              font_size=11, position="upper_left")
-            plotter.camera_position = [tuple(3.2 * 150 * np.array(CAMERA)), (0, 0, 0), (0, 0, 1)]
-            plotter.reset_camera()
-            plotter.camera.zoom(1.15)
+            _look_into_cutaway(plotter)
+    return _save(plotter, png)
+
+
+def _look_into_cutaway(plotter: pv.Plotter) -> None:
+    plotter.camera_position = [tuple(3.2 * 150 * np.array(CAMERA)), (0, 0, 0), (0, 0, 1)]
+    plotter.reset_camera()
+    plotter.camera.zoom(1.15)
+
+
+def _save(plotter: pv.Plotter, png: str | Path) -> Path:
     png = Path(png)
     png.parent.mkdir(parents=True, exist_ok=True)
     plotter.screenshot(str(png))
@@ -210,20 +225,63 @@ def render_islands(folder: str | Path, png: str | Path, times_s: list[float] | N
                          scalar_bar_args={"title": key, "position_x": 0.15, "position_y": 0.07,
                                           "width": 0.7, "height": 0.09, "label_font_size": 14, "fmt": "%.3g"})
         plotter.add_text("O2 flux out [nmol/(m² s)]", position=(0.33, 0.015), viewport=True, font_size=10)
-        if GAMMA_FIELD in surface.point_data and surface.point_data[GAMMA_FIELD].max() > 0:
-            captured = (np.asarray(surface.point_data[GAMMA_FIELD]) > 0).astype(float)
-            surface.point_data["captured"] = captured
-            edges = surface.contour([0.5], scalars="captured")
-            if edges.n_points:
-                plotter.add_mesh(edges, color="cyan", line_width=2)
+        edges = _island_outline(surface)
+        if edges is not None:
+            plotter.add_mesh(edges, color="cyan", line_width=2)
         plotter.add_text(f"{name}: t = {t / 60:g} min", font_size=12, position="upper_left")
         plotter.camera_position = [tuple(3.5 * 150 * np.array(CAMERA)), (0, 0, 0), (0, 0, 1)]
         plotter.reset_camera()
-    png = Path(png)
-    png.parent.mkdir(parents=True, exist_ok=True)
-    plotter.screenshot(str(png))
-    plotter.close()
-    return png
+    return _save(plotter, png)
+
+
+def _island_outline(surface: pv.PolyData) -> pv.PolyData | None:
+    """The edges of the RuO2 islands (where O2 is captured, Gamma > 0) on a surface."""
+    surface = surface.copy()
+    if GAMMA_FIELD not in surface.point_data or not surface.point_data[GAMMA_FIELD].max() > 0:
+        return None
+    surface.point_data["captured"] = (np.asarray(surface.point_data[GAMMA_FIELD]) > 0).astype(float)
+    edges = surface.contour([0.5], scalars="captured")
+    return edges if edges.n_points else None
+
+
+def render_o2(runs: dict[str, str | Path], png: str | Path, after_charge_s: float = 2400.0) -> Path:
+    """One panel per run: the mobile O2 concentration on the cut-away particle
+    `after_charge_s` after the run's end of charge (the first protocol step of
+    summary.json), on a log scale of its own (the samples differ by decades), RuO2
+    islands outlined in cyan."""
+    plotter = pv.Plotter(off_screen=True, shape=(1, len(runs)), window_size=(760 * len(runs), 700), border=False)
+    for j, (label, folder) in enumerate(runs.items()):
+        folder = Path(folder)
+        steps = json.loads((folder / "summary.json").read_text())["protocol"]["steps"]
+        t_charge = float(steps[0]["end_s"])
+        grid, t = read_fields(folder / "fields" / "fields.xdmf", t_charge + after_charge_s)
+        if O2_FIELD not in grid.point_data:
+            raise ValueError(f"{folder}: no {O2_FIELD} in the fields")
+        solid = _cutaway(grid)
+        c = np.asarray(solid.point_data[O2_FIELD], dtype=float)
+        top = float(c.max())
+        low = max(float(c[c > 0].min()) if (c > 0).any() else top, top * 10.0 ** -LOG_DECADES)
+        clim = (low, top) if top > low else (top / 10, top) if top > 0 else (1e-12, 1.0)
+        title = "c_O2 [mol/m³]" + " " * j  # one bar per title in pyvista: told apart by trailing spaces
+        solid.point_data[title] = np.clip(c, *clim)
+        plotter.subplot(0, j)
+        plotter.add_mesh(solid, scalars=title, clim=clim, log_scale=True, cmap="viridis", smooth_shading=False,
+                         lighting=False,
+                         scalar_bar_args={"title": title, "vertical": True, "position_x": 0.82, "position_y": 0.15,
+                                          "height": 0.7, "width": 0.06, "title_font_size": 16,
+                                          "label_font_size": 14, "fmt": "%.3g"})
+        edges = solid.extract_surface(algorithm="dataset_surface").extract_feature_edges(
+            feature_angle=45, boundary_edges=False, non_manifold_edges=False, manifold_edges=False)
+        plotter.add_mesh(edges, color="grey", line_width=1)
+        islands = _island_outline(outer_surface(grid))
+        if islands is not None:
+            plotter.add_mesh(islands, color="cyan", line_width=2)
+        plotter.add_text(f"{label}: mobile O2, end of charge + {(t - t_charge) / 60:.0f} min\n"
+                         f"{c.min():.3g} to {top:.3g} mol/m³ (log scale)"
+                         + ("; RuO2 islands in cyan" if islands is not None else ""),
+                         font_size=11, position="upper_left")
+        _look_into_cutaway(plotter)
+    return _save(plotter, png)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,9 +294,15 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("folder")
     b.add_argument("--out", required=True, help="PNG file")
     b.add_argument("--times", nargs="*", type=float, help="output times in s (default: all but the first)")
+    c = sub.add_parser("o2", help="cut-away particle, mobile O2 a given time after the end of charge")
+    c.add_argument("runs", nargs="+", metavar="LABEL=FOLDER")
+    c.add_argument("--out", required=True, help="PNG file")
+    c.add_argument("--after-charge", type=float, default=2400.0, help="s after each run's end of charge")
     args = p.parse_args(argv)
     if args.view == "particle":
         print(render_particle(dict(item.split("=", 1) for item in args.runs), args.out))
+    elif args.view == "o2":
+        print(render_o2(dict(item.split("=", 1) for item in args.runs), args.out, args.after_charge))
     else:
         print(render_islands(args.folder, args.out, args.times))
     return 0
