@@ -273,7 +273,7 @@ from solver.case.schema import load_case
 from solver.io.log import Log
 from solver.simulation.run import run_case
 case = load_case({str(CASES / 'ru1_stress_octant.yaml')!r}, ["mesh.surface=6 nm", "mesh.interface=4 nm",
-                 "mesh.bulk=20 nm", "protocol.end_time=10 min", "output.times.values=[300, 600]"])
+                 "mesh.bulk=20 nm", "geometry.layer_thickness=20 nm", "protocol.end_time=10 min", "output.times.values=[300, 600]"])
 rss = []
 for i in range(5):
     assert run_case(case, {str(tmp_path)!r} + f"/run{{i}}", MPI.COMM_SELF, Log(quiet=True))["status"] == "completed"
@@ -363,6 +363,7 @@ def test_octant_restart_gives_the_uninterrupted_results(tmp_path):
     and every row of a restart on the same rank equal the uninterrupted run's."""
     case = str(CASES / "ru1_stress_octant.yaml")
     args = ["--set", "mesh.surface=6 nm", "--set", "mesh.interface=4 nm", "--set", "mesh.bulk=20 nm",
+            "--set", "geometry.layer_thickness=20 nm",  # the coarse mesh resolves a 20 nm layer
             "--set", "protocol.end_time=20 min", "--set", "output.times.values=[300, 600, 900, 1200]",
             "--set", "output.checkpoint_every.simulated=2 min"]
     ref = tmp_path / "ref"
