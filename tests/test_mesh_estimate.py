@@ -180,3 +180,13 @@ def test_a_flat_platelet_counts_the_cells_of_its_own_depth_profile():
     sphere_like = {k: v for k, v in platelet.items() if k != "inradius_m"}
     assert estimate_cells(platelet) > 1.05 * estimate_cells(sphere_like)
     assert estimate_cells(platelet) == pytest.approx(160632, rel=0.15)
+
+
+def test_a_shortened_first_charge_stores_fewer_steps():
+    """--set protocol.end_time shortens the charge: fewer stored steps (about
+    (t / t_f)^0.6 of them), the whole charge's once the floor is reached."""
+    case = str(CASES / "pristine_stress_octant.yaml")
+    steps = [stored_steps(load_case(case, [f"protocol.end_time={t} min"])) for t in (5, 10, 60, 200, 400)]
+    assert steps[0] < steps[1] < steps[2] < steps[3] == steps[4]
+    assert steps[2] < stored_steps(load_case(case)) <= steps[3]  # the case's 75 min
+    assert steps[1] == pytest.approx(0.3 * steps[3], rel=0.15)  # 311 of ~1060 measured
