@@ -76,13 +76,18 @@ class NodeArrayFile:
             viewer = PETSc.Viewer().createHDF5(str(path), "w", comm=self.comm)
             for i, (name, values) in enumerate(arrays.items()):
                 values = np.asarray(values)
-                lead = values.shape[:-1]
+                # the leading shape of the ranks that own nodes (one without may hold any
+                # empty array), so that every rank writes the same datasets
+                lead = next((s for s in self.comm.allgather(values.shape[:-1] if self.owned.size else None)
+                             if s is not None), values.shape[:-1])
+                if not self.owned.size:
+                    values = np.zeros((*lead, 0), dtype=values.dtype)
                 entry = {"name": name, "shape": list(lead), "dtype": values.dtype.str, "dataset": f"a{i}"}
                 layout["nodes"].append(entry)
                 if self.count == 0:
                     continue
                 owned, ordered, scatter = self._vectors()
-                for c, component in enumerate(values.reshape(-1, self.owned.size)):
+                for c, component in enumerate(values.reshape(math.prod(lead), self.owned.size)):
                     owned.array[:] = component
                     ordered.zeroEntries()  # nodes no rank owns stay 0
                     scatter.scatter(owned, ordered, PETSc.InsertMode.INSERT_VALUES, PETSc.ScatterMode.FORWARD)
