@@ -5,14 +5,16 @@ Node arrays, of shape (..., n_owned) with the last axis over a rank's owned node
 stored in the mesh's original node numbering (`owned`: the node number of each owned
 value; the same numbering for any number of ranks). A VecScatter moves the owned values
 into a vector in node order, spread evenly over the ranks, which the viewer writes; a
-reader on any number of ranks scatters them back to its own nodes. Each of the
-k = prod(...) components of an array is a dataset of its own (one scatter for all: the
-memory of a write is a few vectors of one component).
+reader on any number of ranks scatters them back to its own nodes. The k = prod(...)
+components of an array are written in blocks of up to CHUNK_VALUES / (a rank's nodes)
+components, each block one dataset of shape (count, block) (a block-size vector and a
+block scatter): few datasets for many components (the peak search's thousands of stored
+site fractions), and a write's extra memory bounded by a few blocks, not the array.
 
 Rank-local arrays (any shape; read back only by a run on the same number of ranks) are
 stored rank after rank in one dataset.
 
-The datasets are named a<array>.<component> and l<array>; the arrays' names, shapes
+The datasets are named a<array>.<first component> and l<array>; the arrays' names, shapes
 and dtypes are in the `layout` that `write` returns (JSON-able, kept beside the file by
 the caller). Empty arrays are kept in the layout only (HDF5 has no zero-length dataset
 here).
@@ -25,6 +27,9 @@ from pathlib import Path
 import numpy as np
 from mpi4py import MPI
 from petsc4py import PETSc
+
+
+CHUNK_VALUES = 1 << 22  # values per rank in one block (32 MB)
 
 
 class CheckpointFileError(OSError):
@@ -45,24 +50,33 @@ class NodeArrayFile:
     def __init__(self, comm: MPI.Comm, owned: np.ndarray, count: int):
         self.comm, self.count = comm, int(count)
         self.owned = np.asarray(owned, dtype=np.int64)
-        self._scatter: tuple | None = None
+        self._largest = comm.allreduce(self.owned.size, op=MPI.MAX)
+        self._scatters: dict[int, tuple] = {}
+
+    def _blocks(self, k: int) -> list[tuple[int, int]]:
+        """(first component, components) of each block of k components (the same on
+        every rank)."""
+        size = max(1, min(k, CHUNK_VALUES // max(self._largest, 1)))
+        return [(start, min(size, k - start)) for start in range(0, k, size)]
 
     # -- the scatter between owned values and the vector in node order -----------------
-    def _vectors(self):
-        """(owned vector, node-order vector, scatter owned -> node order), built once
-        (collective)."""
-        if self._scatter is None:
-            owned = PETSc.Vec().createMPI((self.owned.size, PETSc.DECIDE), comm=self.comm)
-            ordered = PETSc.Vec().createMPI((PETSc.DECIDE, self.count), comm=self.comm)
-            target = PETSc.IS().createGeneral(self.owned.astype(PETSc.IntType), comm=self.comm)
-            self._scatter = (owned, ordered, PETSc.Scatter().create(owned, None, ordered, target))
+    def _vectors(self, bs: int):
+        """(owned vector, node-order vector, scatter owned -> node order) for blocks of
+        bs components per node, built once per bs (collective)."""
+        if bs not in self._scatters:
+            n = self.owned.size
+            owned = PETSc.Vec().createMPI((n * bs, PETSc.DECIDE), bsize=bs, comm=self.comm)
+            ordered = PETSc.Vec().createMPI((PETSc.DECIDE, self.count * bs), bsize=bs, comm=self.comm)
+            target = PETSc.IS().createBlock(bs, self.owned.astype(PETSc.IntType), comm=self.comm)
+            self._scatters[bs] = (owned, ordered, PETSc.Scatter().create(owned, None, ordered, target))
             target.destroy()
-        return self._scatter
+        return self._scatters[bs]
 
     def destroy(self) -> None:
-        for v in self._scatter or ():
-            v.destroy()
-        self._scatter = None
+        for vectors in self._scatters.values():
+            for v in vectors:
+                v.destroy()
+        self._scatters.clear()
 
     # -- writing -------------------------------------------------------------------------
     def write(self, path: Path, arrays: dict[str, np.ndarray],
@@ -86,12 +100,13 @@ class NodeArrayFile:
                 layout["nodes"].append(entry)
                 if self.count == 0:
                     continue
-                owned, ordered, scatter = self._vectors()
-                for c, component in enumerate(values.reshape(math.prod(lead), self.owned.size)):
-                    owned.array[:] = component
+                components = values.reshape(math.prod(lead), self.owned.size)
+                for start, bs in self._blocks(components.shape[0]):
+                    owned, ordered, scatter = self._vectors(bs)
+                    owned.array[:] = components[start:start + bs].T.ravel()  # node after node
                     ordered.zeroEntries()  # nodes no rank owns stay 0
                     scatter.scatter(owned, ordered, PETSc.InsertMode.INSERT_VALUES, PETSc.ScatterMode.FORWARD)
-                    ordered.setName(f"{entry['dataset']}.{c}")
+                    ordered.setName(f"{entry['dataset']}.{start}")
                     viewer.view(ordered)
             for i, (name, values) in enumerate((local or {}).items()):
                 values = np.asarray(values)
@@ -125,13 +140,12 @@ class NodeArrayFile:
             for entry in layout["nodes"]:
                 lead = tuple(entry["shape"])
                 values = np.zeros((math.prod(lead), n))
-                if self.count:
-                    owned, ordered, scatter = self._vectors()
-                    for c in range(values.shape[0]):
-                        ordered.setName(f"{entry['dataset']}.{c}")
-                        ordered.load(viewer)
-                        scatter.scatter(ordered, owned, PETSc.InsertMode.INSERT_VALUES, PETSc.ScatterMode.REVERSE)
-                        values[c] = owned.array
+                for start, bs in self._blocks(values.shape[0]) if self.count else ():
+                    owned, ordered, scatter = self._vectors(bs)
+                    ordered.setName(f"{entry['dataset']}.{start}")
+                    ordered.load(viewer)
+                    scatter.scatter(ordered, owned, PETSc.InsertMode.INSERT_VALUES, PETSc.ScatterMode.REVERSE)
+                    values[start:start + bs] = owned.array.reshape(n, bs).T
                 arrays[entry["name"]] = values.reshape(*lead, n).astype(np.dtype(entry["dtype"]), copy=False)
             for entry in layout["local"] if with_local else ():
                 shape = tuple(entry["shapes"][self.comm.rank])
