@@ -401,11 +401,25 @@ def assemble_matrix(a_form, bcs=()):
     return A
 
 
-def assemble_matrix_into(A, a_form) -> None:
-    """Zero `A` and assemble `a_form` into it (the same sparsity pattern)."""
+def assemble_matrix_into(A, a_form, bcs=()) -> None:
+    """Zero `A` and assemble `a_form` into it (the same sparsity pattern), with identity
+    rows and columns for `bcs`."""
     A.zeroEntries()
-    dolfinx.fem.petsc.assemble_matrix(A, a_form)
+    dolfinx.fem.petsc.assemble_matrix(A, a_form, list(bcs))
     A.assemble()
+
+
+def assemble_residual_into(b, F_form, J_form, bcs, x) -> None:
+    """b <- F(x) of a Newton step with Dirichlet `bcs`: on their rows b = x - g, and the
+    other rows are lifted by -J (g - x), as DOLFINx's NonlinearProblem does (one ghost
+    accumulation, after the lifting: a second would add the ghosts twice). Positional
+    arguments: the lifting/set_bc factor is `scale` in 0.5 and `alpha` from 0.9 on."""
+    with b.localForm() as b_local:
+        b_local.set(0.0)
+    dolfinx.fem.petsc.assemble_vector(b, F_form)
+    dolfinx.fem.petsc.apply_lifting(b, [J_form], [list(bcs)], [x], -1.0)
+    b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+    dolfinx.fem.petsc.set_bc(b, list(bcs), x, -1.0)
 
 
 def set_bc(b, bcs) -> None:

@@ -1,0 +1,192 @@
+"""Variational phase-field fracture, AT1, with the volumetric-deviatoric energy split.
+
+The displacement u and the damage d in [0, 1] minimise, at each load step, the energy
+
+    Pi(u, d) = int g(d) psi+(eps) + psi-(eps) dx + 3 G_c / 8 int (d / l + l |grad d|^2) dx
+
+(Ambrosio-Tortorelli, "AT1": w(d) = d, c_w = 8/3; Pham, Amor, Marigo and Maurini, Int.
+J. Damage Mech. 20, 618, 2011), under d >= d_previous (a crack does not heal) and d <= 1.
+
+- Degradation: g(d) = (1 - d)^2 + k_res, k_res a small residual stiffness.
+- Split (Amor, Marigo and Maurini, J. Mech. Phys. Solids 57, 1209, 2009), in n = the
+  model's dimension: psi+ = K_n/2 <tr eps>+^2 + mu eps_D : eps_D, psi- = K_n/2 <tr eps>-^2,
+  K_n = lambda + 2 mu / n, eps_D = eps - tr(eps)/n I. Volumetric compression stores
+  energy that damage does not degrade and does not drive damage; shear does.
+- Strength: AT1 has an elastic phase. A bar in uniaxial tension (nu = 0) stays at d = 0
+  up to sigma_c = sqrt(3 G_c E / (8 l)), where the homogeneous state softens and the
+  damage localises: l = 3 G_c E / (8 sigma_c^2) ties l to the strength and toughness.
+
+The solver is alternate minimisation: u at fixed d (Newton with SNES, nonlinear only
+through the split's brackets), then d at fixed u, the bound-constrained quadratic
+problem solved by PETSc's variational-inequality Newton (`vinewtonrsls`) with the bounds
+[d_previous, 1]; repeated until the damage changes by less than `tol` in the max norm.
+Physics only: no files, no case; the caller owns the mesh, the boundary conditions and
+the loading.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import ufl
+from dolfinx import fem
+from mpi4py import MPI
+
+from solver import compat
+from solver.numerics.snes import SNESSolver
+
+# AT1: w(d) = d, c_w = 4 int_0^1 sqrt(w) = 8/3, so the fracture energy is G_c/c_w (w/l + l|grad d|^2)
+AT1_C_W = 8.0 / 3.0
+
+DISPLACEMENT_OPTIONS = {"snes_type": "newtonls", "snes_linesearch_type": "basic",
+                        "snes_rtol": 1e-10, "snes_atol": 1e-12, "snes_max_it": 30}
+DAMAGE_OPTIONS = {"snes_type": "vinewtonrsls", "snes_linesearch_type": "basic",
+                  "snes_rtol": 1e-10, "snes_atol": 1e-12, "snes_max_it": 200}
+
+
+@dataclass(frozen=True)
+class FractureParameters:
+    """Elastic constants and the AT1 phase-field inputs, SI units."""
+
+    youngs_modulus_Pa: float
+    poisson_ratio: float
+    toughness_J_m2: float  # G_c, the critical energy release rate
+    length_scale_m: float  # l, the phase-field length
+    residual_stiffness: float = 1e-6  # k_res in g(d) = (1 - d)^2 + k_res
+
+    def __post_init__(self):
+        checks = {"youngs_modulus_Pa": self.youngs_modulus_Pa > 0,
+                  "poisson_ratio": -1 < self.poisson_ratio < 0.5,
+                  "toughness_J_m2": self.toughness_J_m2 > 0,
+                  "length_scale_m": self.length_scale_m > 0,
+                  "residual_stiffness": 0 <= self.residual_stiffness < 1}
+        for key, ok in checks.items():
+            if not (ok and math.isfinite(getattr(self, key))):
+                raise ValueError(f"{key} = {getattr(self, key)!r} is out of range")
+
+    @property
+    def lame_lambda_Pa(self) -> float:
+        E, nu = self.youngs_modulus_Pa, self.poisson_ratio
+        return E * nu / ((1 + nu) * (1 - 2 * nu))
+
+    @property
+    def shear_modulus_Pa(self) -> float:
+        return self.youngs_modulus_Pa / (2 * (1 + self.poisson_ratio))
+
+    @property
+    def critical_stress_Pa(self) -> float:
+        """AT1 strength of a bar in uniaxial tension: sqrt(3 G_c E / (8 l))."""
+        return math.sqrt(3 * self.toughness_J_m2 * self.youngs_modulus_Pa / (8 * self.length_scale_m))
+
+
+def at1_length_scale_m(youngs_modulus_Pa: float, toughness_J_m2: float, strength_Pa: float) -> float:
+    """The AT1 length l that gives the strength sigma_c: l = 3 G_c E / (8 sigma_c^2)."""
+    return 3 * toughness_J_m2 * youngs_modulus_Pa / (8 * strength_Pa ** 2)
+
+
+def strain(u):
+    """Small strain, as an n x n tensor; in 1D u is a scalar and eps = [[u']]."""
+    if u.ufl_shape == ():
+        return ufl.as_matrix([[u.dx(0)]])
+    return ufl.sym(ufl.grad(u))
+
+
+def split_energy_densities(eps, params: FractureParameters):
+    """(psi+, psi-) of the volumetric-deviatoric split (Amor et al. 2009) in the strain's
+    dimension n: psi+ + psi- = lambda/2 tr(eps)^2 + mu eps:eps."""
+    n = eps.ufl_shape[0]
+    lmbda, mu = params.lame_lambda_Pa, params.shear_modulus_Pa
+    bulk_n = lmbda + 2 * mu / n
+    tr = ufl.tr(eps)
+    tr_plus, tr_minus = (tr + abs(tr)) / 2, (tr - abs(tr)) / 2
+    eps_dev = eps - tr / n * ufl.Identity(n)
+    return bulk_n / 2 * tr_plus ** 2 + mu * ufl.inner(eps_dev, eps_dev), bulk_n / 2 * tr_minus ** 2
+
+
+def degradation(d, residual_stiffness: float):
+    """g(d) = (1 - d)^2 + k_res."""
+    return (1 - d) ** 2 + residual_stiffness
+
+
+class StaggeredNotConverged(RuntimeError):
+    """The alternate minimisation hit its iteration limit."""
+
+
+@dataclass
+class StaggeredResult:
+    iterations: int  # alternate-minimisation sweeps (u then d)
+    damage_change: float  # max |d_k - d_(k-1)| of the last sweep
+
+
+class PhaseFieldFracture:
+    """u in `V` (scalar on a 1D mesh, vector otherwise) with Dirichlet `bcs` (the caller
+    changes their values between steps), d in P1 on the same mesh. `toughness_factor`
+    (a UFL expression, default 1) scales G_c in space: a weak spot, a grain boundary."""
+
+    def __init__(self, V, params: FractureParameters, bcs, tol: float = 1e-5,
+                 max_iterations: int = 1000, toughness_factor=1.0):
+        msh = V.mesh
+        self.params, self.tol, self.max_iterations = params, tol, max_iterations
+        self.comm = msh.comm
+        self.u = fem.Function(V, name="displacement")
+        D = compat.functionspace(msh, "Lagrange", 1)
+        self.d = fem.Function(D, name="damage")
+        self.d_previous = fem.Function(D, name="damage_previous_step")  # lower bound
+        self.d_upper = fem.Function(D)
+        self.d_upper.x.array[:] = 1.0
+        self._d_sweep = np.zeros_like(self.d.x.array)
+
+        dx = ufl.dx(domain=msh)
+        psi_plus, psi_minus = split_energy_densities(strain(self.u), params)
+        elastic = (degradation(self.d, params.residual_stiffness) * psi_plus + psi_minus) * dx
+        ell = params.length_scale_m
+        fracture = toughness_factor * params.toughness_J_m2 / AT1_C_W * (self.d / ell + ell * ufl.inner(ufl.grad(self.d), ufl.grad(self.d))) * dx
+        self._elastic, self._fracture = fem.form(elastic), fem.form(fracture)
+        self._elastic_ufl = elastic
+        total = elastic + fracture
+        self.displacement_solver = SNESSolver(ufl.derivative(total, self.u, ufl.TestFunction(V)), self.u, bcs,
+                                              DISPLACEMENT_OPTIONS, name="fracture_u")
+        self.damage_solver = SNESSolver(ufl.derivative(total, self.d, ufl.TestFunction(D)), self.d, (),
+                                        DAMAGE_OPTIONS, name="fracture_d")
+
+    def solve_step(self) -> StaggeredResult:
+        """Alternate minimisation at the current boundary values, until
+        max |d_k - d_(k-1)| < tol; then the damage becomes the next step's lower bound."""
+        change = math.inf
+        for k in range(1, self.max_iterations + 1):
+            self._d_sweep[:] = self.d.x.array
+            self.displacement_solver.solve()
+            self.damage_solver.solve(self.d_previous, self.d_upper)
+            local = np.max(np.abs(self.d.x.array - self._d_sweep), initial=0.0)
+            change = self.comm.allreduce(local, op=MPI.MAX)
+            if change < self.tol:
+                self.d_previous.x.array[:] = self.d.x.array
+                return StaggeredResult(k, change)
+        raise StaggeredNotConverged(f"alternate minimisation: max |delta d| = {change:.3g} after "
+                                    f"{self.max_iterations} sweeps (tol {self.tol:g})")
+
+    def _sum(self, form) -> float:
+        return self.comm.allreduce(fem.assemble_scalar(form), op=MPI.SUM)
+
+    def elastic_energy(self) -> float:
+        """int g(d) psi+ + psi- dx (J, or J/m in 2D and J/m^2 in 1D: per unit depth/area)."""
+        return self._sum(self._elastic)
+
+    def fracture_energy(self) -> float:
+        """3 G_c / 8 int d / l + l |grad d|^2 dx (units as elastic_energy)."""
+        return self._sum(self._fracture)
+
+    def virtual_work_form(self, w):
+        """The form int sigma(u, d) : eps(w) dx: with w the lift of the loaded boundary's
+        unit displacement (w = 1 there, 0 on the other Dirichlet boundaries) it is the
+        reaction force conjugate to the imposed displacement."""
+        return fem.form(ufl.derivative(self._elastic_ufl, self.u, w))
+
+    def assemble(self, form) -> float:
+        """A scalar form summed over the ranks."""
+        return self._sum(form)
+
+    def destroy(self) -> None:
+        self.displacement_solver.destroy()
+        self.damage_solver.destroy()
