@@ -134,7 +134,7 @@ def render_side_by_side(runs: dict[str, str | Path], png: str | Path, times_s: l
             radius_nm = float(np.max(np.hypot(x, y))) * 1e9
             ax.add_patch(plt.Circle((0, 0), radius_nm, fill=False, lw=0.8, color="k"))
             ax.set_aspect("equal")
-            when = (f"end of charge + {(t - offsets[label]) / 60:.0f} min" if after_charge
+            when = (f"end of charge + {round((t - offsets[label]) / 60)} min" if after_charge
                     else f"t = {t / 60:g} min")
             ax.set_title(f"{label}, {when}", fontsize=10)
             ax.tick_params(labelsize=8)

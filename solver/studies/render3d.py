@@ -273,10 +273,10 @@ def render_o2(runs: dict[str, str | Path], png: str | Path, after_charge_s: floa
         edges = solid.extract_surface(algorithm="dataset_surface").extract_feature_edges(
             feature_angle=45, boundary_edges=False, non_manifold_edges=False, manifold_edges=False)
         plotter.add_mesh(edges, color="grey", line_width=1)
-        islands = _island_outline(outer_surface(grid))
+        islands = _island_outline(outer_surface(solid))  # the cut-away octant's islands left out
         if islands is not None:
             plotter.add_mesh(islands, color="cyan", line_width=2)
-        plotter.add_text(f"{label}: mobile O2, end of charge + {(t - t_charge) / 60:.0f} min\n"
+        plotter.add_text(f"{label}: mobile O2, end of charge + {round((t - t_charge) / 60)} min\n"
                          f"{c.min():.3g} to {top:.3g} mol/m³ (log scale)"
                          + ("; RuO2 islands in cyan" if islands is not None else ""),
                          font_size=11, position="upper_left")
