@@ -49,15 +49,14 @@ def test_stress_maps_and_profiles_reach_the_reported_peak_at_its_time(stress_run
         assert r_nm[np.argmax(vm_MPa)] * 1e-9 == pytest.approx(stress["peak_radius_m"], rel=1e-9)
 
 
-def test_the_profile_holds_the_interface_node_with_the_interface_peak(stress_runs):
+def test_the_profile_holds_the_interface_node_and_the_peak_inside_the_layer(stress_runs):
     folder = stress_runs["Ru-1"]
     inputs = _summary(folder)["mesh"]["inputs"]
     interface_nm = (inputs["radius_m"] - inputs["layer_thickness_m"]) * 1e9
     _, r_nm, vm_MPa = figs.stress_map_inputs({"Ru-1": folder})["Ru-1"]
-    at = np.isclose(r_nm, interface_nm, rtol=0, atol=1e-6)
-    assert at.any()
-    assert vm_MPa[at].max() == pytest.approx(vm_MPa.max(), rel=1e-12)  # the peak is there
-    assert _summary(folder)["stress"]["peak_location"] != "surface"
+    assert np.isclose(r_nm, interface_nm, rtol=0, atol=1e-6).any()  # the core|layer node is drawn
+    assert interface_nm < r_nm[np.argmax(vm_MPa)] < inputs["radius_m"] * 1e9  # the drawn peak: inside
+    assert vm_MPa.max() * 1e6 == pytest.approx(_summary(folder)["stress"]["peak_von_mises_Pa"], rel=1e-9)
 
 
 def test_figures_are_written(stress_runs, tmp_path):
@@ -163,12 +162,18 @@ def test_islands_view_renders_flux_and_mirrors_the_octant(tmp_path):
     assert area == pytest.approx(4 * np.pi * R_nm**2, rel=0.02)  # the whole sphere, no cut faces
 
 
+# the coarse octant cannot resolve the measured 4.5 nm erfc layer: the earlier 20 nm linear one
+COARSE_LAYER = ["geometry.layer_thickness=20 nm", "materials.layer.profile=linear",
+                "materials.layer.lithium_diffusivity_profile=uniform"]
+
+
 @needs_render
 def test_particle_view_shows_the_state_at_the_peak(tmp_path):
     coarse = ["mesh.surface=10 nm", "mesh.bulk=25 nm", "mesh.interface=5 nm"]
     runs = {}
-    for label, name in (("pristine", "pristine_stress_octant"), ("Ru-1", "ru1_stress_octant")):
-        assert run_case(load_case(CASES / f"{name}.yaml", coarse), tmp_path / name)["status"] == "completed"
+    for label, name, sets in (("pristine", "pristine_stress_octant", []),
+                              ("Ru-1", "ru1_stress_octant", COARSE_LAYER)):
+        assert run_case(load_case(CASES / f"{name}.yaml", coarse + sets), tmp_path / name)["status"] == "completed"
         runs[label] = tmp_path / name
     proc = _render3d("particle", *(f"{k}={v}" for k, v in runs.items()), "--out", str(tmp_path / "particle.png"))
     assert proc.returncode == 0, proc.stderr
