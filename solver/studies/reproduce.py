@@ -163,7 +163,7 @@ def render_report(summaries, study, series, o2, files, wall, coverage, summaries
             if label == "Ru-1":  # the closed shell: an assumption, shown beside the islands only (below)
                 continue
             ox = s.get("oxygen", {})
-            lines.append(f"| O2 after 40 min, {label} | {'escapes, gradient' if label == 'pristine' else 'higher, more uniform'} | "
+            lines.append(f"| O2 after 40 min, {label} (uniform 1000 mol/m³ relaxing: verification case) | {'escapes, gradient' if label == 'pristine' else 'higher, more uniform'} | "
                          f"retained (mobile + captured) {ox.get('retained_fraction', float('nan')):.3f}, "
                          f"mobile {ox.get('mobile_fraction', float('nan')):.3f}, uniformity "
                          f"(max-min)/mean {ox.get('uniformity', float('nan')):.3f} | | |")
