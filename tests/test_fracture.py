@@ -244,6 +244,56 @@ def test_the_onset_is_mesh_independent_and_the_crack_energy_converges_to_g_c():
         assert 1.6 < coarse / fine < 2.4
 
 
+@pytest.mark.slow
+def test_a_precrack_does_not_grow_below_griffith_and_grows_above():
+    """Griffith, bracketed: a plane-strain strip (24 l x 12 l, l/h = 4) with a pre-crack
+    (d = 1 on y = 0, x <= 8 l) under the mode-I K field u = K/(2 mu) sqrt(r/2pi)
+    (kappa - cos theta) (cos, sin)(theta/2) on its boundary, K ramped in 0.05 K_c steps,
+    K_c = sqrt(G_c E / (1 - nu^2)). The crack (d > 0.9) must not advance while G <= G_c
+    and must advance by K = 1.3 K_c. The onset between is printed; it lies above K_c by
+    the discrete toughness (1D: G_c (1 + 0.7 h/l), about 1.17 G_c here) and the blunt
+    one-element pre-crack, so this is a bracket, not a sharp check."""
+    import dolfinx.mesh
+
+    params = FractureParameters(youngs_modulus_Pa=140e9, poisson_ratio=0.25, toughness_J_m2=2.0,
+                                length_scale_m=25e-9)
+    ell, h = params.length_scale_m, params.length_scale_m / 4
+    a0 = 8 * ell
+    msh = dolfinx.mesh.create_rectangle(MPI.COMM_WORLD, [np.array([0.0, -6 * ell]), np.array([24 * ell, 6 * ell])],
+                                        [96, 48])
+    V = compat.functionspace(msh, "Lagrange", 1, (2,))
+    mu, nu = params.shear_modulus_Pa, params.poisson_ratio
+    k_c = math.sqrt(params.toughness_J_m2 * params.youngs_modulus_Pa / (1 - nu ** 2))
+    imposed = fem.Function(V)
+    boundary = dolfinx.mesh.locate_entities_boundary(msh, 1, lambda x: np.full(x.shape[1], True))
+    strip = PhaseFieldFracture(V, params, [fem.dirichletbc(imposed, fem.locate_dofs_topological(V, 1, boundary))],
+                               tol=1e-4)
+    x = strip.d.function_space.tabulate_dof_coordinates()
+    crack = (np.abs(x[:, 1]) < 1e-3 * h) & (x[:, 0] <= a0 + 1e-3 * h)
+    strip.d.x.array[crack] = strip.d_previous.x.array[crack] = 1.0
+
+    def k_field(K):
+        def displacement(p):
+            r, theta = np.hypot(p[0] - a0, p[1]), np.arctan2(p[1], p[0] - a0)
+            c = K / (2 * mu) * np.sqrt(r / (2 * np.pi)) * (3 - 4 * nu - np.cos(theta))
+            return np.vstack([c * np.cos(theta / 2), c * np.sin(theta / 2)])
+        return displacement
+
+    advance = []
+    ratios = np.round(np.arange(0.5, 1.31, 0.05), 2)
+    for ratio in ratios:
+        imposed.interpolate(k_field(ratio * k_c))
+        strip.solve_step()
+        tip = msh.comm.allreduce(x[strip.d.x.array > 0.9, 0].max(initial=0.0), op=MPI.MAX)
+        advance.append((tip - a0) / ell)
+    strip.destroy()
+    onset = ratios[np.argmax(np.array(advance) > 0)]
+    print(f"\nGriffith bracket: crack tip advance / l at K/K_c = {dict(zip(ratios.tolist(), advance))}; "
+          f"first advance at K = {onset:.2f} K_c (G = {onset ** 2:.2f} G_c)")
+    assert all(a == 0 for r, a in zip(ratios, advance) if r <= 1.0)
+    assert advance[-1] > 0
+
+
 if __name__ == "__main__":
     bar = run_bar(LONG_M, LONG_CELLS, LONG_LOADS)
     if MPI.COMM_WORLD.rank == 0:
