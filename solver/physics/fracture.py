@@ -122,10 +122,13 @@ class StaggeredResult:
 class PhaseFieldFracture:
     """u in `V` (scalar on a 1D mesh, vector otherwise) with Dirichlet `bcs` (the caller
     changes their values between steps), d in P1 on the same mesh. `toughness_factor`
-    (a UFL expression, default 1) scales G_c in space: a weak spot, a grain boundary."""
+    (a UFL expression, default 1) scales G_c in space: a weak spot, a grain boundary.
+    `displacement_options` and `damage_options` update the SNES/KSP options (LU by
+    default: DISPLACEMENT_OPTIONS, DAMAGE_OPTIONS)."""
 
     def __init__(self, V, params: FractureParameters, bcs, tol: float = 1e-5,
-                 max_iterations: int = 1000, toughness_factor=1.0):
+                 max_iterations: int = 1000, toughness_factor=1.0,
+                 displacement_options: dict | None = None, damage_options: dict | None = None):
         msh = V.mesh
         self.params, self.tol, self.max_iterations = params, tol, max_iterations
         self.comm = msh.comm
@@ -146,9 +149,10 @@ class PhaseFieldFracture:
         self._elastic_ufl = elastic
         total = elastic + fracture
         self.displacement_solver = SNESSolver(ufl.derivative(total, self.u, ufl.TestFunction(V)), self.u, bcs,
-                                              DISPLACEMENT_OPTIONS, name="fracture_u")
+                                              {**DISPLACEMENT_OPTIONS, **(displacement_options or {})},
+                                              name="fracture_u")
         self.damage_solver = SNESSolver(ufl.derivative(total, self.d, ufl.TestFunction(D)), self.d, (),
-                                        DAMAGE_OPTIONS, name="fracture_d")
+                                        {**DAMAGE_OPTIONS, **(damage_options or {})}, name="fracture_d")
 
     def solve_step(self) -> StaggeredResult:
         """Alternate minimisation at the current boundary values, until
