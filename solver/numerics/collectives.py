@@ -11,4 +11,11 @@ def allreduce(comm):
     return comm.allreduce
 
 
-__all__ = ["allreduce"]
+def allgather(comm):
+    """`comm.allgather` (value), or [value] when `comm` has one rank."""
+    if comm.size == 1:
+        return lambda value: [value]
+    return comm.allgather
+
+
+__all__ = ["allreduce", "allgather"]

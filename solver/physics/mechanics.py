@@ -22,7 +22,7 @@ from petsc4py import PETSc
 
 from meshes.markers import CELL_TAGS, FACET_TAGS
 from solver import compat
-from solver.numerics import linalg, pmultigrid
+from solver.numerics import collectives, linalg, pmultigrid
 from solver.physics.domain import Domain
 from solver.physics.materials import MaterialFields
 from solver.numerics.warm_start import ProjectionGuess
@@ -273,7 +273,7 @@ class Mechanics:
             local = (float(vm[i]), float(self.node_radius_m[i]), int(self.node_region[i]))
         else:
             local = (-1.0, 0.0, 0)
-        all_peaks = self.domain.comm.allgather(local)
+        all_peaks = collectives.allgather(self.domain.comm)(local)
         value, radius, tag = max(all_peaks, key=lambda p: (p[0], -p[1]))
         names = {v: k for k, v in CELL_TAGS.items()}
         return {"value_Pa": value, "radius_m": radius, "region": names.get(tag, "unknown"),

@@ -119,6 +119,12 @@ class ParticlePotential:
         V = li.V
         self._residual, self._y, self._z, self._g, self._volume = (fem.Function(V) for _ in range(5))
         self._diagonal = fem.Function(V)
+        # their PETSc Vecs and dof arrays, fetched once (each Function.x costs microseconds,
+        # a dozen a Newton iteration on a 1D particle)
+        own = (self._residual, self._y, self._z, self._g, self._diagonal)
+        self._vecs = tuple(compat.petsc_vec(f) for f in own)
+        n_owned = V.dofmap.index_map.size_local
+        self._arrays = tuple(f.x.array[:n_owned] for f in own)
         self.iterations = 0  # Krylov iterations of the last step
         self.newton_iterations = 0
         self.preconditioner_setups = 0
@@ -193,16 +199,18 @@ class ParticlePotential:
             self.voltage_V = voltage_V
         elif self._voltages[0] is not None and a2:  # V extrapolated like theta
             self.voltage_V = (1 + w) * self._voltages[1] - w * self._voltages[0]
-        li.theta.x.array[:] = (1 + w) * li.theta_n.x.array - w * li.theta_nm1.x.array
+        theta_all = li.theta.x.array
+        theta_all[:] = (1 + w) * li.theta_n.x.array - w * li.theta_nm1.x.array
         theta = compat.petsc_vec(li.theta)
-        rhs, x, z, g = (compat.petsc_vec(f) for f in (self._residual, self._y, self._z, self._g))
-        diagonal = compat.petsc_vec(self._diagonal)
+        rhs, x, z, g, diagonal = self._vecs
+        rhs_a, x_a, z_a, g_a, diagonal_a = self._arrays  # owned dofs
         s, m = self.surface, self.weights
         self.iterations = 0
         change, dV, previous = np.inf, np.inf, np.inf
         for newton in range(1, NEWTON_MAX_ITERATIONS + 1):
             V = self.voltage_V
-            j, dj_dtheta, dj_dV = self.surface_flux(li.theta.x.array[s], V)
+            theta_s = theta_all[s]
+            j, dj_dtheta, dj_dV = self.surface_flux(theta_s, V)
             finite = np.isfinite(j).all() and np.isfinite(dj_dtheta).all() and np.isfinite(dj_dV).all()
             if not self._allreduce(bool(finite), op=MPI.LAND):
                 break  # exp overflow: an overpotential no step can reach
@@ -218,17 +226,17 @@ class ParticlePotential:
             else:
                 A0.copy(self.J, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
             diagonal.set(0.0)
-            diagonal.array[s] = m * dj_dtheta
+            diagonal_a[s] = m * dj_dtheta
             self.J.setDiagonal(diagonal, addv=PETSc.InsertMode.ADD_VALUES)
             self._choose_preconditioner(c, diagonal)
-            rhs.array[s] += m * (dj_dtheta * li.theta.x.array[s] - j)
+            rhs_a[s] += m * (dj_dtheta * theta_s - j)
             theta.copy(x)
             dV = 0.0
             if current_control and self._schur is not None:  # V eliminated: one solve
                 g.set(0.0)
-                g.array[s] = m * dj_dV
+                g_a[s] = m * dj_dV
                 total, h_theta, d = self._allreduce(np.array([
-                    float(m @ j), float(m * dj_dtheta @ li.theta.x.array[s]), float(m @ dj_dV)]), op=MPI.SUM)
+                    float(m @ j), float(m * dj_dtheta @ theta_s), float(m @ dj_dV)]), op=MPI.SUM)
                 G = total - mean_flux_mol_m2_s * self.total_weight
                 if not np.isfinite(d) or d == 0.0:
                     break
@@ -236,7 +244,7 @@ class ParticlePotential:
                 self._schur.set_g(g)
                 rhs.axpy(-(h_theta - G) / d, g)
                 self.iterations += self._solve(rhs, self._y, guess=True, ksp=self.ksp_schur)
-                h_x = self._allreduce(float(m * dj_dtheta @ x.array[s]), op=MPI.SUM)
+                h_x = self._allreduce(float(m * dj_dtheta @ x_a[s]), op=MPI.SUM)
                 dV = (-G - (h_x - h_theta)) / d
                 self.voltage_V = V + dV
             else:
@@ -244,11 +252,11 @@ class ParticlePotential:
             if current_control and self._schur is None:
                 if newton == 1:  # z = J^-1 g of the first iteration serves the others (chord)
                     g.set(0.0)
-                    g.array[s] = m * dj_dV
+                    g_a[s] = m * dj_dV
                     self.iterations += self._solve(g, self._z, guess=True, rtol=Z_RTOL)
                 total, h_y, h_z, d = self._allreduce(np.array([
-                    float(m @ j), float(m * dj_dtheta @ (x.array[s] - li.theta.x.array[s])),
-                    float(m * dj_dtheta @ z.array[s]), float(m @ dj_dV)]), op=MPI.SUM)
+                    float(m @ j), float(m * dj_dtheta @ (x_a[s] - theta_s)),
+                    float(m * dj_dtheta @ z_a[s]), float(m @ dj_dV)]), op=MPI.SUM)
                 G = total - mean_flux_mol_m2_s * self.total_weight  # once, not once per rank
                 pivot = d - h_z
                 if not np.isfinite(pivot) or pivot == 0.0:
@@ -257,7 +265,7 @@ class ParticlePotential:
                 x.axpy(-dV, z)
                 self.voltage_V = V + dV
             x.axpy(-1.0, theta)  # x is now the update
-            change = self._allreduce(float(np.abs(x.array).max()) if x.array.size else 0.0, op=MPI.MAX)
+            change = self._allreduce(float(np.abs(x_a).max()) if x_a.size else 0.0, op=MPI.MAX)
             theta.axpy(1.0, x)
             li.theta.x.scatter_forward()
             if not np.isfinite(change) or not np.isfinite(self.voltage_V):
@@ -273,7 +281,7 @@ class ParticlePotential:
             next_change = next_change * CONTRACTION_SAFETY if newton == 1 else next_change
             previous = change
             if next_change < NEWTON_TOLERANCE or change < ROUND_OFF:
-                surface = self.surface_occupancy(li.theta.x.array[s])
+                surface = self.surface_occupancy(theta_all[s])
                 emptied = self._allreduce(bool(surface.size) and bool((surface <= 0).any()), op=MPI.LOR)
                 filled = self._allreduce(bool(surface.size) and bool((surface >= 1).any()), op=MPI.LOR)
                 if emptied or filled:  # a root of the clipped law, not of the physics

@@ -314,8 +314,10 @@ class ChemoMechanics:
             if good.size:
                 local[0] = np.abs(good - self.lithium.theta_n.x.array[:n][finite]).max()
                 local[2], local[3] = -good.min(), good.max()
-        glob = np.empty(4)
-        self.domain.comm.Allreduce(local, glob, op=MPI.MAX)
+        glob = local
+        if self.domain.comm.size > 1:
+            glob = np.empty(4)
+            self.domain.comm.Allreduce(local, glob, op=MPI.MAX)
         return float(glob[0]), bool(glob[1]), float(-glob[2]), float(glob[3])
 
     def _diverged(self, what: str, step: float, cause: str) -> SolverFailure:
