@@ -294,6 +294,20 @@ def petsc_vec(u):
     return x.petsc_vec if hasattr(x, "petsc_vec") else u.vector
 
 
+def expression_interpolator(u, expr):
+    """A callable doing u.interpolate(expr) over every local cell, repeatedly: up to 0.6 it
+    calls the C++ interpolation with the cell list made once (Function.interpolate builds
+    a singledispatch function and the cell list at each call, more than the interpolation
+    of a small mesh costs); later versions through Function.interpolate."""
+    if DOLFINX_VERSION >= (0, 7):
+        return lambda: u.interpolate(expr)
+    msh = u.function_space.mesh
+    cell_map = msh.topology.index_map(msh.topology.dim)
+    cells = np.arange(cell_map.size_local + cell_map.num_ghosts, dtype=np.int32)
+    cpp_u, cpp_expr = u._cpp_object, expr._cpp_object
+    return lambda: cpp_u.interpolate(cpp_expr, cells)
+
+
 def interpolation_points(V):
     pts = V.element.interpolation_points
     return pts() if callable(pts) else pts

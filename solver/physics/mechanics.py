@@ -140,6 +140,7 @@ class Mechanics:
             ufl.as_vector(stress_voigt),
             compat.interpolation_points(self.S),
         )
+        self._interpolate_stress = compat.expression_interpolator(self.stress_components, self._stress_expr)
         n_owned = self.S.dofmap.index_map.size_local
         self.all_node_points = self.S.tabulate_dof_coordinates()
         self.node_points = self.all_node_points[:n_owned]
@@ -228,7 +229,7 @@ class Mechanics:
             self.u.x.scatter_forward()
         if self._guess is not None:
             self._guess.add(x)
-        self.stress_components.interpolate(self._stress_expr)
+        self._interpolate_stress()
         return self.iterations
 
     # -- stress measures ----------------------------------------------------------------
