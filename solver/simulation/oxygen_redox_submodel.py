@@ -27,6 +27,9 @@ from solver.simulation import drive
 MIN_SITE_AVAILABILITY = 0.05  # a node keeps at least this share of its Li sites
 C_KG_PER_MAH_G = 3600.0
 VOLTAGE_TOLERANCE = 1e-6  # V: a step ending this close below a report voltage has reached it
+# A/kg: a current below -this is a discharge (a rest's current is ~1e-6 A/kg of round-off;
+# 0.1C is 25 A/kg here)
+DISCHARGE_CURRENT_FLOOR_A_KG = 1e-3
 
 
 class OxygenRedoxSubmodel:
@@ -146,7 +149,8 @@ class OxygenRedoxSubmodel:
                     w = min(1.0, (target - v0) / (voltage - v0))
                     self.at_voltage[key] = f0 + w * (fraction - f0)
         self._previous = (voltage, fraction)
-        self.capacity["discharged"] = self.capacity.get("discharged", False) or obs["current_A_kg"] < 0
+        discharging = obs["current_A_kg"] < -DISCHARGE_CURRENT_FLOOR_A_KG
+        self.capacity["discharged"] = self.capacity.get("discharged", False) or discharging
         self.capacity["charge_max_C_kg"] = max(self.capacity["charge_max_C_kg"], capacity)
         self.capacity["last_C_kg"] = capacity
 
