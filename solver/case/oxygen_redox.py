@@ -24,7 +24,6 @@ from solver.case.units import (AssignmentChecked, Diffusivity, Fraction, MolarVo
                                check_unit_of, quantity, ureg)
 
 Voltage = quantity("V", gt=0)
-PositiveVoltage = quantity("V", gt=0)
 Rate = quantity("1/s", ge=0)
 Count = quantity("", gt=0)
 SitesPerVacancy = quantity("", ge=0)
@@ -39,7 +38,7 @@ class Onset(Strict):
     potential U."""
 
     voltage: Voltage
-    width: PositiveVoltage = "0.05 V"
+    width: Voltage = "0.05 V"
 
 
 class Dimerisation(Strict):

@@ -157,40 +157,35 @@ def figures(folders: dict[str, Path], out: Path) -> list[Path]:
     styles = {"pristine": ("#b2182b", "-"), "Ru-1": ("#2166ac", "-"), "Ru-1, 20 nm Li-poor region": ("#2166ac", "--")}
     rows = {label: charge_rows(f) for label, f in folders.items()}
     paths = []
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for label, r in rows.items():
-        color, line = styles.get(label, ("k", ":"))
-        keep = r["voltage_V"] >= 4.0
-        ax.plot(r["voltage_V"][keep], 100 * r["oxidised_fraction"][keep], line, color=color, label=f"lrmo, {label}")
-    for label, marker in (("pristine", "s"), ("Ru-1", "o")):
-        color = styles[label][0]
-        xps = PAPER[label]["xps"]
-        ax.plot([float(v) for v in xps], [100 * x for x in xps.values()], marker, color=color, ms=8,
-                mfc="none", mew=2, label=f"XPS, {label} (paper)")
-    ax.set_xlabel("voltage during the first charge at 0.1C (V vs Li/Li+)")
-    ax.set_ylabel("oxidised lattice O within 20 nm of the surface (%)")
-    ax.set_title("Peroxide-like oxygen against voltage")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    paths.append(out / "peroxide_vs_voltage.png")
-    fig.savefig(paths[-1], dpi=150)
-    plt.close(fig)
+    def plot(name, column, scale, lowest_V, ylabel, title, label_of, extra=None):
+        fig, ax = plt.subplots(figsize=(6.4, 4.4))
+        for label, r in rows.items():
+            color, line = styles.get(label, ("k", ":"))
+            keep = r["voltage_V"] >= lowest_V
+            ax.plot(r["voltage_V"][keep], scale * r[column][keep], line, color=color, label=label_of(label))
+        if extra is not None:
+            extra(ax)
+        ax.set_xlabel("voltage during the first charge at 0.1C (V vs Li/Li+)")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        paths.append(out / name)
+        fig.savefig(paths[-1], dpi=150)
+        plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for label, r in rows.items():
-        color, line = styles.get(label, ("k", ":"))
-        keep = r["voltage_V"] >= 4.3
-        ax.plot(r["voltage_V"][keep], r["o2_rate_mol_s"][keep] * 1e21, line, color=color, label=label)
-    ax.set_xlabel("voltage during the first charge at 0.1C (V vs Li/Li+)")
-    ax.set_ylabel("O2 leaving one particle (10^-21 mol/s)")
-    ax.set_title("O2 evolution against voltage (DEMS-like)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    paths.append(out / "o2_evolution_vs_voltage.png")
-    fig.savefig(paths[-1], dpi=150)
-    plt.close(fig)
+    def xps_points(ax):
+        for label, marker in (("pristine", "s"), ("Ru-1", "o")):
+            xps = PAPER[label]["xps"]
+            ax.plot([float(v) for v in xps], [100 * x for x in xps.values()], marker, color=styles[label][0],
+                    ms=8, mfc="none", mew=2, label=f"XPS, {label} (paper)")
+
+    plot("peroxide_vs_voltage.png", "oxidised_fraction", 100, 4.0,
+         "oxidised lattice O within 20 nm of the surface (%)", "Peroxide-like oxygen against voltage",
+         lambda label: f"lrmo, {label}", xps_points)
+    plot("o2_evolution_vs_voltage.png", "o2_rate_mol_s", 1e21, 4.3, "O2 leaving one particle (10^-21 mol/s)",
+         "O2 evolution against voltage (DEMS-like)", lambda label: label)
     return paths
 
 
