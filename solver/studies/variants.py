@@ -32,6 +32,10 @@ CASE_FILES = {"pristine": CASES / "pristine_stress.yaml", "B": CASES / "ru1_stre
               "A": CASES / "variants" / "ru1_one_omega.yaml",
               "C": CASES / "variants" / "ru1_li_poor_region.yaml",
               "D": CASES / "variants" / "ru1_faster_diffusion.yaml"}
+# The headline pair with two-way coupling (stress-assisted diffusion), the pristine D
+# re-fitted under it (docs/fidelity.md, "One-way or two-way coupling").
+TWO_WAY_FILES = {"pristine": CASES / "variants" / "pristine_stress_two_way.yaml",
+                 "B": CASES / "variants" / "ru1_stress_two_way.yaml"}
 MECHANISMS = {
     "A": "one Omega (pristine XRD), the measured 4.5 nm layer",
     "B": "each sample's Omega from its own XRD, the measured 4.5 nm layer (the headline)",
@@ -370,10 +374,11 @@ def summarize(result: dict, mechanisms=("A", "B")) -> dict:
     return rows
 
 
-def run_mechanisms(comm=MPI.COMM_WORLD) -> dict:
-    """The pristine case and the four Ru-1 mechanisms, each case file as written."""
+def run_mechanisms(comm=MPI.COMM_WORLD, files: dict | None = None) -> dict:
+    """The pristine case and the four Ru-1 mechanisms (or `files`, e.g. TWO_WAY_FILES),
+    each case file as written."""
     out = {}
-    for key, path in CASE_FILES.items():
+    for key, path in (CASE_FILES if files is None else files).items():
         case = load_case(path, ["output.fields=false"])
         out[key] = run_with_history(case, comm)
         out[key]["diffusivity_m2_s"] = case.materials.core.lithium_diffusivity.si
