@@ -1,0 +1,321 @@
+"""The electrochemical-shock map (Woodford, Chiang and Carter, J. Electrochem. Soc. 157,
+A1052, 2010, doi:10.1149/1.3464773): the critical C-rate for crack initiation against the
+particle radius, for the pristine and Ru-1 headline particles (cases/pristine_stress.yaml,
+cases/ru1_stress.yaml), from 1D radial runs of the first charge.
+
+Each member is the sample's case with geometry.radius and protocol.c_rate changed, its
+end_time scaled by 1/C (the same charge and hold), its mesh scaled with the radius
+(surface min(0.5 nm, R/300), bulk min(3 nm, R/50); the Ru-1 layer keeps its 0.1 nm
+interface) and no field files. From every output profile (and the profile at the peak
+von Mises stress) the criteria of solver/physics/fracture_criteria.py are taken, their
+largest value over the run kept:
+
+- K: a radial edge crack of depth a opened by the hoop stress, K_I(a) by the half-plane
+  weight function, for a from 0.5 nm to a fraction of R; cracks when max K_I >= K_Ic.
+- Weibull: the volume failure probability from the largest principal stress; cracks
+  when P_f >= 0.5.
+
+The critical C-rate is where the criterion is met, interpolated between the rates of the
+grid on log-log axes (max K_I and the Weibull effective stress are close to power laws
+of the rate); none in range is reported as such. Under mpirun the members are shared out
+over the ranks (each runs on its own rank). The inputs: solver/case/crack_inputs.py.
+
+    python -m solver.studies.shock_map --out results/shock_map
+    python -m solver.studies.shock_map --out results/shock_map_fine \\
+        --radii 50 75 100 150 200 300 400 500 --rates 0.5 0.75 1 1.5 2 3 5
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from mpi4py import MPI
+
+from solver.case.crack_inputs import CrackInputs
+from solver.case.schema import load_case
+from solver.io.log import Log
+from solver.io.tables import read_profiles
+from solver.physics import fracture_criteria as fc
+from solver.simulation.run import run_case
+
+CASES = Path(__file__).resolve().parents[2] / "cases"
+SAMPLES = {"pristine": CASES / "pristine_stress.yaml", "Ru-1": CASES / "ru1_stress.yaml"}
+RADII_NM = (50, 100, 150, 250, 500)
+C_RATES = (0.5, 1.0, 2.0, 5.0)
+DEPTH_FRACTIONS = np.geomspace(1e-3, 0.5, 60)  # flaw depths a / R stored per run (the envelope)
+TOUGHNESS_SENSITIVITY_PA_SQRT_M = (0.24e6, 0.81e6)  # Mughal et al. 2017: pillar splitting, COD
+FLAW_SENSITIVITY = (0.05, 0.1, 0.2)  # deepest flaw / R
+WEIBULL_MODULI = (5.0, 10.0, 20.0)  # the assumed m and a factor 2 either side
+
+
+def member_overrides(case, radius_nm: float, c_rate: float) -> list[str]:
+    """The --set texts of one member: radius, rate, end time x (C_case / C), mesh scaled with R."""
+    end_min = case.protocol.end_time.si / 60 * case.protocol.c_rate.si / c_rate
+    return [f"geometry.radius={radius_nm} nm", f"protocol.c_rate={c_rate}",
+            f"protocol.end_time={end_min:.6g} min",
+            f"mesh.surface={min(0.5, radius_nm / 300):.6g} nm", f"mesh.bulk={min(3.0, radius_nm / 50):.6g} nm",
+            "output.fields=false", "output.count=151"]
+
+
+def _ray(profile: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """r (strictly increasing), hoop and largest principal stress of one profile; at a
+    radius sampled twice (a region boundary) the larger stress is kept."""
+    r, inverse = np.unique(profile["r_m"], return_inverse=True)
+    hoop = np.full(r.size, -np.inf)
+    first = np.full(r.size, -np.inf)
+    np.maximum.at(hoop, inverse, profile["sigma_t_Pa"])
+    np.maximum.at(first, inverse, profile["sigma_1_Pa"])
+    return r, hoop, first
+
+
+def run_criteria(profiles: list[dict], radius_m: float, inputs: CrackInputs) -> dict:
+    """The largest values over the run's profiles: the K_I(a) envelope over DEPTH_FRACTIONS x R,
+    the Weibull effective stress for each of WEIBULL_MODULI (and the inputs' m), the largest hoop stress."""
+    depths = np.maximum(DEPTH_FRACTIONS * radius_m, min(inputs.min_flaw_depth_m, DEPTH_FRACTIONS[0] * radius_m))
+    k_envelope = np.full(depths.size, -np.inf)
+    moduli = sorted(set(WEIBULL_MODULI) | {inputs.weibull_modulus})
+    sigma_eff = dict.fromkeys(moduli, 0.0)
+    hoop_max = -np.inf
+    for profile in profiles:
+        r, hoop, first = _ray(profile)
+        k_envelope = np.maximum(k_envelope, fc.sphere_surface_crack_stress_intensity(r, hoop, depths))
+        for m in moduli:
+            sigma_eff[m] = max(sigma_eff[m], fc.sphere_weibull_effective_stress(r, first, m, inputs.reference_volume_m3))
+        hoop_max = max(hoop_max, float(hoop.max()))
+    return {"depths_m": depths.tolist(), "k_envelope_Pa_sqrt_m": k_envelope.tolist(),
+            "weibull_effective_stress_Pa": {f"{m:g}": v for m, v in sigma_eff.items()},
+            "weibull_probability": fc.weibull_probability_from_effective_stress(
+                sigma_eff[inputs.weibull_modulus], inputs.characteristic_strength_Pa, inputs.weibull_modulus),
+            "hoop_max_Pa": hoop_max}
+
+
+def largest_k(member: dict, max_flaw_fraction: float, min_depth_m: float) -> tuple[float, float]:
+    """max K_I over flaw depths min_depth <= a <= fraction x R, and the depth where it is largest."""
+    a = np.asarray(member["depths_m"])
+    k = np.asarray(member["k_envelope_Pa_sqrt_m"])
+    inside = (a <= max_flaw_fraction * member["radius_m"] * (1 + 1e-12)) & (a >= min_depth_m * (1 - 1e-12))
+    i = int(np.argmax(np.where(inside, k, -np.inf)))
+    return float(k[i]), float(a[i])
+
+
+def critical_flaw_depth(member: dict, toughness: float) -> float | None:
+    """The shallowest stored depth at which K_I reaches the toughness (interpolated), or None."""
+    a = np.asarray(member["depths_m"])
+    k = np.asarray(member["k_envelope_Pa_sqrt_m"])
+    above = np.nonzero(k >= toughness)[0]
+    if above.size == 0:
+        return None
+    i = int(above[0])
+    if i == 0:
+        return float(a[0])
+    return float(np.exp(np.interp(toughness, [k[i - 1], k[i]], np.log([a[i - 1], a[i]]))))
+
+
+def critical_rate(rates, values, threshold) -> float | None:
+    """The rate at which `values` (increasing with rate) reach `threshold`, log-log
+    interpolated between grid rates; None if not reached in range, 0 if reached at the lowest."""
+    rates = np.asarray(rates, dtype=float)
+    values = np.asarray(values, dtype=float)
+    above = np.nonzero(values >= threshold)[0]
+    if above.size == 0:
+        return None
+    i = int(above[0])
+    if i == 0:
+        return 0.0
+    lo, hi = values[i - 1], values[i]
+    if lo <= 0:
+        return float(rates[i])
+    t = (math.log(threshold) - math.log(lo)) / (math.log(hi) - math.log(lo))
+    return float(math.exp(math.log(rates[i - 1]) + t * (math.log(rates[i]) - math.log(rates[i - 1]))))
+
+
+def run_member(sample: str, radius_nm: float, c_rate: float, inputs: CrackInputs) -> dict:
+    """One 1D run on this rank alone (COMM_SELF) in a temporary folder, and its criteria."""
+    base = load_case(SAMPLES[sample])
+    case = load_case(SAMPLES[sample], member_overrides(base, radius_nm, c_rate))
+    with tempfile.TemporaryDirectory(prefix="lrmo-shock-") as folder:
+        summary = run_case(case, folder, MPI.COMM_SELF, Log(MPI.COMM_SELF, quiet=True))
+        profiles = list(read_profiles(Path(folder) / "profiles.csv").values())
+        peak_file = Path(folder) / "profiles_at_peak.csv"
+        if peak_file.is_file():
+            profiles += list(read_profiles(peak_file).values())
+    member = {"sample": sample, "radius_nm": radius_nm, "radius_m": radius_nm * 1e-9, "c_rate": c_rate,
+              "status": summary["status"],
+              "peak_von_mises_Pa": summary.get("stress", {}).get("peak_von_mises_Pa")}
+    if summary["status"] == "completed":
+        member.update(run_criteria(profiles, radius_nm * 1e-9, inputs))
+    return member
+
+
+def shock_map(radii_nm=RADII_NM, rates=C_RATES, samples=tuple(SAMPLES), inputs: CrackInputs | None = None,
+              comm: MPI.Comm = MPI.COMM_WORLD, log: Log | None = None) -> list[dict]:
+    """Every (sample, radius, rate) member, shared round-robin over the ranks; the list on every rank."""
+    inputs = inputs or CrackInputs()
+    log = log or Log(comm)
+    plan = [(s, float(r), float(c)) for s in samples for r in radii_nm for c in rates]
+    mine = []
+    for i, (s, r, c) in enumerate(plan):
+        if i % comm.size == comm.rank:
+            mine.append((i, run_member(s, r, c, inputs)))
+            Log(MPI.COMM_SELF, quiet=log.quiet).info(f"  shock map: {s} R = {r:g} nm at {c:g}C done "
+                                                      f"(rank {comm.rank}, {len(mine)} of its members)")
+    members = dict(pair for part in comm.allgather(mine) for pair in part)
+    return [members[i] for i in range(len(plan))]
+
+
+def critical_rates(members: list[dict], inputs: CrackInputs, toughness: float, max_flaw_fraction: float) -> list[dict]:
+    """Per sample and radius: the critical C-rate by the K criterion (this toughness and
+    flaw range) and by the Weibull median."""
+    rows = []
+    for sample in dict.fromkeys(m["sample"] for m in members):
+        for radius in dict.fromkeys(m["radius_nm"] for m in members if m["sample"] == sample):
+            runs = sorted((m for m in members if m["sample"] == sample and m["radius_nm"] == radius
+                           and m["status"] == "completed"), key=lambda m: m["c_rate"])
+            rates = [m["c_rate"] for m in runs]
+            k = [largest_k(m, max_flaw_fraction, inputs.min_flaw_depth_m)[0] for m in runs]
+            sigma_eff = [m["weibull_effective_stress_Pa"][f"{inputs.weibull_modulus:g}"] for m in runs]
+            threshold = inputs.characteristic_strength_Pa * (-math.log1p(-inputs.failure_probability)) ** (
+                1.0 / inputs.weibull_modulus)
+            rows.append({"sample": sample, "radius_nm": radius, "rates": rates,
+                         "k_max_over_k_ic": [v / toughness for v in k],
+                         "critical_rate_k": critical_rate(rates, k, toughness),
+                         "critical_rate_weibull": critical_rate(rates, sigma_eff, threshold)})
+    return rows
+
+
+def _rate_text(rate: float | None, rates) -> str:
+    if rate is None:
+        return f"> {max(rates):g}C"
+    if rate == 0.0:
+        return f"<= {min(rates):g}C"
+    return f"{rate:.2f}C"
+
+
+def report(members: list[dict], inputs: CrackInputs, paper_radius_nm: float = 150.0, paper_rate: float = 1.0) -> str:
+    """The map's table, its sensitivity to K_Ic and the flaw range, and the paper's particle."""
+    lines = [f"Electrochemical-shock map: crack when max K_I(a) >= K_Ic, radial edge crack opened by the hoop "
+             f"stress, a <= {inputs.max_flaw_fraction_of_radius:g} R (ASSUMED); Weibull: P_f >= "
+             f"{inputs.failure_probability:g} (m = {inputs.weibull_modulus:g}, sigma_0 = "
+             f"{inputs.characteristic_strength_Pa / 1e6:g} MPa at V_0 of a 150 nm sphere; ASSUMED)", ""]
+    for toughness in TOUGHNESS_SENSITIVITY_PA_SQRT_M:
+        for fraction in FLAW_SENSITIVITY:
+            rows = critical_rates(members, inputs, toughness, fraction)
+            lines.append(f"K_Ic = {toughness / 1e6:g} MPa m^0.5, a <= {fraction:g} R: critical C-rate")
+            lines.append(f"  {'sample':9s} {'R/nm':>6s} {'K crit.':>9s} {'Weibull':>9s}   max K_I/K_Ic at "
+                         + ", ".join(f"{c:g}C" for c in rows[0]["rates"]))
+            for row in rows:
+                lines.append(f"  {row['sample']:9s} {row['radius_nm']:6g} {_rate_text(row['critical_rate_k'], row['rates']):>9s} "
+                             f"{_rate_text(row['critical_rate_weibull'], row['rates']):>9s}   "
+                             + "  ".join(f"{v:6.3f}" for v in row["k_max_over_k_ic"]))
+            lines.append("")
+    paper = [m for m in members if m["radius_nm"] == paper_radius_nm and m["c_rate"] == paper_rate
+             and m["status"] == "completed"]
+    if paper:
+        lines.append(f"The paper's particle (R = {paper_radius_nm:g} nm, {paper_rate:g}C):")
+        for m in paper:
+            k, a = largest_k(m, inputs.max_flaw_fraction_of_radius, inputs.min_flaw_depth_m)
+            crit = {t: critical_flaw_depth(m, t) for t in TOUGHNESS_SENSITIVITY_PA_SQRT_M}
+            crit_text = ", ".join(f"{t / 1e6:g} MPa m^0.5: " + (f"{d * 1e9:.1f} nm ({d / m['radius_m']:.2f} R)" if d else
+                                  f"none up to {DEPTH_FRACTIONS[-1]:g} R") for t, d in crit.items())
+            lines.append(f"  {m['sample']:9s} peak von Mises {m['peak_von_mises_Pa'] / 1e6:.0f} MPa, largest hoop "
+                         f"{m['hoop_max_Pa'] / 1e6:.0f} MPa; max K_I (a <= {inputs.max_flaw_fraction_of_radius:g} R) = "
+                         f"{k / 1e6:.3f} MPa m^0.5 at a = {a * 1e9:.1f} nm -> "
+                         f"{'CRACKS' if k >= inputs.fracture_toughness_Pa_sqrt_m else 'no crack'} at K_Ic = "
+                         f"{inputs.fracture_toughness_Pa_sqrt_m / 1e6:g}; Weibull P_f = {m['weibull_probability']:.3g}")
+            lines.append(f"            critical flaw depth for K_Ic = {crit_text}")
+            median = -math.log1p(-inputs.failure_probability)
+            strengths = ", ".join(f"m = {k}: {v / median ** (1 / float(k)) / 1e6:.0f} MPa"
+                                  for k, v in m["weibull_effective_stress_Pa"].items())
+            lines.append(f"            Weibull P_f >= {inputs.failure_probability:g} for sigma_0 below {strengths}")
+    return "\n".join(lines)
+
+
+def plot(members: list[dict], inputs: CrackInputs, path: Path) -> None:
+    """Critical C-rate against radius, both samples: the K criterion at the two toughnesses
+    (left) and the Weibull median (right); rates beyond the grid drawn as open markers on its edge."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FormatStrFormatter, NullFormatter
+
+    rates_all = sorted({m["c_rate"] for m in members})
+    colours = {"pristine": "tab:red", "Ru-1": "tab:blue"}
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), sharey=True)
+    panels = [(axes[0], [(t, "-" if i == 0 else "--") for i, t in enumerate(TOUGHNESS_SENSITIVITY_PA_SQRT_M)], "k"),
+              (axes[1], [(inputs.fracture_toughness_Pa_sqrt_m, "-")], "weibull")]
+    for ax, variants, kind in panels:
+        for toughness, style in variants:
+            for row_sample in dict.fromkeys(m["sample"] for m in members):
+                rows = [r for r in critical_rates(members, inputs, toughness, inputs.max_flaw_fraction_of_radius)
+                        if r["sample"] == row_sample]
+                key = "critical_rate_k" if kind == "k" else "critical_rate_weibull"
+                radii = np.array([r["radius_nm"] for r in rows])
+                crit = [r[key] for r in rows]
+                shown = np.array([c if c not in (None, 0.0) else np.nan for c in crit])
+                label = (f"{row_sample}, K_Ic = {toughness / 1e6:g} MPa m$^{{1/2}}$" if kind == "k"
+                         else f"{row_sample}, P_f = {inputs.failure_probability:g}")
+                ax.plot(radii, shown, style, marker="o", color=colours.get(row_sample, "k"), label=label)
+                above = radii[[c is None for c in crit]]
+                below = radii[[c == 0.0 for c in crit]]
+                ax.plot(above, np.full(above.size, max(rates_all)), linestyle="none", marker="^", mfc="none",
+                        color=colours.get(row_sample, "k"))
+                ax.plot(below, np.full(below.size, min(rates_all)), linestyle="none", marker="v", mfc="none",
+                        color=colours.get(row_sample, "k"))
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks(sorted({m["radius_nm"] for m in members}))
+        ax.set_yticks(rates_all)
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_formatter(FormatStrFormatter("%g"))
+            axis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("particle radius R (nm)")
+        ax.axhspan(min(rates_all), max(rates_all), color="0.95", zorder=0)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8, loc="upper right")
+    axes[0].set_ylabel("critical C-rate for crack initiation")
+    axes[0].set_title(f"K$_I$(a) $\\geq$ K$_{{Ic}}$, radial edge crack, a $\\leq$ {inputs.max_flaw_fraction_of_radius:g} R",
+                      fontsize=10)
+    axes[1].set_title(f"Weibull volume P$_f$ $\\geq$ {inputs.failure_probability:g} (m = {inputs.weibull_modulus:g}, "
+                      f"$\\sigma_0$ = {inputs.characteristic_strength_Pa / 1e6:g} MPa)", fontsize=10)
+    fig.text(0.5, 0.005, "crack above a line; ▲ no crack up to the grid's highest rate, ▼ cracks at its lowest; "
+             "grey: the rates run", ha="center", fontsize=8)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", required=True, type=Path, help="folder for shock_map.json, .txt, .png")
+    parser.add_argument("--radii", nargs="+", type=float, default=list(RADII_NM), help="radii in nm")
+    parser.add_argument("--rates", nargs="+", type=float, default=list(C_RATES), help="C-rates")
+    parser.add_argument("--samples", nargs="+", default=list(SAMPLES), choices=list(SAMPLES))
+    parser.add_argument("--toughness", type=float, default=None, help="K_Ic in MPa m^0.5 (default: crack_inputs)")
+    parser.add_argument("--max-flaw", type=float, default=None, help="deepest flaw as a fraction of R")
+    args = parser.parse_args(argv)
+    comm = MPI.COMM_WORLD
+    changes = {}
+    if args.toughness is not None:
+        changes["fracture_toughness_Pa_sqrt_m"] = args.toughness * 1e6
+    if args.max_flaw is not None:
+        changes["max_flaw_fraction_of_radius"] = args.max_flaw
+    inputs = CrackInputs().with_changes(**changes)
+    members = shock_map(sorted(args.radii), sorted(args.rates), tuple(args.samples), inputs, comm)
+    text = report(members, inputs)
+    if comm.rank == 0:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "shock_map.json").write_text(json.dumps({"inputs": vars(inputs), "members": members}, indent=1))
+        (args.out / "shock_map.txt").write_text(text + "\n")
+        plot(members, inputs, args.out / "shock_map.png")
+        print(text)
+        print(f"written: {args.out}/shock_map.json, shock_map.txt, shock_map.png")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
