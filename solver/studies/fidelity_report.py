@@ -1,6 +1,7 @@
 """The report's fidelity section (`lrmo reproduce`): the competing Ru-1 mechanisms side by
-side (the paper's four numbers each), the pristine first-charge rules, the headline
-pair one-way vs two-way (stress-assisted diffusion, D re-fitted), the inputs they derive, the evidence for the Ru-1 peak location, the sensitivity table and tornado plot
+side (the paper's four numbers each), the pristine first-charge rules, the headline pair
+one-way vs two-way (stress-assisted diffusion, D re-fitted), the inputs they derive, the
+evidence for the Ru-1 peak location, the sensitivity table and tornado plot
 (docs/fidelity.md). Runs are collective; figures and text rank 0 only."""
 from __future__ import annotations
 
