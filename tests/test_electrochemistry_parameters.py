@@ -243,7 +243,7 @@ def test_lrmo_validate_takes_an_entry_from_the_set_with_set(capsys):
                  "materials.core.open_circuit_voltage=from_set"])
     out = capsys.readouterr().out
     assert code == 0
-    assert "expression: -0.8090*x + 4.4875" in out and "parameter set nmc811_okane2022: FITTED" in out
+    assert "expression: -0.8090*x + 4.4875" in out and "parameter set nmc811_chen2020: FITTED" in out
 
 
 def test_the_resolved_case_reloads_to_the_same_tables(tmp_path):

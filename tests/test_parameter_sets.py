@@ -49,9 +49,10 @@ def test_at_least_two_sets_besides_each_other_all_cited():
             assert entry.kind in KINDS
             if entry.kind != "assumed":
                 assert entry.refs, (name, key)
-        if name != "lrmo_sun2025":  # literature sets: every value from a paper with a DOI
+        if name != "lrmo_sun2025":  # literature sets: every value not assumed from a paper with a DOI
             for key, entry in chosen.values.items():
-                assert any(r.doi.startswith("10.") for r in entry.refs), (name, key)
+                if entry.kind != "assumed":
+                    assert any(r.doi.startswith("10.") for r in entry.refs), (name, key)
 
 
 @pytest.mark.parametrize("name", SET_NAMES)
@@ -99,7 +100,7 @@ def test_the_resolved_case_keeps_the_set_and_reloads_to_the_same_values(tmp_path
     path = tmp_path / "case.yaml"
     path.write_text(dump_case_yaml(case))
     again = load_case(path)
-    assert again.materials.core.parameter_set == "nmc811_okane2022"
+    assert again.materials.core.parameter_set == "nmc811_chen2020"
     for key in CORE_KEYS:
         assert getattr(again.materials.core, key) == getattr(case.materials.core, key)
     assert any("10.1149/1945-7111/ab9050" in c for c in case_citations(case))
@@ -126,7 +127,7 @@ def test_the_docs_show_every_set_as_shipped():
 
 
 def test_derived_values_follow_their_formulas():
-    nmc = get_parameter_set("nmc811_okane2022")
+    nmc = get_parameter_set("nmc811_chen2020")
     c_max = nmc.values["lithium_site_concentration"].value
     assert nmc.values["density"].value * 1e3 == pytest.approx(c_max * M_NMC811 * 1e-3, rel=1e-3)
     window = nmc.context["initial_site_fraction"].value - nmc.context["min_site_fraction"].value
@@ -135,6 +136,8 @@ def test_derived_values_follow_their_formulas():
     lco = get_parameter_set("lco_ai2020")
     assert lco.values["density"].value * 1e3 == pytest.approx(
         lco.values["lithium_site_concentration"].value * M_LCO * 1e-3, rel=1e-3)
+    # Omega from NMC811's measured -5.1 % unit-cell volume change over the Chen et al. window
+    assert nmc.values["partial_molar_volume"].value == pytest.approx(0.051 / (c_max * window), rel=1e-3)
     lrmo = get_parameter_set("lrmo_sun2025")
     c_lrmo, floor = lrmo.values["lithium_site_concentration"].value, lrmo.context["min_site_fraction"].value
     assert lrmo.values["partial_molar_volume"].value == pytest.approx(0.0362 / (c_lrmo * (1 - floor)), rel=1e-3)
@@ -143,7 +146,7 @@ def test_derived_values_follow_their_formulas():
 
 def test_the_nmc811_case_uses_the_sets_context():
     case = load_case(CASES / "nmc811_stress.yaml")
-    context = get_parameter_set("nmc811_okane2022").context
+    context = get_parameter_set("nmc811_chen2020").context
     assert case.geometry.radius.si == pytest.approx(si(context["radius"].value, context["radius"].unit))
     assert case.lithium.initial_site_fraction.si == context["initial_site_fraction"].value
     assert case.lithium.min_site_fraction.si == context["min_site_fraction"].value
@@ -182,7 +185,10 @@ def test_nmc811_volume_change_is_omega_times_the_mean_concentration_change(nmc81
     theta0 = case.lithium.initial_site_fraction.si
     expected = core.partial_molar_volume.si * core.lithium_site_concentration.si * (rows["theta_mean"] - theta0)
     assert np.allclose(rows["volume_change"], expected, rtol=1e-6, atol=1e-9)
-    assert rows["volume_change"][-1] < -0.3  # the set's Omega: the caution in docs/parameter-sets.md
+    # after the hold the particle is near the floor: NMC811's measured -5.1 % (Kondrakov et al.
+    # 2017) over the window, which the set's Omega is derived from, less the rest of the gradient
+    measured = get_parameter_set("nmc811_chen2020").measured_volume_change.value
+    assert rows["volume_change"][-1] == pytest.approx(measured, rel=0.05)
 
 
 def test_nmc811_one_c_moves_the_window_in_one_hour(nmc811_run):

@@ -11,6 +11,11 @@ current density, charge-transfer coefficient, D(theta) factor, lattice volume ch
 solver/case/electrochemistry.py). These are never filled unasked: a case takes one by
 writing `from_set` for its key (`open_circuit_voltage: from_set`), so that choosing a set
 changes no existing run.
+
+Each set also cites the measured lattice volume change of its material over a window of
+site fractions (`measured_volume_change`), so that its partial molar volume can be checked
+against the measurement (tests/test_parameter_set_volume_change.py). A set may be
+`based_on` another: it takes every entry of that set and replaces those it writes.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from functools import lru_cache
 from importlib import resources
 
 from solver.case.loading import clip_repr, parse_yaml
+from solver.case.units import ureg
 
 DATA_FILE = "parameter_sets.yaml"
 KINDS = ("measured", "derived", "fitted", "adopted", "assumed")
@@ -112,6 +118,18 @@ class SetTable:
 
 
 @dataclass(frozen=True)
+class MeasuredVolumeChange:
+    """The relative unit-cell volume change V(to)/V(from) - 1 measured on the material
+    between two site fractions (a window of the Li content), with its kind and references."""
+    value: float
+    site_fraction_from: float
+    site_fraction_to: float
+    kind: str
+    refs: tuple[Reference, ...]
+    note: str
+
+
+@dataclass(frozen=True)
 class ParameterSet:
     name: str
     title: str
@@ -119,6 +137,16 @@ class ParameterSet:
     values: dict          # CORE_KEYS -> SetValue
     context: dict         # CONTEXT_KEYS -> SetValue (what the source used; not filled)
     electrochemistry: dict = field(default_factory=dict)  # ELECTROCHEMISTRY_KEYS -> SetValue | SetTable
+    measured_volume_change: MeasuredVolumeChange | None = None
+    based_on: str | None = None
+
+    def linear_volume_change(self, site_fraction_from: float, site_fraction_to: float) -> float:
+        """Omega c_max (theta_to - theta_from): the relative volume change of a traction-free
+        particle whose lattice follows the set's constant partial molar volume (small strain;
+        the mean elastic dilatation of a traction-free body vanishes)."""
+        omega_m3_mol = _si(self.values["partial_molar_volume"])
+        c_max_mol_m3 = _si(self.values["lithium_site_concentration"])
+        return omega_m3_mol * c_max_mol_m3 * (site_fraction_to - site_fraction_from)
 
     def references(self) -> list[Reference]:
         """Every work the set's core values and context cite, in order of first use
@@ -133,6 +161,10 @@ class ParameterSet:
 
     def citations(self) -> list[str]:
         return [r.short() for r in self.references()]
+
+
+def _si(entry: SetValue) -> float:
+    return float(ureg.Quantity(entry.value, entry.unit or "dimensionless").to_base_units().magnitude)
 
 
 def _entry_refs(entry) -> tuple[Reference, ...]:
@@ -202,10 +234,40 @@ def _read_electrochemistry(set_name: str, raw, refs: dict) -> dict:
                 else _read_value(set_name, f"electrochemistry.{k}", v, refs)) for k, v in raw.items()}
 
 
+def _read_volume_measurement(set_name: str, raw, refs: dict) -> MeasuredVolumeChange:
+    """{value, window: [site fraction from, to], kind, refs, note}."""
+    where = f"{DATA_FILE}: sets.{set_name}.measured_volume_change"
+    if not isinstance(raw, dict) or set(raw) != {"value", "window", "kind", "refs", "note"}:
+        raise ValueError(f"{where}: needs exactly value, window, kind, refs, note")
+    window = raw["window"]
+    if (not isinstance(window, list) or len(window) != 2 or window[0] == window[1]
+            or not all(isinstance(w, (int, float)) and 0 <= w <= 1 for w in window)):
+        raise ValueError(f"{where}.window: two different site fractions in [0, 1] (from, to)")
+    kind, cited = _read_kind_refs(where, raw, refs)
+    return MeasuredVolumeChange(float(raw["value"]), float(window[0]), float(window[1]), kind, cited,
+                                str(raw["note"]).strip())
+
+
+def _with_base(name: str, raw: dict, every: dict) -> dict:
+    """The raw entry of a set `based_on` another: the other's entries, replaced by its own."""
+    base = raw.get("based_on")
+    if base is None:
+        return raw
+    if base not in every or "based_on" in every[base]:
+        raise ValueError(f"{DATA_FILE}: sets.{name}.based_on: a set that is not itself based on "
+                         f"another; got {clip_repr(base, 60)}")
+    parent = every[base]
+    merged = {**parent, **raw}
+    for section in ("values", "context", "electrochemistry"):
+        merged[section] = {**parent.get(section, {}), **raw.get(section, {})}
+    return merged
+
+
 def _parse(data: dict) -> dict[str, ParameterSet]:
     refs = {k: Reference(k, **v) for k, v in data["references"].items()}
     sets = {}
-    for name, raw in data["sets"].items():
+    for name, own in data["sets"].items():
+        raw = _with_base(name, own, data["sets"])
         values = {k: _read_value(name, k, v, refs) for k, v in raw["values"].items()}
         context = {k: _read_value(name, k, v, refs) for k, v in raw.get("context", {}).items()}
         if set(values) != set(CORE_KEYS):
@@ -213,8 +275,10 @@ def _parse(data: dict) -> dict[str, ParameterSet]:
         if not set(context) <= set(CONTEXT_KEYS):
             raise ValueError(f"{DATA_FILE}: sets.{name}.context: keys among {', '.join(CONTEXT_KEYS)}")
         electrochemistry = _read_electrochemistry(name, raw.get("electrochemistry", {}), refs)
+        measured = raw.get("measured_volume_change")
+        measured = None if measured is None else _read_volume_measurement(name, measured, refs)
         sets[name] = ParameterSet(name, raw["title"], raw["material"], values, context,
-                                  electrochemistry)
+                                  electrochemistry, measured, raw.get("based_on"))
     return sets
 
 
@@ -287,6 +351,12 @@ def markdown_table(name: str) -> str:
             value = f"{entry.value:g} {entry.unit}".strip()
             cited = "; ".join(r.short() for r in entry.refs) or "none"
             lines.append(f"| `{section}.{key}` | {value} | {entry.kind} | {entry.note} | {cited} |")
+    measured = chosen.measured_volume_change
+    if measured is not None:
+        cited = "; ".join(r.short() for r in measured.refs) or "none"
+        lines.append(f"| `measured_volume_change` | {100 * measured.value:+.3g} % from site fraction "
+                     f"{measured.site_fraction_from:g} to {measured.site_fraction_to:g} | "
+                     f"{measured.kind} | {measured.note} | {cited} |")
     return "\n".join(lines)
 
 
