@@ -19,11 +19,10 @@ KNOWN_CONTRADICTIONS = {
 }
 
 
-def sets_with_expectation():
-    for name in sorted(parameter_sets()):
-        marks = ([pytest.mark.xfail(reason=KNOWN_CONTRADICTIONS[name], strict=True)]
-                 if name in KNOWN_CONTRADICTIONS else [])
-        yield pytest.param(name, marks=marks, id=name)
+def sets_with_expectation() -> list:
+    return [pytest.param(name, id=name, marks=(
+        [pytest.mark.xfail(reason=KNOWN_CONTRADICTIONS[name], strict=True)]
+        if name in KNOWN_CONTRADICTIONS else [])) for name in sorted(parameter_sets())]
 
 
 def test_every_set_cites_a_measured_volume_change_over_a_window():
@@ -65,3 +64,31 @@ def test_the_check_fails_for_a_partial_molar_volume_ten_times_off():
     ratio = upstream / chosen.values["partial_molar_volume"].value
     assert abs(modelled * ratio / measured.value - 1) > TOLERANCE
     assert abs(modelled / measured.value - 1) < TOLERANCE
+
+
+def shipped_data() -> dict:
+    from importlib import resources
+
+    from solver.case.loading import parse_yaml
+    from solver.case.parameter_sets import DATA_FILE
+    text = resources.files("solver.case").joinpath(DATA_FILE).read_text(encoding="utf-8")
+    return parse_yaml(text, DATA_FILE)
+
+
+@pytest.mark.parametrize("window", [[0.5, 0.5], [1.2, 0.5], [0.9], "0.9 to 0.3"])
+def test_a_measured_volume_change_without_a_window_of_two_site_fractions_is_refused(window):
+    from solver.case.parameter_sets import _parse
+    data = shipped_data()
+    data["sets"]["lco_ai2020"]["measured_volume_change"]["window"] = window
+    with pytest.raises(ValueError, match="lco_ai2020.measured_volume_change.window"):
+        _parse(data)
+
+
+@pytest.mark.parametrize("base", ["nmc622", "nmc811_okane2022"])
+def test_a_set_based_on_an_unknown_or_derived_set_is_refused(base):
+    """`based_on` names a set that is not itself based on another (one level, no cycles)."""
+    from solver.case.parameter_sets import _parse
+    data = shipped_data()
+    data["sets"]["lco_ai2020"]["based_on"] = base
+    with pytest.raises(ValueError, match="lco_ai2020.based_on"):
+        _parse(data)
