@@ -46,9 +46,9 @@ CASES = Path(__file__).resolve().parents[2] / "cases"
 SAMPLES = {"pristine": CASES / "pristine_stress.yaml", "Ru-1": CASES / "ru1_stress.yaml"}
 RADII_NM = (50, 100, 150, 250, 500)
 C_RATES = (0.5, 1.0, 2.0, 5.0)
-DEPTH_FRACTIONS = np.geomspace(1e-3, 0.5, 60)  # flaw depths a / R stored per run (the envelope)
 TOUGHNESS_SENSITIVITY_PA_SQRT_M = (0.24e6, 0.81e6)  # Mughal et al. 2017: pillar splitting, COD
 FLAW_SENSITIVITY = (0.05, 0.1, 0.2)  # deepest flaw / R
+DEPTH_FRACTIONS = np.union1d(np.geomspace(1e-3, 0.5, 60), FLAW_SENSITIVITY)  # flaw depths a / R kept per run
 WEIBULL_MODULI = (5.0, 10.0, 20.0)  # the assumed m and a factor 2 either side
 
 
@@ -75,7 +75,8 @@ def _ray(profile: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def run_criteria(profiles: list[dict], radius_m: float, inputs: CrackInputs) -> dict:
     """The largest values over the run's profiles: the K_I(a) envelope over DEPTH_FRACTIONS x R,
     the Weibull effective stress for each of WEIBULL_MODULI (and the inputs' m), the largest hoop stress."""
-    depths = np.maximum(DEPTH_FRACTIONS * radius_m, min(inputs.min_flaw_depth_m, DEPTH_FRACTIONS[0] * radius_m))
+    fractions = np.union1d(DEPTH_FRACTIONS, [inputs.max_flaw_fraction_of_radius])
+    depths = np.union1d(fractions * radius_m, [min(inputs.min_flaw_depth_m, fractions[-1] * radius_m)])
     k_envelope = np.full(depths.size, -np.inf)
     moduli = sorted(set(WEIBULL_MODULI) | {inputs.weibull_modulus})
     sigma_eff = dict.fromkeys(moduli, 0.0)
@@ -161,8 +162,7 @@ def shock_map(radii_nm=RADII_NM, rates=C_RATES, samples=tuple(SAMPLES), inputs: 
     for i, (s, r, c) in enumerate(plan):
         if i % comm.size == comm.rank:
             mine.append((i, run_member(s, r, c, inputs)))
-            Log(MPI.COMM_SELF, quiet=log.quiet).info(f"  shock map: {s} R = {r:g} nm at {c:g}C done "
-                                                      f"(rank {comm.rank}, {len(mine)} of its members)")
+            log.info(f"  shock map: {s} R = {r:g} nm at {c:g}C done (member {i + 1} of {len(plan)})")
     members = dict(pair for part in comm.allgather(mine) for pair in part)
     return [members[i] for i in range(len(plan))]
 
@@ -248,24 +248,27 @@ def plot(members: list[dict], inputs: CrackInputs, path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), sharey=True)
     panels = [(axes[0], [(t, "-" if i == 0 else "--") for i, t in enumerate(TOUGHNESS_SENSITIVITY_PA_SQRT_M)], "k"),
               (axes[1], [(inputs.fracture_toughness_Pa_sqrt_m, "-")], "weibull")]
+    samples = list(dict.fromkeys(m["sample"] for m in members))
     for ax, variants, kind in panels:
-        for toughness, style in variants:
-            for row_sample in dict.fromkeys(m["sample"] for m in members):
+        for v, (toughness, style) in enumerate(variants):
+            for j, row_sample in enumerate(samples):
+                shift = 1 + 0.035 * (v * len(samples) + j - (len(variants) * len(samples) - 1) / 2)  # markers apart
                 rows = [r for r in critical_rates(members, inputs, toughness, inputs.max_flaw_fraction_of_radius)
                         if r["sample"] == row_sample]
                 key = "critical_rate_k" if kind == "k" else "critical_rate_weibull"
                 radii = np.array([r["radius_nm"] for r in rows])
                 crit = [r[key] for r in rows]
                 shown = np.array([c if c not in (None, 0.0) else np.nan for c in crit])
-                label = (f"{row_sample}, K_Ic = {toughness / 1e6:g} MPa m$^{{1/2}}$" if kind == "k"
+                label = (f"{row_sample}, K$_{{Ic}}$ = {toughness / 1e6:g} MPa m$^{{1/2}}$" if kind == "k"
                          else f"{row_sample}, P_f = {inputs.failure_probability:g}")
                 ax.plot(radii, shown, style, marker="o", color=colours.get(row_sample, "k"), label=label)
                 above = radii[[c is None for c in crit]]
                 below = radii[[c == 0.0 for c in crit]]
-                ax.plot(above, np.full(above.size, max(rates_all)), linestyle="none", marker="^", mfc="none",
-                        color=colours.get(row_sample, "k"))
-                ax.plot(below, np.full(below.size, min(rates_all)), linestyle="none", marker="v", mfc="none",
-                        color=colours.get(row_sample, "k"))
+                marker_size = 7 if v == 0 else 4
+                ax.plot(above * shift, np.full(above.size, max(rates_all)), linestyle="none", marker="^", mfc="none",
+                        ms=marker_size, color=colours.get(row_sample, "k"))
+                ax.plot(below * shift, np.full(below.size, min(rates_all)), linestyle="none", marker="v", mfc="none",
+                        ms=marker_size, color=colours.get(row_sample, "k"))
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xticks(sorted({m["radius_nm"] for m in members}))
@@ -276,14 +279,14 @@ def plot(members: list[dict], inputs: CrackInputs, path: Path) -> None:
         ax.set_xlabel("particle radius R (nm)")
         ax.axhspan(min(rates_all), max(rates_all), color="0.95", zorder=0)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8, loc="upper right")
+        ax.legend(fontsize=8, loc="lower left")
     axes[0].set_ylabel("critical C-rate for crack initiation")
     axes[0].set_title(f"K$_I$(a) $\\geq$ K$_{{Ic}}$, radial edge crack, a $\\leq$ {inputs.max_flaw_fraction_of_radius:g} R",
                       fontsize=10)
     axes[1].set_title(f"Weibull volume P$_f$ $\\geq$ {inputs.failure_probability:g} (m = {inputs.weibull_modulus:g}, "
                       f"$\\sigma_0$ = {inputs.characteristic_strength_Pa / 1e6:g} MPa)", fontsize=10)
-    fig.text(0.5, 0.005, "crack above a line; ▲ no crack up to the grid's highest rate, ▼ cracks at its lowest; "
-             "grey: the rates run", ha="center", fontsize=8)
+    fig.text(0.5, 0.005, "crack above a line; ▲ no crack up to the grid's highest rate, ▼ cracks at its lowest "
+             "(small: the second K$_{Ic}$); grey: the rates run", ha="center", fontsize=8)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     fig.savefig(path, dpi=150)
     plt.close(fig)
