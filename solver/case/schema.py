@@ -428,6 +428,9 @@ class Case(Strict):
         self._check_mesh()
         self._check_fitted()
         self._check_step_voltages()
+        if self.grains is not None and self.grains.lattice_strain is not None:
+            self.grains.lattice_strain.check_window(self.lithium.min_site_fraction.si,
+                                                    self.lithium.initial_site_fraction.si)
         return self
 
     def _check_step_voltages(self) -> None:

@@ -12,6 +12,10 @@ the isotropic model does: eps* = Omega c_max(x) / 3 (theta - theta_ref) A, with 
 dimensionless shape tensor A = R diag(alpha_a, alpha_a, alpha_c) R^T / alpha_iso and
 alpha_iso = Omega_core c_max_core / 3. With alpha_a = alpha_c = alpha_iso, A = I and the
 model is today's isotropic one (tests/test_grains.py). Stiffness stays isotropic.
+
+With tables of each axis's strain against theta (TabulatedLatticeStrain) the core's
+eigenstrain is R diag(e_a(theta) - e_a(theta_ref), .., e_c(theta) - e_c(theta_ref)) R^T,
+scaled elsewhere by the local share of Li sites, c_max(x)/c_max_core.
 """
 from __future__ import annotations
 
@@ -93,26 +97,75 @@ def voigt_matrix(v):
     return ufl.as_matrix([[v[index[(i, j)]] for j in range(3)] for i in range(3)])
 
 
-def eigenstrain_shape(case, domain):
-    """(DG0 Function, UFL tensor A) of the case's anisotropic eigenstrain, or None when
-    the case asks for none (isotropic: today's scalar forms). Needs a 3D domain."""
-    grains = getattr(case, "grains", None)
-    if grains is None or grains.lattice_strain is None:
-        return None
+def _case_rotations(case, domain, anisotropic: bool) -> np.ndarray:
+    """The case's grain rotations for an anisotropic (or not) lattice strain, after the
+    checks that it can be modelled on this domain."""
     if domain.radial:
         raise ValueError("grains.lattice_strain needs a 3D geometry.shape (not radial)")
-    a, c = grains.lattice_strain.a_axis.si, grains.lattice_strain.c_axis.si
-    if a != c and case.mechanics.stress_assisted_diffusion:
+    if anisotropic and case.mechanics.stress_assisted_diffusion:
         raise ValueError("grains.lattice_strain with a_axis != c_axis: the stress-assisted "
                          "drift is isotropic only; set mechanics.stress_assisted_diffusion: false")
     count = int(domain.info.get("grain_count", 1)) if isinstance(domain.info, dict) else 1
-    rotations = grain_rotations(grains, count)
-    if a != c and domain.shape == "octant" and not np.allclose(np.abs(rotations[:, :, 2]).max(axis=1), 1):
+    rotations = grain_rotations(case.grains, count)
+    if anisotropic and domain.shape == "octant" and not np.allclose(np.abs(rotations[:, :, 2]).max(axis=1), 1):
         raise ValueError("grains.lattice_strain on an octant: its symmetry planes need the c "
                          "axis along x, y or z (orientations), or geometry.shape: sphere")
+    return rotations
+
+
+def eigenstrain_shape(case, domain):
+    """(DG0 Function, UFL tensor A) of the case's linear anisotropic eigenstrain, or None
+    when the case asks for none (isotropic: today's scalar forms) or gives a table
+    (tabulated_lattice_strain). Needs a 3D domain."""
+    grains = getattr(case, "grains", None)
+    if grains is None or grains.lattice_strain is None or grains.lattice_strain.tabulated:
+        return None
+    a, c = grains.lattice_strain.a_axis.si, grains.lattice_strain.c_axis.si
+    rotations = _case_rotations(case, domain, a != c)
     alpha_iso = isotropic_coefficient(case)
     tensors = crystal_strain(rotations, a, c) / alpha_iso
     return shape_tensor_field(domain, tensors)
+
+
+class TabulatedLatticeStrain:
+    """The core's lattice strain from per-axis tables e_a(theta), e_c(theta)
+    (property_tables.AxisStrain: knots and values are fem.Constants, one compiled form
+    whatever the numbers), in the sample frame of each grain:
+
+        E(theta) = R diag(e_a, e_a, e_c) R^T = e_a I + (e_c - e_a) N,   N = n n^T (DG0)
+
+    with n = R e_z the grain's c axis. The mechanics' eigenstrain is
+    c_max(x)/c_max_core (E(theta) - E(theta_ref)) (solver/physics/mechanics.py)."""
+
+    def __init__(self, domain, rotations: np.ndarray, a_table, c_table):
+        from solver.physics.property_tables import AxisStrain
+
+        self.a_axis = AxisStrain(domain.msh, *a_table)
+        self.c_axis = AxisStrain(domain.msh, *c_table)
+        self.field, self.c_axis_projector = shape_tensor_field(domain, crystal_strain(rotations, 0.0, 1.0))
+
+    def __call__(self, theta):
+        a = self.a_axis(theta)
+        return a * ufl.Identity(3) + (self.c_axis(theta) - a) * self.c_axis_projector
+
+    def numpy(self, theta: float, rotation: np.ndarray) -> np.ndarray:
+        """E(theta) (3x3) of a grain with rotation R."""
+        return crystal_strain(rotation[None], float(self.a_axis.numpy(theta)), float(self.c_axis.numpy(theta)))[0]
+
+
+def tabulated_lattice_strain(case, domain):
+    """TabulatedLatticeStrain of the case's grains.lattice_strain when either axis is a
+    table (a linear coefficient joins as its exact two-point table), else None."""
+    grains = getattr(case, "grains", None)
+    if grains is None or grains.lattice_strain is None or not grains.lattice_strain.tabulated:
+        return None
+    if case.materials.core.volume_change is not None:
+        raise ValueError("grains.lattice_strain tables give the lattice's volume change "
+                         "(2 e_a + e_c); leave out materials.core.volume_change")
+    tables = grains.lattice_strain.tables()
+    same = all(np.array_equal(x, y) for x, y in zip(tables["a_axis"], tables["c_axis"]))
+    return TabulatedLatticeStrain(domain, _case_rotations(case, domain, not same),
+                                  tables["a_axis"], tables["c_axis"])
 
 
 def orientation_field(domain, rotations: np.ndarray):

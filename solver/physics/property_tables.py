@@ -1,6 +1,6 @@
 """Material properties as functions of the Li site fraction, from tables (the case's
-`lithium_diffusivity_factor`, `volume_change`): one interpolation law, written once for
-UFL (in the forms) and numpy (checks, outputs).
+`lithium_diffusivity_factor`, `volume_change`, `grains.lattice_strain` tables): one
+interpolation law, written once for UFL (in the forms) and numpy (checks, outputs).
 
     L(theta) = y_0 + sum_i s_i (min(max(theta, x_i), x_i+1) - x_i),  s_i = (y_i+1 - y_i)/(x_i+1 - x_i)
 
@@ -70,23 +70,57 @@ class DiffusivityFactor:
         return log_linear_numpy(theta, *self.table)
 
 
-class VolumeChange:
-    """The lattice's volume change dV/V(theta) (fractional, relative to a reference
-    state) as a UFL expression, interpolated linearly between its knots (fem.Constants)."""
+class LinearTable:
+    """y(theta) as a UFL expression, interpolated linearly between its knots
+    (fem.Constants: one compiled form whatever the values), sharp corners (a stress is
+    linear in it: no Newton), constant beyond the ends."""
+
+    what = "a linear"
 
     def __init__(self, msh, knots, values):
         knots, values = np.asarray(knots, dtype=float), np.asarray(values, dtype=float)
         if knots.ndim != 1 or knots.size < 2 or knots.shape != values.shape or np.any(np.diff(knots) <= 0):
-            raise ValueError("a volume-change table needs >= 2 increasing site fractions and as many values")
+            raise ValueError(f"{self.what} table needs >= 2 increasing site fractions and as many values")
         self.knots = compat.constant(msh, knots)
         self.values = compat.constant(msh, values)
         self.table = (knots, values)
 
-    def __call__(self, theta):  # sharp corners: the stress is linear in it, no Newton
+    def __call__(self, theta):
         return piecewise_linear(theta, self.knots, self.values, ufl.sqrt, rounding=0.0)
 
     def numpy(self, theta):
         return piecewise_linear(np.asarray(theta, dtype=float), *self.table, np.sqrt, rounding=0.0)
 
 
-__all__ = ["piecewise_linear", "log_linear_numpy", "DiffusivityFactor", "VolumeChange"]
+class VolumeChange(LinearTable):
+    """The lattice's volume change dV/V(theta) (fractional, relative to a reference
+    state)."""
+
+    what = "a volume-change"
+
+
+class AxisStrain(LinearTable):
+    """The fractional lattice strain of one crystal axis (a or c) against theta
+    (solver/physics/anisotropy.py). Beyond its end knots it continues along its end
+    segments, as a linear coefficient does (the discrete site fraction overshoots 1 by
+    ~1e-3 near a charged surface's far side), so a two-point table is the linear law."""
+
+    what = "a lattice-strain"
+
+    def __call__(self, theta):
+        return self._extended(theta, self.knots, self.values, ufl.sqrt, self.knots.ufl_shape[0])
+
+    def numpy(self, theta):
+        knots, values = self.table
+        return self._extended(np.asarray(theta, dtype=float), knots, values, np.sqrt, len(knots))
+
+    @staticmethod
+    def _extended(theta, knots, values, sqrt, n):
+        first = (values[1] - values[0]) / (knots[1] - knots[0])
+        last = (values[n - 1] - values[n - 2]) / (knots[n - 1] - knots[n - 2])
+        return (piecewise_linear(theta, knots, values, sqrt, rounding=0.0)
+                + first * rounded_min(theta - knots[0], 0.0, sqrt, 0.0)
+                + last * rounded_max(theta - knots[n - 1], 0.0, sqrt, 0.0))
+
+
+__all__ = ["piecewise_linear", "log_linear_numpy", "DiffusivityFactor", "LinearTable", "VolumeChange", "AxisStrain"]

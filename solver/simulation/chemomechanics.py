@@ -28,7 +28,7 @@ from solver.numerics.linalg import NodalAverage, Projector, SolverFailure
 from solver.physics.lithium import LithiumTransport
 from solver.physics.materials import MaterialFields
 from solver.physics.mechanics import Mechanics
-from solver.physics.anisotropy import eigenstrain_shape
+from solver.physics.anisotropy import eigenstrain_shape, tabulated_lattice_strain
 from solver.physics.grain_boundaries import GrainBoundaryTractions
 from solver.numerics.peak_search import BUDGET_BYTES, SiteFractionHistory, search_peak
 from solver.physics.particle_potential import NewtonDiverged, ParticlePotential, SurfaceSaturated
@@ -131,11 +131,12 @@ class ChemoMechanics:
                           if self.reaction is not None else None)
         # anisotropic lattice strain per grain (solver/physics/anisotropy.py), None: isotropic
         self.eigenstrain = eigenstrain_shape(case, domain) if self.with_mechanics else None
+        self.lattice_strain = tabulated_lattice_strain(case, domain) if self.with_mechanics else None
         self.mechanics = (
             Mechanics(domain, self.materials, self.lithium.theta, theta0, extra,
                       eigenstrain_shape=self.eigenstrain and self.eigenstrain[1],
                       volume_change=drive.volume_change_of_case(case, domain.msh),
-                      extra_strain=self.vacancy_strain)
+                      extra_strain=self.vacancy_strain, lattice_strain=self.lattice_strain)
             if self.with_mechanics else None
         )
         self.grain_boundaries = (  # secondary particles: tractions on the grain boundaries
