@@ -152,3 +152,26 @@ def test_member_overrides_scale_the_end_time_and_the_mesh_with_the_radius():
     big = shock_map.member_overrides(case, 500, 0.5)
     assert "mesh.bulk=3 nm" in big and "mesh.surface=0.5 nm" in big and "protocol.end_time=150 min" in big
     shock_map.load_case(shock_map.SAMPLES["Ru-1"], big)  # a valid case
+
+
+def test_the_map_reads_the_surface_hoop_stress_of_a_galvanostatic_sphere():
+    """On the closed-form galvanostatic sphere (Cheng and Verbrugge) in its parabolic
+    regime, the map's criteria see the steady surface hoop stress (1/5) K j R / D, and the
+    shallowest flaw the handbook K of that surface stress and its gradient."""
+    from solver.physics import analytic
+
+    D, omega, E, nu, flux = 1e-18, 6.9e-7, 150e9, 0.3, 2e-7  # extraction (outward) flux, mol/m^2/s
+    r = np.linspace(0, R, 3001)
+    out = analytic.galvanostatic_sphere(r, 2.0 * R**2 / D, flux, R, D, omega, E, nu)
+    profile = {"r_m": np.append(r, R / 2), "sigma_t_Pa": np.append(out["sigma_t_Pa"], -1e12),
+               "sigma_1_Pa": np.append(np.maximum(out["sigma_r_Pa"], out["sigma_t_Pa"]), -1e12)}  # a repeated radius
+    steady = analytic.steady_surface_hoop_stress(flux, R, D, omega, E, nu)
+    member = shock_map.run_criteria([profile], R, CrackInputs())
+    assert member["hoop_max_Pa"] == pytest.approx(steady, rel=1e-3)
+    a = np.asarray(member["depths_m"])[0]
+    assert a == pytest.approx(0.15e-9)  # 1e-3 R, below the 0.5 nm floor
+    k = member["k_envelope_Pa_sqrt_m"][0]
+    gradient = (out["sigma_t_Pa"][-2] - out["sigma_t_Pa"][-1]) / (r[-1] - r[-2])  # d sigma / d depth
+    linear = fc.uniform_edge_crack_stress_intensity(steady, a) + 0.6830 * gradient * a * math.sqrt(math.pi * a)
+    assert k == pytest.approx(linear, rel=2e-4)  # uniform + linear handbook terms
+    assert member["weibull_effective_stress_Pa"]["10"] < steady  # tension only near the surface
