@@ -85,7 +85,8 @@ def run_criteria(profiles: list[dict], radius_m: float, inputs: CrackInputs) -> 
         r, hoop, first = _ray(profile)
         k_envelope = np.maximum(k_envelope, fc.sphere_surface_crack_stress_intensity(r, hoop, depths))
         for m in moduli:
-            sigma_eff[m] = max(sigma_eff[m], fc.sphere_weibull_effective_stress(r, first, m, inputs.reference_volume_m3))
+            effective = fc.sphere_weibull_effective_stress(r, first, m, inputs.reference_volume_m3)
+            sigma_eff[m] = max(sigma_eff[m], effective)
         hoop_max = max(hoop_max, float(hoop.max()))
     return {"depths_m": depths.tolist(), "k_envelope_Pa_sqrt_m": k_envelope.tolist(),
             "weibull_effective_stress_Pa": {f"{m:g}": v for m, v in sigma_eff.items()},
@@ -208,8 +209,9 @@ def report(members: list[dict], inputs: CrackInputs, paper_radius_nm: float = 15
             lines.append(f"  {'sample':9s} {'R/nm':>6s} {'K crit.':>9s} {'Weibull':>9s}   max K_I/K_Ic at "
                          + ", ".join(f"{c:g}C" for c in rows[0]["rates"]))
             for row in rows:
-                lines.append(f"  {row['sample']:9s} {row['radius_nm']:6g} {_rate_text(row['critical_rate_k'], row['rates']):>9s} "
-                             f"{_rate_text(row['critical_rate_weibull'], row['rates']):>9s}   "
+                by_k = _rate_text(row["critical_rate_k"], row["rates"])
+                by_weibull = _rate_text(row["critical_rate_weibull"], row["rates"])
+                lines.append(f"  {row['sample']:9s} {row['radius_nm']:6g} {by_k:>9s} {by_weibull:>9s}   "
                              + "  ".join(f"{v:6.3f}" for v in row["k_max_over_k_ic"]))
             lines.append("")
     paper = [m for m in members if m["radius_nm"] == paper_radius_nm and m["c_rate"] == paper_rate
@@ -219,8 +221,10 @@ def report(members: list[dict], inputs: CrackInputs, paper_radius_nm: float = 15
         for m in paper:
             k, a = largest_k(m, inputs.max_flaw_fraction_of_radius, inputs.min_flaw_depth_m)
             crit = {t: critical_flaw_depth(m, t) for t in TOUGHNESS_SENSITIVITY_PA_SQRT_M}
-            crit_text = ", ".join(f"{t / 1e6:g} MPa m^0.5: " + (f"{d * 1e9:.1f} nm ({d / m['radius_m']:.2f} R)" if d else
-                                  f"none up to {DEPTH_FRACTIONS[-1]:g} R") for t, d in crit.items())
+            crit_text = ", ".join(
+                f"{t / 1e6:g} MPa m^0.5: "
+                + (f"{d * 1e9:.1f} nm ({d / m['radius_m']:.2f} R)" if d else f"none up to {DEPTH_FRACTIONS[-1]:g} R")
+                for t, d in crit.items())
             lines.append(f"  {m['sample']:9s} peak von Mises {m['peak_von_mises_Pa'] / 1e6:.0f} MPa, largest hoop "
                          f"{m['hoop_max_Pa'] / 1e6:.0f} MPa; max K_I (a <= {inputs.max_flaw_fraction_of_radius:g} R) = "
                          f"{k / 1e6:.3f} MPa m^0.5 at a = {a * 1e9:.1f} nm -> "
@@ -231,6 +235,13 @@ def report(members: list[dict], inputs: CrackInputs, paper_radius_nm: float = 15
             strengths = ", ".join(f"m = {k}: {v / median ** (1 / float(k)) / 1e6:.0f} MPa"
                                   for k, v in m["weibull_effective_stress_Pa"].items())
             lines.append(f"            Weibull P_f >= {inputs.failure_probability:g} for sigma_0 below {strengths}")
+    by_sample = {m["sample"]: m for m in paper}
+    if {"pristine", "Ru-1"} <= set(by_sample):
+        for fraction in FLAW_SENSITIVITY:
+            k_p, k_r = (largest_k(by_sample[s], fraction, inputs.min_flaw_depth_m)[0] for s in ("pristine", "Ru-1"))
+            lines.append(f"  flaws up to {fraction:g} R: pristine cracks and Ru-1 does not for K_Ic in "
+                         f"({k_r / 1e6:.3f}, {k_p / 1e6:.3f}] MPa m^0.5" if k_r < k_p else
+                         f"  flaws up to {fraction:g} R: no K_Ic makes pristine crack and Ru-1 not")
     return "\n".join(lines)
 
 
@@ -281,8 +292,8 @@ def plot(members: list[dict], inputs: CrackInputs, path: Path) -> None:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8, loc="lower left")
     axes[0].set_ylabel("critical C-rate for crack initiation")
-    axes[0].set_title(f"K$_I$(a) $\\geq$ K$_{{Ic}}$, radial edge crack, a $\\leq$ {inputs.max_flaw_fraction_of_radius:g} R",
-                      fontsize=10)
+    axes[0].set_title(f"K$_I$(a) $\\geq$ K$_{{Ic}}$, radial edge crack, "
+                      f"a $\\leq$ {inputs.max_flaw_fraction_of_radius:g} R", fontsize=10)
     axes[1].set_title(f"Weibull volume P$_f$ $\\geq$ {inputs.failure_probability:g} (m = {inputs.weibull_modulus:g}, "
                       f"$\\sigma_0$ = {inputs.characteristic_strength_Pa / 1e6:g} MPa)", fontsize=10)
     fig.text(0.5, 0.005, "crack above a line; ▲ no crack up to the grid's highest rate, ▼ cracks at its lowest "
