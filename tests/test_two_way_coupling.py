@@ -108,8 +108,9 @@ def test_stress_drift_lowers_the_pristine_peak_at_the_same_D():
     case, two = simulate(PRISTINE_TWO_WAY, fitted)
     _, one = simulate(PRISTINE_TWO_WAY, [*fitted, "mechanics.stress_assisted_diffusion=false"])
     beta, floor = beta_of(case), case.lithium.min_site_fraction.si
-    sigma_h = two.sigma_h_P1.x.array
-    r = two.sigma_h_P1.function_space.tabulate_dof_coordinates()[:, 0]
+    pairs = MPI.COMM_WORLD.allgather((two.sigma_h_P1.function_space.tabulate_dof_coordinates()[:, 0],
+                                      two.sigma_h_P1.x.array.copy()))
+    r, sigma_h = (np.concatenate(p) for p in zip(*pairs))
     print(f"\nbeta = {beta:.4f}: one-way {one.peak.value_Pa / 1e6:.1f} MPa, two-way {two.peak.value_Pa / 1e6:.1f} MPa; "
           f"bracket {one.peak.value_Pa / (1 + beta) / 1e6:.1f}-{one.peak.value_Pa / (1 + beta * floor) / 1e6:.1f} MPa")
     assert sigma_h[np.argmax(r)] > 0 > sigma_h[np.argmin(r)]  # tensile surface, compressive centre
