@@ -175,3 +175,37 @@ def test_the_map_reads_the_surface_hoop_stress_of_a_galvanostatic_sphere():
     linear = fc.uniform_edge_crack_stress_intensity(steady, a) + 0.6830 * gradient * a * math.sqrt(math.pi * a)
     assert k == pytest.approx(linear, rel=2e-4)  # uniform + linear handbook terms
     assert member["weibull_effective_stress_Pa"]["10"] < steady  # tension only near the surface
+
+
+def test_a_shock_map_member_meets_the_closed_form_sphere(tmp_path):
+    """End to end on one small member (pristine, 50 nm, 0.5C; a 1D run of seconds): during
+    the galvanostatic charge the run's hoop profile is the Cheng-Verbrugge sphere's (constant
+    D, one-way stress), so K_I of a 0.1 R flaw and the Weibull effective stress read from
+    the run's profile agree with those read from the closed form at the same time."""
+    from mpi4py import MPI
+
+    from solver.io.log import Log
+    from solver.io.tables import read_profiles
+    from solver.physics import analytic
+    from solver.physics.protocol import galvanostatic_flux_mol_m2_s
+    from solver.simulation.run import run_case
+
+    base = shock_map.load_case(shock_map.SAMPLES["pristine"])
+    case = shock_map.load_case(shock_map.SAMPLES["pristine"], shock_map.member_overrides(base, 50, 0.5))
+    assert run_case(case, tmp_path, MPI.COMM_SELF, Log(MPI.COMM_SELF, quiet=True))["status"] == "completed"
+    profiles = read_profiles(tmp_path / "profiles.csv")
+    t = sorted(profiles)[40]  # 40 of 150 output intervals: 40 min into the ~110 min charge
+    r, hoop, first = shock_map._ray(profiles[t])
+    core = case.materials.core
+    radius = case.geometry.radius.si
+    flux = galvanostatic_flux_mol_m2_s(0.5, case.protocol.current_1C.si, core.density.si, radius)
+    exact = analytic.galvanostatic_sphere(r, t, flux, radius, core.lithium_diffusivity.si,
+                                          core.partial_molar_volume.si, core.youngs_modulus.si, core.poisson_ratio.si)
+    a = 0.1 * radius
+    k_run = fc.sphere_surface_crack_stress_intensity(r, hoop, a)[0]
+    k_exact = fc.sphere_surface_crack_stress_intensity(r, exact["sigma_t_Pa"], a)[0]
+    assert k_exact > 0 and k_run == pytest.approx(k_exact, rel=1e-3)
+    first_exact = np.maximum(exact["sigma_r_Pa"], exact["sigma_t_Pa"])
+    v0 = CrackInputs().reference_volume_m3
+    assert fc.sphere_weibull_effective_stress(r, first, 10, v0) == pytest.approx(
+        fc.sphere_weibull_effective_stress(r, first_exact, 10, v0), rel=1e-3)
