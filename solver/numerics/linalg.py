@@ -235,25 +235,31 @@ class NodalAverage:
     non-negative and its largest vertex value is at most the largest DG1 node, where an
     L2 projection undershoots and overshoots (von Mises minima of -0.98 MPa)."""
 
-    def __init__(self, V, S):
+    def __init__(self, V, S, cells: np.ndarray | None = None):
+        """`cells`: the owned local cells to average over (a region; default all): a
+        vertex then averages only its cells among them, and `touched` marks the P1 dofs
+        that have any (the others get 0)."""
         tdim = V.mesh.topology.dim
         owned = V.mesh.topology.index_map(tdim).size_local
-        self._p1 = compat.cell_dofs(V)[:owned].ravel()
-        self._dg1 = compat.cell_dofs(S)[:owned].ravel()
+        cells = np.arange(owned) if cells is None else np.asarray(cells, dtype=np.int64)
+        self._p1 = compat.cell_dofs(V)[cells].ravel()
+        self._dg1 = compat.cell_dofs(S)[cells].ravel()
         count = fem.Function(V)
         self._count = self._summed(np.ones(self._dg1.size), count)
+        self.touched = self._count > 0
 
     def _summed(self, values: np.ndarray, out) -> np.ndarray:
-        out.x.array[:] = 0.0
-        np.add.at(out.x.array, self._p1, values)
+        out.x.array[:] = np.bincount(self._p1, weights=values, minlength=out.x.array.size)
         vec = compat.petsc_vec(out)
         vec.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
         vec.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
         return out.x.array.copy()
 
     def average(self, dg1_values: np.ndarray, out) -> None:
-        """out (P1) <- the vertex averages of `dg1_values` (laid out as S's local dofs)."""
-        out.x.array[:] = self._summed(np.asarray(dg1_values)[self._dg1], out) / self._count
+        """out (P1) <- the vertex averages of `dg1_values` (laid out as S's local dofs,
+        or S's blocks for a blocked S)."""
+        summed = self._summed(np.asarray(dg1_values)[self._dg1], out)
+        out.x.array[:] = np.divide(summed, self._count, out=np.zeros_like(summed), where=self.touched)
 
 
 _PETSC_TYPES = (PETSc.KSP, PETSc.Mat, PETSc.Vec, PETSc.NullSpace, PETSc.PC)
