@@ -499,6 +499,10 @@ class ChemoMechanics:
         ts = self.case.time_stepping
         driver = self.protocol
         end, eps, clock = self._end, self._eps, self._clock
+        # a saturation landing whose step then changes theta too much is refused: the
+        # retries halve the trial step (not the landed one, whose length is where Newton
+        # starts to fail, a threshold round-off moves) and land again only below it
+        landing_refused_above_s = math.inf
         while True:
             t, dt, dt_previous = self.t, clock["dt"], clock["dt_previous"]
             if self.stats.steps + self.stats.rejected >= ts.max_steps:
@@ -513,7 +517,8 @@ class ChemoMechanics:
             try:
                 self._solve(step, dt_previous)
             except SurfaceSaturated as exc:
-                if self._saturation_ends_step(exc):
+                if self._saturation_ends_step(exc) and step < landing_refused_above_s:
+                    trial_s = step
                     step, saturated = self._land_on_saturation(step, dt_previous), True
                 else:
                     self.lithium.reject()
@@ -545,6 +550,9 @@ class ChemoMechanics:
             if too_large and step > ts.min_step.si:
                 self.lithium.reject()
                 self.stats.rejected += 1
+                if saturated:
+                    landing_refused_above_s = step
+                    step = trial_s
                 clock["dt"] = max(step / 2, ts.min_step.si)
                 continue
             if not in_range:
