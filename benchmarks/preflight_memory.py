@@ -1,6 +1,6 @@
 """Pre-flight memory estimate (meshes/estimate.py) vs the measured peak RSS of `lrmo run`
 on every shipped 3D shape: the octant, the sphere, the ellipsoid, the platelet, secondary
-particles, O2 alone and Li + mechanics + O2 (the coupled model). Each run is timed by
+particles, O2 alone, Li + mechanics + O2 (the coupled model) and Li + O2 + oxygen redox. Each run is timed by
 `/usr/bin/time -v` ("Maximum resident set size": the busiest process, in KiB; 1 MB =
 10^6 bytes here). Prints one markdown row per run (the table of docs/meshes.md "Memory
 calibration"), asserts nothing.
@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from meshes.estimate import estimate_run  # noqa: E402
 from solver.case.schema import load_case, validate_case  # noqa: E402
-from solver.simulation.preflight import case_estimate, mesh_inputs, stored_steps  # noqa: E402
+from solver.simulation.preflight import case_estimate, mesh_inputs, solved_p1_fields, stored_steps  # noqa: E402
 
 CASES = ROOT / "cases"
 LRMO = ROOT / ".venv" / "bin" / "lrmo"
@@ -62,6 +62,8 @@ RUNS = [
     ("o2-octant", "pristine_o2.yaml", FAST, 1),
     ("octant", "pristine_stress_octant.yaml", FAST, 1),
     ("octant-ru1", "ru1_stress_octant.yaml", FAST, 1),
+    # Li + O2 + oxygen redox (its vacancies a third P1 system), the first 10 min of the charge
+    ("oxygen-redox-octant", "pristine_cycle_octant.yaml", FAST + ["protocol.steps=[Charge at 0.1C for 10 minutes]"], 1),
 ]
 
 
@@ -85,8 +87,7 @@ def measure(label: str, case_file: str | None, sets: list[str], ranks: int, work
     dofs = summary.get("dofs", {})
     steps = summary.get("lithium", {}).get("steps", 0) if stored_steps(case) else 0
     p1 = dofs.get("lithium", dofs.get("oxygen", 0))
-    fields = ("lithium" in case.physics) + ("oxygen" in case.physics)
-    model = estimate_run(mesh_inputs(case), mechanics="mechanics" in case.physics, p1_fields=fields,
+    model = estimate_run(mesh_inputs(case), mechanics="mechanics" in case.physics, p1_fields=solved_p1_fields(case),
                          ranks=ranks, history_steps=steps, actual=(cells, p1, dofs.get("displacement", 0)))
     return dict(label=label, status=summary["status"], cells=cells, p1=p1, p2=dofs.get("displacement", 0),
                 steps=summary.get("lithium", {}).get("steps", 0), ranks=ranks, wall=wall,

@@ -57,10 +57,14 @@ def mesh_inputs(case: Case) -> dict:
     return inputs
 
 
+def solved_p1_fields(case: Case) -> int:
+    """The P1 fields with a linear system of their own: Li, O2 and oxygen redox's vacancies."""
+    return sum(name in case.physics for name in ("lithium", "oxygen", "oxygen_redox"))
+
+
 def case_estimate(case: Case, ranks: int, inputs: dict | None = None) -> Estimate:
-    p1_fields = ("lithium" in case.physics) + ("oxygen" in case.physics)
     return estimate_run(inputs or mesh_inputs(case), mechanics="mechanics" in case.physics,
-                        p1_fields=p1_fields, ranks=ranks, history_steps=stored_steps(case),
+                        p1_fields=solved_p1_fields(case), ranks=ranks, history_steps=stored_steps(case),
                         history_cap_bytes=BUDGET_BYTES)
 
 
