@@ -360,6 +360,10 @@ class Output(Strict):
         "nm", description="unit of the coordinates and lengths in the field files (ParaView; docs/paraview.md)")
     checkpoint_every: Optional[CheckpointEvery] = Field(
         None, description="periodic checkpoints (always one on SIGTERM/SIGINT)")
+    dense: bool = Field(
+        False, description="dense output: the Li steps set by accuracy and events only, each output "
+        "row interpolated within the accepted step that crosses it (BDF2's quadratic) and its stress "
+        "solved there, instead of a step landing on every output time (docs/performance.md)")
 
     @model_validator(mode="after")
     def _times_increasing(self):
@@ -425,6 +429,7 @@ class Case(Strict):
             raise ValueError("protocol.end_time: required when physics includes 'oxygen' (the O2 "
                              "run follows the Li run up to a known end time)")
         self._check_output_end()
+        self._check_dense_output()
         self._check_mesh()
         self._check_fitted()
         self._check_step_voltages()
@@ -502,6 +507,25 @@ class Case(Strict):
             if not 0 < lo < hi:
                 raise ValueError(f"fitted.{clip(key, 80)}.bracket: need 0 < low < high; got "
                                  f"[{lo:g}, {hi:g}]")
+
+    def _check_dense_output(self) -> None:
+        """output.dense interpolates the Li state only: not with submodels stepped alongside
+        (O2), nor with a stress that feeds the next step (stress-assisted diffusion), nor
+        with 3D field files (untested)."""
+        if not self.output.dense:
+            return
+        if "lithium" not in self.physics:
+            raise ValueError("output.dense: needs 'lithium' in physics (it interpolates the Li steps)")
+        for other in ("oxygen", "oxygen_redox"):
+            if other in self.physics:
+                raise ValueError(f"output.dense: not with {other!r} in physics (its state at the "
+                                 "output times is not interpolated); remove output.dense")
+        if "mechanics" in self.physics and self.mechanics.stress_assisted_diffusion:
+            raise ValueError("output.dense: not with mechanics.stress_assisted_diffusion (the stress "
+                             "solved at an output would drive the next step); remove output.dense")
+        if self.output.fields and self.geometry.shape != "radial":
+            raise ValueError("output.dense: not with output.fields on a 3D geometry.shape; set "
+                             "output.fields: false or remove output.dense")
 
     def _check_oxygen_redox(self) -> None:
         """oxygen_redox needs the Li run with a voltage (its onsets are local potentials

@@ -43,6 +43,9 @@ RANGE_TOLERANCE = 0.01
 STALL_STEPS = 20
 # the step that saturates the surface is found to this fraction of its length
 SATURATION_TOLERANCE = 1e-6
+# output.dense: the next step aims at this share of max_change_per_step (the change grows
+# about linearly with the step), at most twice the last
+DENSE_STEP_SAFETY = 0.8
 # how close two times of a protocol without an end time count as one (s)
 OPEN_ENDED_TIME_TOLERANCE_S = 1e-8
 STRESS_FIELDS = ("sigma_vm_Pa", "sigma_r_Pa", "sigma_t_Pa", "sigma_h_Pa", "sigma_1_Pa")
@@ -194,6 +197,9 @@ class ChemoMechanics:
         self._accepted_voltage = None  # V at the last accepted step (kinetics only)
         self._step_started_at = 0.0  # when the running protocol step started
         self._output_interval = None  # s: outputs of a protocol without an end time
+        # output.dense: rows interpolated within the steps that cross them (_observe_within)
+        self._dense = case.output.dense
+        self._previous_observables = None  # at the step before the last accepted one
 
     def _form(self, name: str):
         if name not in self._forms:
@@ -468,6 +474,7 @@ class ChemoMechanics:
         """Before the first step of `run` (and of a restarted run): the output times; at
         a fresh start the clock, the protocol's first step and the output at t = 0."""
         self._project_fields = project_fields
+        self._observer = observer  # for the rows interpolated within a step (output.dense)
         ts = self.case.time_stepping
         driver = self.protocol
         self._end = end = driver.end_time_s
@@ -510,7 +517,8 @@ class ChemoMechanics:
                     f"time_stepping.max_steps = {ts.max_steps} reached at t = {t:.6g} s "
                     f"(step {dt:.3g} s): the step size collapsed"
                 )
-            target = self._next_target(clock, end)
+            output = self._next_target(clock, end)
+            target = end if self._dense else output  # dense: steps set by accuracy and events only
             limit_s = driver.step_time_limit_s()
             step = min(dt, target - t, (limit_s - t) if limit_s is not None else math.inf)
             saturated = False
@@ -583,18 +591,22 @@ class ChemoMechanics:
                     observed = self.observables(step)
                 if ended_by == "site_fraction" and self.stats.switch_time_s is None:
                     self.stats.switch_time_s = t + step
+            if self._dense:
+                self._observe_within(t, t + step, dt_previous, observed)
+                output = self._next_target(clock, end)
             self.lithium.accept()
             if self.potential is not None:
                 self.potential.accept()
             t += step
             self.t = t
+            self._previous_observables = self._observables
             self._observables = observed
             if self.potential is not None:
                 self._accepted_voltage = self.potential.voltage_V
             self.mean_site_fraction_history.append((t, self.mean_site_fraction()))
             clock["dt_previous"] = step
             self.stats.steps += 1
-            at_output = abs(t - target) <= eps
+            at_output = abs(t - output) <= eps
             if ended_by is None and limit_s is not None and abs(t - limit_s) <= eps:
                 ended_by = "time"
                 self.t = t = limit_s
@@ -608,19 +620,55 @@ class ChemoMechanics:
                     self.potential.forget_history()
             if self.history is not None:
                 n = self._dof_volumes.size
-                self.history.append(target if at_output else t, self.lithium.theta.x.array[:n],
+                self.history.append(output if at_output else t, self.lithium.theta.x.array[:n],
                                     keep=at_output or switched)
             if self.mechanics is not None and (
                 at_output or switched or (self.stress_every and self.stats.steps % self.stress_every == 0)
             ):
-                self._solve_mechanics(target if at_output else t)
+                self._solve_mechanics(output if at_output else t)
             if at_output:
-                self.t = t = target
+                self.t = t = output
                 clock["next_index"] += 1
-            if change < ts.max_change_per_step.si / 4:
+            if self._dense:  # the change grows with the step: aim the next at a share of the allowed one
+                grow = DENSE_STEP_SAFETY * ts.max_change_per_step.si / max(change, 1e-300)
+                clock["dt"] = min(max(step * min(grow, 2.0), dt if grow >= 1 else 0.0), ts.max_step.si)
+            elif change < ts.max_change_per_step.si / 4:
                 clock["dt"] = min(2 * dt, ts.max_step.si)
             self._pending_outputs = (at_output, switched)
             return step
+
+    def _observe_within(self, t_n: float, t_new: float, dt_previous: float | None, observed: dict) -> None:
+        """output.dense: the rows at the output times strictly inside the step t_n ->
+        t_new just solved (not yet accepted), before the protocol moves on. The state there
+        is the step's own interpolant: BDF2's quadratic through t_n - dt_previous, t_n and
+        t_new (linear after backward Euler), for the site fraction and the observables
+        (voltage, current, capacity; the capacity is linear in theta, so it is the
+        interpolated theta's); the stress solved from the interpolated theta (one-way
+        coupling: exact given theta). The fields are as solved afterwards. Collective."""
+        clock, eps = self._clock, self._eps
+        inside = []
+        while (t_o := self._next_target(clock, self._end)) < t_new - eps:
+            inside.append(t_o)
+            clock["next_index"] += 1
+        if not inside:
+            return
+        li = self.lithium
+        nodes = [(t_n, li.theta_n.x.array.copy(), self._observables), (t_new, li.theta.x.array.copy(), observed)]
+        if dt_previous is not None and self._previous_observables is not None:
+            nodes.insert(0, (t_n - dt_previous, li.theta_nm1.x.array.copy(), self._previous_observables))
+        n = self._dof_volumes.size
+        for t_o in inside:
+            weights = [math.prod((t_o - b) / (a - b) for b, _, _ in nodes if b != a) for a, _, _ in nodes]
+            li.theta.x.array[:] = sum(w * theta for w, (_, theta, _) in zip(weights, nodes))
+            self._observables = {key: _interpolated([obs[key] for _, _, obs in nodes], weights)
+                                 for key in observed}
+            if self.history is not None:
+                self.history.append(t_o, li.theta.x.array[:n], keep=True)
+            if self.mechanics is not None:
+                self._solve_mechanics(t_o)
+            self._observe(t_o, self._observer, self._output_times, force=self._output_interval is not None)
+        li.theta.x.array[:] = nodes[-1][1]
+        self._observables = nodes[-2][2]
 
     def observe_step(self, observer) -> None:
         """The outputs of the step just taken: at an output time, and for a protocol of
@@ -662,6 +710,7 @@ class ChemoMechanics:
             "step_started_at_s": self._step_started_at,
             "stats": asdict(self.stats), "peak": asdict(self.peak),
             "mean_site_fraction_history": [list(p) for p in self.mean_site_fraction_history],
+            "previous_observables": self._previous_observables,
             "solved_peaks": [[t, p] for t, p in self._solved_peaks.items()],
         }
         if self.grain_boundaries is not None:
@@ -707,6 +756,8 @@ class ChemoMechanics:
         self._clock = dict(scalars["clock"])
         self.protocol.restore(scalars["protocol"])
         self._observables = dict(scalars["observables"])
+        previous = scalars.get("previous_observables")  # absent from older checkpoints
+        self._previous_observables = None if previous is None else dict(previous)
         self._accepted_voltage = scalars["accepted_voltage_V"]
         self._step_started_at = scalars["step_started_at_s"]
         if self.potential is not None and self._accepted_voltage is not None:
@@ -869,6 +920,13 @@ class ChemoMechanics:
         if self.grain_boundaries is not None:
             out["grain_boundaries"] = self.grain_boundaries.summary()
         return out
+
+
+def _interpolated(values: list[float], weights: list[float]) -> float:
+    """sum(w v); a value the nodes share exactly (a step's current) stays exact."""
+    if all(v == values[0] for v in values):
+        return values[0]
+    return float(sum(w * v for w, v in zip(weights, values)))
 
 
 __all__ = ["ChemoMechanics", "SolverFailure", "bdf_coefficients"]
