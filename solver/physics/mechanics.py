@@ -302,10 +302,7 @@ class Mechanics:
         local = (-1.0, 0.0, 0)
         for tag, average in self._vertex_averages():
             n = len(self._vertex_radius_m)
-            averaged = np.empty((n, 6))
-            for k in range(6):
-                average.average(comps[:, k], self._average_out)
-                averaged[:, k] = self._average_out.x.array[:n]
+            averaged = average.average_columns(comps, self._average_out)[:n]
             vm = np.where(average.touched[:n], self._von_mises(voigt_tensors(averaged)), -1.0)
             if vm.size and vm.max() > local[0]:
                 i = int(np.argmax(vm))
