@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from solver.case.loading import CaseError, clip, clip_repr, parse_yaml, read_yaml_file
 from solver.case.oxygen import Oxygen
 from solver.case.oxygen_redox import OxygenRedox
+from solver.case.fracture import Fracture
 from solver.case.grains import Grains
 from solver.case.fitted import FittedParameter
 from solver.case.protocol_steps import check_step_voltages, read_steps
@@ -383,7 +384,7 @@ class Output(Strict):
 class Case(Strict):
     name: str = Field(pattern=PLAIN_NAME, description="a plain file name (the default output folder)")
     description: str = ""
-    physics: list[Literal["lithium", "mechanics", "oxygen", "oxygen_redox"]] = Field(
+    physics: list[Literal["lithium", "mechanics", "oxygen", "oxygen_redox", "fracture"]] = Field(
         ["lithium", "mechanics"], min_length=1)
     geometry: Geometry
     mesh: MeshSizes = MeshSizes()
@@ -394,6 +395,8 @@ class Case(Strict):
     oxygen: Optional[Oxygen] = Field(None, description="required when physics includes 'oxygen'")
     oxygen_redox: Optional[OxygenRedox] = Field(
         None, description="required when physics includes 'oxygen_redox' (with lithium and oxygen)")
+    fracture: Optional[Fracture] = Field(
+        None, description="required when physics includes 'fracture' (AT1 phase field; with lithium and mechanics)")
     grains: Optional[Grains] = Field(None, description="grain orientations, anisotropic lattice strain, secondary particles")
     time_stepping: TimeStepping = TimeStepping()
     solvers: Solvers = Solvers()
@@ -414,6 +417,7 @@ class Case(Strict):
                 raise ValueError(f"{section}: required key is missing (physics includes 'lithium')")
         self._check_oxygen()
         self._check_oxygen_redox()
+        self._check_fracture()
         if (self.geometry.coating_thickness.si > 0 and self.materials is not None
                 and self.materials.coating is None):
             raise ValueError(
@@ -526,6 +530,29 @@ class Case(Strict):
         if self.output.fields and self.geometry.shape != "radial":
             raise ValueError("output.dense: not with output.fields on a 3D geometry.shape; set "
                              "output.fields: false or remove output.dense")
+
+    def _check_fracture(self) -> None:
+        """fracture: the phase field loaded by the mechanics' eigenstrain, on the octant
+        (its symmetry planes; solver/simulation/fracture_submodel.py), resolving l at the surface."""
+        if ("fracture" in self.physics) != (self.fracture is not None):
+            raise ValueError("fracture: required when physics includes 'fracture', and only then")
+        if self.fracture is None:
+            return
+        for needed in ("lithium", "mechanics"):
+            if needed not in self.physics:
+                raise ValueError(f"physics: 'fracture' needs {needed!r} as well (it is loaded by the Li eigenstrain)")
+        if self.geometry.shape != "octant":
+            raise ValueError(f"physics: 'fracture' runs on geometry.shape: octant only (got "
+                             f"{self.geometry.shape!r}; the 1D radial model cannot localise a crack)")
+        if self.grains is not None or self.mechanics.stress_assisted_diffusion:
+            raise ValueError("physics: 'fracture' is not supported with grains or "
+                             "mechanics.stress_assisted_diffusion yet")
+        from meshes.sizes import checked_inputs
+
+        g, m = self.geometry, self.mesh
+        sizes = checked_inputs(g.radius.si, g.layer_thickness.si, g.coating_thickness.si, shape=g.shape,
+                               size_bulk_m=m.bulk and m.bulk.si, size_surface_m=m.surface and m.surface.si)
+        self.fracture.check_resolution(self.materials.core.youngs_modulus.si, sizes["size_surface_m"])
 
     def _check_oxygen_redox(self) -> None:
         """oxygen_redox needs the Li run with a voltage (its onsets are local potentials

@@ -92,11 +92,12 @@ def strain(u):
     return ufl.sym(ufl.grad(u))
 
 
-def split_energy_densities(eps, params: FractureParameters):
+def split_energy_densities(eps, params: FractureParameters, lame=None):
     """(psi+, psi-) of the volumetric-deviatoric split (Amor et al. 2009) in the strain's
-    dimension n: psi+ + psi- = lambda/2 tr(eps)^2 + mu eps:eps."""
+    dimension n: psi+ + psi- = lambda/2 tr(eps)^2 + mu eps:eps. `lame` = (lambda, mu) as
+    UFL expressions (e.g. per region) instead of the parameters' constants."""
     n = eps.ufl_shape[0]
-    lmbda, mu = params.lame_lambda_Pa, params.shear_modulus_Pa
+    lmbda, mu = (params.lame_lambda_Pa, params.shear_modulus_Pa) if lame is None else lame
     bulk_n = lmbda + 2 * mu / n
     tr = ufl.tr(eps)
     tr_plus, tr_minus = (tr + abs(tr)) / 2, (tr - abs(tr)) / 2
@@ -107,6 +108,14 @@ def split_energy_densities(eps, params: FractureParameters):
 def degradation(d, residual_stiffness: float):
     """g(d) = (1 - d)^2 + k_res."""
     return (1 - d) ** 2 + residual_stiffness
+
+
+def absolute_tolerances(params: FractureParameters, volume: float, relative: float = 1e-14) -> tuple[dict, dict]:
+    """(displacement, damage) SNES options with `snes_atol` in the body's own units: a
+    force E V^(2/3) and an energy G_c V / l, times `relative`. The defaults' 1e-12 (N, J)
+    exceed a nanoparticle's whole residual (SNES would stop before its first step)."""
+    return ({"snes_atol": relative * params.youngs_modulus_Pa * volume ** (2 / 3)},
+            {"snes_atol": relative * params.toughness_J_m2 / params.length_scale_m * volume})
 
 
 class StaggeredNotConverged(RuntimeError):
@@ -124,11 +133,14 @@ class PhaseFieldFracture:
     changes their values between steps), d in P1 on the same mesh. `toughness_factor`
     (a UFL expression, default 1) scales G_c in space: a weak spot, a grain boundary.
     `displacement_options` and `damage_options` update the SNES/KSP options (LU by
-    default: DISPLACEMENT_OPTIONS, DAMAGE_OPTIONS)."""
+    default: DISPLACEMENT_OPTIONS, DAMAGE_OPTIONS). `eigenstrain` (a UFL scalar e, e.g.
+    the chemical strain Omega c_max (theta - theta_0) / 3) makes the energy that of the
+    elastic strain eps(u) - e I; `lame` = (lambda, mu) UFL fields replace the constants."""
 
     def __init__(self, V, params: FractureParameters, bcs, tol: float = 1e-5,
                  max_iterations: int = 1000, toughness_factor=1.0,
-                 displacement_options: dict | None = None, damage_options: dict | None = None):
+                 displacement_options: dict | None = None, damage_options: dict | None = None,
+                 eigenstrain=None, lame=None):
         msh = V.mesh
         self.params, self.tol, self.max_iterations = params, tol, max_iterations
         self.comm = msh.comm
@@ -141,7 +153,11 @@ class PhaseFieldFracture:
         self._d_sweep = np.zeros_like(self.d.x.array)
 
         dx = ufl.dx(domain=msh)
-        psi_plus, psi_minus = split_energy_densities(strain(self.u), params)
+        eps = strain(self.u)
+        if eigenstrain is not None:
+            eps = eps - eigenstrain * ufl.Identity(eps.ufl_shape[0])
+        psi_plus, psi_minus = split_energy_densities(eps, params, lame)
+        self.psi_plus = psi_plus
         elastic = (degradation(self.d, params.residual_stiffness) * psi_plus + psi_minus) * dx
         ell = params.length_scale_m
         fracture = toughness_factor * params.toughness_J_m2 / AT1_C_W * (self.d / ell + ell * ufl.inner(ufl.grad(self.d), ufl.grad(self.d))) * dx

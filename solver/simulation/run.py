@@ -14,6 +14,7 @@ from solver.simulation.chemomechanics import ChemoMechanics
 from solver.simulation.engine import Engine
 from solver.simulation.oxygen_simulation import OxygenSubmodel, oxygen_domain, slice_points
 from solver.simulation.oxygen_redox_submodel import OxygenRedoxSubmodel
+from solver.simulation.fracture_submodel import FractureSubmodel
 from solver.physics.domain import Domain
 from solver.simulation.lifecycle import field_writer, run_sequence
 from solver.io.fields_io import FieldWriter, region_function
@@ -38,6 +39,8 @@ def submodels_of_case(case: Case, domain: Domain, lithium: ChemoMechanics | None
         if "oxygen_redox" in case.physics:  # makes the O2: stepped first
             submodels.append(OxygenRedoxSubmodel(case, lithium, oxygen))
         submodels.append(oxygen)
+    if "fracture" in case.physics:  # reads the accepted Li state only
+        submodels.append(FractureSubmodel(case, lithium))
     return submodels
 
 

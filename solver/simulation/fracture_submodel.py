@@ -1,0 +1,143 @@
+"""Phase-field fracture driven by the chemo-mechanics, as a submodel of the one time loop
+(solver/simulation/submodel.py; docs/fracture.md).
+
+Every `fracture.every_steps` accepted Li steps, and at every output time, the AT1 phase
+field (solver/physics/fracture.py) is loaded by the chemical eigenstrain of the current
+site fraction, the very UFL expression the mechanics uses (`Mechanics.chemical_strain`,
+Omega c_max (theta - theta_0) / 3, plus the vacancies' strain when oxygen redox runs),
+with the mechanics' Lame fields and its symmetry planes, and one staggered step is
+solved. The damage does not heal: each step's lower bound is the previous step's damage.
+One-way: the damage does not act back on the Li transport or on the mechanics' stress.
+It follows the Li protocol (`follows_lead`); no file is written here."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import ufl
+from dolfinx import fem
+from mpi4py import MPI
+
+from solver import compat
+from solver.physics.fracture import FractureParameters, PhaseFieldFracture, absolute_tolerances
+
+DAMAGED = 0.5  # a node or cell with d above this counts as cracked
+ONSET = 1e-3  # the first max d above this marks where and when the damage starts
+
+
+class FractureSubmodel:
+    name = "fracture"
+    profile_columns = ("damage",)
+    follows_lead = True
+    time_step_s = math.inf
+    end_time_s = math.inf
+
+    def __init__(self, case, lithium):
+        """`lithium`: the ChemoMechanics whose mechanics (eigenstrain, Lame fields,
+        symmetry planes) loads the phase field."""
+        mech, materials, domain = lithium.mechanics, lithium.materials, lithium.domain
+        if mech is None or domain.radial or domain.shape != "octant":
+            raise ValueError("physics: 'fracture' needs 'mechanics' on geometry.shape: octant")
+        f = case.fracture
+        self.lead, self.every = lithium, f.every_steps
+        self.comm, self.sf = domain.comm, domain.symmetry_factor
+        E = _global_max(materials.youngs_modulus)  # the core's (the particle's largest)
+        nu = _global_max(materials.poisson_ratio)
+        self.params = FractureParameters(E, nu, f.toughness.si, f.length_scale_m(E), f.residual_stiffness.si)
+        dx = ufl.dx(domain=domain.msh)
+        self._volume = volume = self.comm.allreduce(
+            fem.assemble_scalar(fem.form(compat.constant(domain.msh, 1.0) * dx)), op=MPI.SUM)
+        u_options, d_options = absolute_tolerances(self.params, volume)
+        V = compat.functionspace(domain.msh, "Lagrange", 1, domain.displacement_shape)
+        self.model = PhaseFieldFracture(
+            V, self.params, mech._rigid_body_constraints(V), tol=f.staggered_tolerance,
+            eigenstrain=mech.chemical_strain, lame=(materials.lmbda, materials.mu),
+            displacement_options=u_options, damage_options=d_options)
+        self.damage = d = self.model.d
+        self.output_fields = {"damage": d}
+        self._damaged_volume = fem.form(ufl.conditional(ufl.gt(d, DAMAGED), 1.0, 0.0) * dx)
+        self._x = d.function_space.tabulate_dof_coordinates()
+        self._n = d.function_space.dofmap.index_map.size_local
+        self.steps = 0  # accepted Li steps seen
+        self.solved_at = -1  # the step count of the last solve
+        self.solves = self.sweeps = 0
+        self.onset: dict | None = None  # where and when max d first exceeds ONSET
+
+    # -- the loop -------------------------------------------------------------------------
+    def step(self, t_new, dt, bdf, lead=None) -> None:
+        pass  # it reads the accepted Li state in `accept`
+
+    def accept(self) -> None:
+        self.steps += 1
+        if self.steps % self.every == 0:
+            self._solve()
+
+    def reject(self) -> None:
+        pass
+
+    def _solve(self) -> None:
+        """One staggered AT1 step at the current site fraction (once per accepted Li step)."""
+        if self.solved_at == self.steps:
+            return
+        result = self.model.solve_step()
+        self.solved_at = self.steps
+        self.solves += 1
+        self.sweeps += result.iterations
+        if self.onset is None and self.max_damage() > ONSET:
+            self.onset = self._where_largest()
+
+    def _where_largest(self) -> dict:
+        owned = self.damage.x.array[: self._n]
+        i = int(np.argmax(owned)) if owned.size else -1
+        value, rank = max(self.comm.allgather((float(owned[i]) if i >= 0 else -1.0, self.comm.rank)))
+        r = float(np.linalg.norm(self._x[i])) if self.comm.rank == rank else 0.0
+        r = self.comm.bcast(r, root=rank)
+        return {"time_s": self.lead.t, "damage": value, "radius_m": r,
+                "location": self.lead.domain.describe_radius(r)}
+
+    # -- quantities (collective) ----------------------------------------------------------
+    def max_damage(self) -> float:
+        owned = self.damage.x.array[: self._n]
+        return self.comm.allreduce(float(owned.max(initial=0.0)), op=MPI.MAX)
+
+    def scalars(self, t: float) -> dict:
+        self._solve()  # an output time: the phase field at this state
+        m = self.model
+        return {"damage_max": self.max_damage(),
+                "damaged_volume_fraction": m.assemble(self._damaged_volume) / self._volume,
+                "fracture_energy_J": self.sf * m.fracture_energy(),
+                "fracture_elastic_energy_J": self.sf * m.elastic_energy()}
+
+    def ledger(self) -> dict:
+        return {}
+
+    def update_output_fields(self) -> None:
+        self._solve()
+
+    def results(self) -> dict:
+        p = self.params
+        return {"fracture": {**self.scalars(self.lead.t), "onset": self.onset,
+                             "critical_stress_Pa": p.critical_stress_Pa, "length_scale_m": p.length_scale_m,
+                             "toughness_J_m2": p.toughness_J_m2, "solves": self.solves,
+                             "staggered_sweeps": self.sweeps, "steps": self.steps}}
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def state(self) -> tuple[dict, dict]:
+        n = self._n
+        return ({"steps": self.steps, "solved_at": self.solved_at, "solves": self.solves,
+                 "sweeps": self.sweeps, "onset": self.onset},
+                {"d": self.damage.x.array[:n].copy(), "d_previous": self.model.d_previous.x.array[:n].copy()})
+
+    def restore(self, scalars: dict, arrays: dict) -> None:
+        for f, key in ((self.damage, "d"), (self.model.d_previous, "d_previous")):
+            f.x.array[: self._n] = arrays[key]
+            f.x.scatter_forward()
+        self.steps, self.solved_at = scalars["steps"], scalars["solved_at"]
+        self.solves, self.sweeps, self.onset = scalars["solves"], scalars["sweeps"], scalars["onset"]
+
+
+def _global_max(f) -> float:
+    return f.function_space.mesh.comm.allreduce(float(f.x.array.max(initial=-np.inf)), op=MPI.MAX)
+
+
+__all__ = ["FractureSubmodel"]
