@@ -154,6 +154,7 @@ class Mechanics:
         self.node_radius_m = domain.point_radii(self.node_points)
         self.node_region = self._node_regions(n_owned)
         self._averages = None  # per-region vertex averages for the peak (_vertex_averages)
+        self._all_cells = None  # vertex averages over every cell, for the files (averaged_von_mises)
         self.iterations = 0
 
     def destroy(self) -> None:
@@ -284,6 +285,19 @@ class Mechanics:
             self._averages = [(CELL_TAGS[name], NodalAverage(V1, self.S, np.flatnonzero(tag_of_cell == CELL_TAGS[name])))
                               for name in self.domain.regions_present()]
         return self._averages
+
+    def averaged_von_mises(self, out) -> None:
+        """out (P1) <- von Mises of the stress tensor averaged at each vertex over all its
+        cells, for the field files: >= 0, and at most the reported peak (von Mises is
+        convex, so that of an average of the regions' averages is at most their largest)."""
+        if self._all_cells is None:
+            self._all_cells = NodalAverage(out.function_space, self.S)
+        comps = self.stress_components.x.array.reshape(-1, 6)
+        averaged = np.empty((out.x.array.size, 6))
+        for k in range(6):
+            self._all_cells.average(comps[:, k], out)
+            averaged[:, k] = out.x.array
+        out.x.array[:] = self._von_mises(voigt_tensors(averaged))
 
     def peak_von_mises(self) -> dict:
         """Largest von Mises stress over the particle with its radius and region

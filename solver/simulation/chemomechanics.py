@@ -24,7 +24,7 @@ from solver import compat
 from solver.numerics import collectives
 from solver.case.schema import Case
 from solver.physics.domain import Domain
-from solver.numerics.linalg import NodalAverage, Projector, SolverFailure
+from solver.numerics.linalg import Projector, SolverFailure
 from solver.physics.lithium import LithiumTransport
 from solver.physics.materials import MaterialFields
 from solver.physics.mechanics import Mechanics
@@ -235,8 +235,8 @@ class ChemoMechanics:
         return row
 
     def update_output_fields(self) -> None:
-        """The stress measures and c_Li onto P1 for ParaView and the ray: L2 projections, the
-        non-negative measures (AVERAGED_FIELDS) vertex averages of their DG1 nodes."""
+        """The stress measures and c_Li onto P1 for ParaView and the ray: L2 projections, von
+        Mises (AVERAGED_FIELDS) that of the stress tensor averaged at each vertex."""
         projector, dg1 = self._projection_tools()
         projector.project(self._c_expr, self.c_Li, key="c_Li")
         if self.lithium.discontinuous:
@@ -245,8 +245,8 @@ class ChemoMechanics:
             return
         measures = self.mechanics.stress_measures(all_local=True)
         for name in STRESS_FIELDS:
-            if name in AVERAGED_FIELDS:
-                self._nodal_average.average(measures[name], self.output_fields[name])
+            if name in AVERAGED_FIELDS:  # von Mises of the vertex-averaged tensor
+                self.mechanics.averaged_von_mises(self.output_fields[name])
                 continue
             dg1.x.array[:] = measures[name]
             projector.project(dg1, self.output_fields[name], key="dg1")
@@ -264,7 +264,6 @@ class ChemoMechanics:
                 if not np.allclose(S1.tabulate_dof_coordinates(), self.mechanics.S.tabulate_dof_coordinates()):
                     raise RuntimeError("DG1 scalar and Voigt spaces differ in node layout")
                 dg1 = fem.Function(S1)
-                self._nodal_average = NodalAverage(self.sigma_h_P1.function_space, S1)
             self._projection = (Projector(compat.functionspace(msh, "Lagrange", 1), "output_projection"), dg1)
         return self._projection
 
