@@ -151,8 +151,8 @@ def test_cycle_step_ends_and_capacities_keep_their_meaning(cycles):
     """Each step ends by the same limit at the same time and capacity within the steps'
     accuracy, and the rows' capacity, voltage and step are the landing run's. The
     discharge ends where its surface saturates, where the steps matter most: against a
-    run with 10x smaller max_change_per_step its capacity is 0.78 % short with dense
-    output, 0.13 % with landing (whose steps the 10-s outputs cap)."""
+    run with 10x smaller max_change_per_step its capacity is 0.8 % short with dense
+    output, 0.14 % with landing (whose steps the 10-s outputs cap)."""
     (landing_rows, landing), (rows, dense) = cycles[False], cycles[True]
     for a, b in zip(landing["protocol"]["steps"], dense["protocol"]["steps"], strict=True):
         assert a["ended_by"] == b["ended_by"]

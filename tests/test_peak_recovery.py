@@ -60,3 +60,20 @@ def test_peak_of_an_erfc_layer_matches_the_closed_form_in_1d_and_3d(case_file):
     assert peak["location"] == "surface"
     assert peak["value_Pa"] == pytest.approx(exact, rel=0.01)
     assert peak["value_Pa"] <= largest_node * (1 + 1e-12)  # an average never exceeds its values
+
+
+def test_all_components_averaged_at_once_are_the_per_component_averages():
+    """NodalAverage.average_columns (one bincount on one rank, the peak's path) gives
+    exactly `average` column by column, on every region of a layered 1D particle."""
+    case = load_case(CASES / "ru1_stress.yaml", LAYER)
+    domain = build_domain(case, MPI.COMM_WORLD)
+    theta = fem.Function(compat.functionspace(domain.msh, "Lagrange", 1))
+    theta.x.array[:] = case.lithium.initial_site_fraction.si + DTHETA
+    mechanics = Mechanics(domain, MaterialFields(domain, case), theta, case.lithium.initial_site_fraction.si)
+    values = np.random.default_rng(7).normal(size=mechanics.stress_components.x.array.size).reshape(-1, 6)
+    work = mechanics._average_out if mechanics._vertex_averages() else None
+    for _, average in mechanics._vertex_averages():
+        together = average.average_columns(values, work)
+        for k in range(6):
+            average.average(values[:, k], work)
+            assert np.array_equal(together[:, k], work.x.array)

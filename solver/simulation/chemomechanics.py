@@ -46,6 +46,9 @@ SATURATION_TOLERANCE = 1e-6
 # output.dense: the next step aims at this share of max_change_per_step (the change grows
 # about linearly with the step), at most twice the last
 DENSE_STEP_SAFETY = 0.8
+# output.dense: a step that saturates the surface ends the protocol step only once it is this
+# short a share of the protocol step so far (longer ones are halved: a long step saturates early)
+DENSE_SATURATION_SHARE = 1e-5
 # how close two times of a protocol without an end time count as one (s)
 OPEN_ENDED_TIME_TOLERANCE_S = 1e-8
 STRESS_FIELDS = ("sigma_vm_Pa", "sigma_r_Pa", "sigma_t_Pa", "sigma_h_Pa", "sigma_1_Pa")
@@ -524,7 +527,11 @@ class ChemoMechanics:
             try:
                 self._solve(step, dt_previous)
             except SurfaceSaturated as exc:
-                if self._saturation_ends_step(exc) and step < landing_refused_above_s:
+                ends = self._saturation_ends_step(exc)
+                if ends and self._dense and step > max(DENSE_SATURATION_SHARE * (t - self._step_started_at),
+                                                       ts.min_step.si):
+                    ends = False  # a long BDF2 step saturates early: approach with shorter ones first
+                if ends and step < landing_refused_above_s:
                     trial_s = step
                     step, saturated = self._land_on_saturation(step, dt_previous), True
                 else:
