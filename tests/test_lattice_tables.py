@@ -18,7 +18,7 @@ from solver.physics.materials import MaterialFields
 from solver.physics.mechanics import Mechanics
 from solver.simulation.chemomechanics import ChemoMechanics
 from solver.simulation.domain_setup import build_domain
-from test_grains import DELTA, OCTANT, box_bicrystal, laminate_traction
+from test_grains import DELTA, OCTANT, assert_same_on_1_and_2_ranks, box_bicrystal, laminate_traction
 
 XRD = CASES / "secondary_50grains_xrd.yaml"
 PAPER_VOLUME_CHANGE = -0.0362  # Sun et al. 2025, in-situ XRD, pristine, first charge (MEASURED)
@@ -155,3 +155,12 @@ def test_tables_with_a_volume_change_table_or_the_drift_are_refused():
     both = load_case(OCTANT, [lattice, "materials.core.volume_change={site_fraction: [0, 1], value: [-0.03, 0], source: x}"])
     with pytest.raises(ValueError, match="leave out materials.core.volume_change"):
         anisotropy.tabulated_lattice_strain(both, domain)
+
+
+@pytest.mark.slow  # ~50 s: two runs of an 8-grain particle
+def test_tables_give_the_same_secondary_particle_on_1_and_2_ranks(tmp_path):
+    """8 grains with curved tables (the DG0 c-axis field and the table Constants built on
+    every rank): peak and traction statistics agree between 1 and 2 ranks."""
+    lattice = f"{{a_axis: {table([0.0, 0.9, 1.0], [-0.03, -0.008, 0.0])}, c_axis: {table([0.0, 0.95, 1.0], [0.0, 0.01, 0.0])}}}"
+    results = assert_same_on_1_and_2_ranks(tmp_path, f"{{count: 8, seed: 2, lattice_strain: {lattice}}}")
+    assert results[0]["grain_boundaries"]["at_max_normal_traction"]["normal_max_Pa"] > 1e7
