@@ -13,6 +13,8 @@ the load of a shared machine hits both alike; prints best, median and the median
 pairwise ratios. Asserts nothing.
 Run: LRMO_PYBAMM_PYTHON=~/pybamm-venv/bin/python .venv/bin/python benchmarks/cycle_speed.py [--repeats 5]
      [--set time_stepping.max_change_per_step=0.01]
+     dense output (rows interpolated between adaptive steps, as PyBaMM's): --set output.dense=true
+     --set "time_stepping.max_step=100 s" --set time_stepping.max_change_per_step=0.004
 """
 from __future__ import annotations
 
