@@ -2,6 +2,7 @@
 docs/fracture.md): a stress-free swelling does not crack, the damage never heals over a
 run, the surface cracks only when its stress passes the AT1 onset, the case section is
 validated, and 2 ranks give the serial run."""
+import json
 import math
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 from dolfinx import fem, mesh
 from mpi4py import MPI
 
-from conftest import CASES
+from conftest import CASES, run_lrmo
 from solver import compat
 from solver.case.loading import CaseError
 from solver.case.schema import load_case, load_case_data, validate_case
@@ -143,3 +144,28 @@ def test_the_surface_cracks_above_the_at1_onset_and_not_below(weak_run):
     _, strong, _ = _charge(_toughness_for(1.2 * peak * PEAK_BIAXIAL_ONSET))
     s = strong.results()["fracture"]
     assert s["damage_max"] == 0.0 and s["onset"] is None and s["fracture_energy_J"] == 0.0
+
+
+SMALL = ["--set", "mesh.surface=10 nm", "--set", "mesh.bulk=30 nm", "--set", "geometry.radius=100 nm",
+         "--set", "protocol.end_time=4 min", "--set", "fracture.length_scale=40 nm",
+         "--set", f"fracture.toughness={_toughness_for(250e6):.6g} J/m^2", "--set", "fracture.every_steps=5",
+         "--set", "output.count=3", "--set", "output.fields=false", "--quiet"]
+
+
+@pytest.mark.slow
+def test_serial_and_two_ranks_give_the_same_damage(tmp_path):
+    """The small weak-surface charge (sigma_c = 250 MPa) by `lrmo run` on 1 and 2 ranks:
+    the same damage to the staggered tolerance (1e-5 in d) and the same onset."""
+    results = []
+    for n in (1, 2):
+        out = tmp_path / f"n{n}"
+        proc = run_lrmo(["run", str(CASES / "pristine_fracture_octant.yaml"), "--out", str(out), *SMALL], n_ranks=n)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        results.append(json.loads((out / "summary.json").read_text())["fracture"])
+    one, two = results
+    assert one["damage_max"] > 0.01
+    assert two["damage_max"] == pytest.approx(one["damage_max"], abs=1e-4)
+    assert two["fracture_energy_J"] == pytest.approx(one["fracture_energy_J"], rel=1e-3)
+    assert two["fracture_elastic_energy_J"] == pytest.approx(one["fracture_elastic_energy_J"], rel=1e-5)
+    assert two["onset"]["location"] == one["onset"]["location"] == "surface"
+    assert two["onset"]["time_s"] == pytest.approx(one["onset"]["time_s"], rel=1e-9)
