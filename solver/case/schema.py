@@ -550,8 +550,11 @@ class Case(Strict):
         from meshes.sizes import checked_inputs
 
         g, m = self.geometry, self.mesh
-        sizes = checked_inputs(g.radius.si, g.layer_thickness.si, g.coating_thickness.si, shape=g.shape,
-                               size_bulk_m=m.bulk and m.bulk.si, size_surface_m=m.surface and m.surface.si)
+        try:
+            sizes = checked_inputs(g.radius.si, g.layer_thickness.si, g.coating_thickness.si, shape=g.shape,
+                                   size_bulk_m=m.bulk and m.bulk.si, size_surface_m=m.surface and m.surface.si)
+        except ValueError:
+            return  # _check_mesh refuses it, naming the case keys
         self.fracture.check_resolution(self.materials.core.youngs_modulus.si, sizes["size_surface_m"])
 
     def _check_oxygen_redox(self) -> None:
