@@ -25,7 +25,8 @@ PAPER_VOLUME_CHANGE = -0.0362  # Sun et al. 2025, in-situ XRD, pristine, first c
 
 
 def table(knots, strain, source="test"):
-    return f"{{table: {{site_fraction: {list(knots)}, strain: {list(strain)}}}, source: {source}}}"
+    # plain floats: numpy 2 writes np.float64(0.0) in a list's repr
+    return f"{{table: {{site_fraction: {[float(k) for k in knots]}, strain: {[float(s) for s in strain]}}}, source: {source}}}"
 
 
 def grains(a, c, orientations="[[90, 90, 0]]", count=1):
