@@ -45,8 +45,10 @@ def test_stress_maps_and_profiles_reach_the_reported_peak_at_its_time(stress_run
         stress = _summary(folder)["stress"]
         t, r_nm, vm_MPa = inputs[label]
         assert t == pytest.approx(stress["peak_time_s"], rel=1e-9)  # as the CSV writes it
-        assert vm_MPa.max() * 1e6 == pytest.approx(stress["peak_von_mises_Pa"], rel=1e-9)
-        assert r_nm[np.argmax(vm_MPa)] * 1e-9 == pytest.approx(stress["peak_radius_m"], rel=1e-9)
+        # the drawn DG1 nodes against the reported peak, their vertex average per region
+        # (solver/physics/mechanics.py peak_von_mises): at least it, and O(h^2) above
+        assert_reaches_the_peak(vm_MPa * 1e6, stress["peak_von_mises_Pa"])
+        assert r_nm[np.argmax(vm_MPa)] * 1e-9 == pytest.approx(stress["peak_radius_m"], abs=1e-9)
 
 
 def test_the_profile_holds_the_interface_node_and_the_peak_inside_the_layer(stress_runs):
@@ -56,7 +58,11 @@ def test_the_profile_holds_the_interface_node_and_the_peak_inside_the_layer(stre
     _, r_nm, vm_MPa = figs.stress_map_inputs({"Ru-1": folder})["Ru-1"]
     assert np.isclose(r_nm, interface_nm, rtol=0, atol=1e-6).any()  # the core|layer node is drawn
     assert interface_nm < r_nm[np.argmax(vm_MPa)] < inputs["radius_m"] * 1e9  # the drawn peak: inside
-    assert vm_MPa.max() * 1e6 == pytest.approx(_summary(folder)["stress"]["peak_von_mises_Pa"], rel=1e-9)
+    assert_reaches_the_peak(vm_MPa * 1e6, _summary(folder)["stress"]["peak_von_mises_Pa"])
+
+
+def assert_reaches_the_peak(drawn_Pa, peak_Pa, rel=1e-3):
+    assert peak_Pa * (1 - 1e-9) <= drawn_Pa.max() <= peak_Pa * (1 + rel)  # 1e-9: the CSV rounds to 0.1 Pa
 
 
 def test_figures_are_written(stress_runs, tmp_path):
