@@ -531,16 +531,21 @@ class Case(Strict):
             raise ValueError("output.dense: not with output.fields on a 3D geometry.shape; set "
                              "output.fields: false or remove output.dense")
 
+    def _physics_section(self, name: str, needs: tuple[str, ...]) -> bool:
+        """Whether the section `name` is given; it must be exactly when physics includes
+        `name`, and then with the physics it `needs`."""
+        if (name in self.physics) != (getattr(self, name) is not None):
+            raise ValueError(f"{name}: required when physics includes {name!r}, and only then")
+        for needed in needs if getattr(self, name) is not None else ():
+            if needed not in self.physics:
+                raise ValueError(f"physics: {name!r} needs {needed!r} as well")
+        return getattr(self, name) is not None
+
     def _check_fracture(self) -> None:
         """fracture: the phase field loaded by the mechanics' eigenstrain, on the octant
         (its symmetry planes; solver/simulation/fracture_submodel.py), resolving l at the surface."""
-        if ("fracture" in self.physics) != (self.fracture is not None):
-            raise ValueError("fracture: required when physics includes 'fracture', and only then")
-        if self.fracture is None:
+        if not self._physics_section("fracture", needs=("lithium", "mechanics")):
             return
-        for needed in ("lithium", "mechanics"):
-            if needed not in self.physics:
-                raise ValueError(f"physics: 'fracture' needs {needed!r} as well (it is loaded by the Li eigenstrain)")
         if self.geometry.shape != "octant":
             raise ValueError(f"physics: 'fracture' runs on geometry.shape: octant only (got "
                              f"{self.geometry.shape!r}; the 1D radial model cannot localise a crack)")
@@ -561,13 +566,8 @@ class Case(Strict):
         """oxygen_redox needs the Li run with a voltage (its onsets are local potentials
         U(theta)) and the O2 transport (it feeds the mobile O2); its onsets lie in the
         open-circuit voltage's window."""
-        if ("oxygen_redox" in self.physics) != (self.oxygen_redox is not None):
-            raise ValueError("oxygen_redox: required when physics includes 'oxygen_redox', and only then")
-        if self.oxygen_redox is None:
+        if not self._physics_section("oxygen_redox", needs=("lithium", "oxygen")):
             return
-        for needed in ("lithium", "oxygen"):
-            if needed not in self.physics:
-                raise ValueError(f"physics: 'oxygen_redox' needs {needed!r} as well")
         ocv = self.materials.core.open_circuit_voltage
         if ocv is None:
             raise ValueError("oxygen_redox: needs materials.core.open_circuit_voltage (its onsets are "
