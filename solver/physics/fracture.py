@@ -105,7 +105,7 @@ def split_energy_densities(eps, params: FractureParameters, lame=None):
     return bulk_n / 2 * tr_plus ** 2 + mu * ufl.inner(eps_dev, eps_dev), bulk_n / 2 * tr_minus ** 2
 
 
-def degradation(d, residual_stiffness: float):
+def degradation(d, residual_stiffness):
     """g(d) = (1 - d)^2 + k_res."""
     return (1 - d) ** 2 + residual_stiffness
 
@@ -158,9 +158,11 @@ class PhaseFieldFracture:
             eps = eps - eigenstrain * ufl.Identity(eps.ufl_shape[0])
         psi_plus, psi_minus = split_energy_densities(eps, params, lame)
         self.psi_plus = psi_plus
-        elastic = (degradation(self.d, params.residual_stiffness) * psi_plus + psi_minus) * dx
-        ell = params.length_scale_m
-        fracture = toughness_factor * params.toughness_J_m2 / AT1_C_W * (self.d / ell + ell * ufl.inner(ufl.grad(self.d), ufl.grad(self.d))) * dx
+        # G_c, l and k_res as Constants: a new value compiles no new form
+        k_res, ell, G_c = (compat.constant(msh, v) for v in
+                           (params.residual_stiffness, params.length_scale_m, params.toughness_J_m2))
+        elastic = (degradation(self.d, k_res) * psi_plus + psi_minus) * dx
+        fracture = toughness_factor * G_c / AT1_C_W * (self.d / ell + ell * ufl.inner(ufl.grad(self.d), ufl.grad(self.d))) * dx
         self._elastic, self._fracture = fem.form(elastic), fem.form(fracture)
         self._elastic_ufl = elastic
         total = elastic + fracture
