@@ -108,6 +108,16 @@ class Geometry(Strict):
         return self
 
 
+class RadialLayers(Strict):
+    """A radially layered outer shell (octant, sphere): `count` element layers across the
+    outer `depth` of the particle, under triangles of mesh.surface (meshes/particle.py;
+    docs/meshes.md)."""
+
+    count: int = Field(description="element layers across the shell (prisms split into tets)")
+    depth: PositiveLength = Field(description="shell depth below the surface; covers the layer "
+                                  "and the coating and reaches into the core")
+
+
 class MeshSizes(Strict):
     """Target element sizes; the builder grades from `surface` to `bulk`. A size left
     out takes the default of the geometry's shape (meshes/particle.py `default_sizes`:
@@ -116,6 +126,7 @@ class MeshSizes(Strict):
     surface: Optional[PositiveLength] = None
     bulk: Optional[PositiveLength] = None
     interface: Optional[PositiveLength] = None
+    radial_layers: Optional[RadialLayers] = None
 
     @model_validator(mode="after")
     def _surface_not_coarser(self):
@@ -482,6 +493,11 @@ class Case(Strict):
         g, m = self.geometry, self.mesh
         sizes = {f"size_{k}_m": (None if getattr(m, k, None) is None else getattr(m, k).si)
                  for k in ("bulk", "surface", "interface")}
+        if m.radial_layers is not None:
+            if m.interface is not None:
+                raise ValueError("mesh.interface: not used with mesh.radial_layers (the "
+                                 "interfaces lie in the layered shell); remove it")
+            sizes["radial_layers"] = {"count": m.radial_layers.count, "depth_m": m.radial_layers.depth.si}
         try:
             resolved = checked_inputs(g.radius.si, g.layer_thickness.si,
                                       g.coating_thickness.si, shape=g.shape, **sizes)
@@ -543,12 +559,14 @@ class Case(Strict):
 
     def _check_fracture(self) -> None:
         """fracture: the phase field loaded by the mechanics' eigenstrain, on the octant
-        (its symmetry planes; solver/simulation/fracture_submodel.py), resolving l at the surface."""
+        (its symmetry planes) or the 1D radial model (a spherical damage shell: the onset,
+        not the crack pattern; solver/simulation/fracture_submodel.py), resolving l at the surface."""
         if not self._physics_section("fracture", needs=("lithium", "mechanics")):
             return
-        if self.geometry.shape != "octant":
-            raise ValueError(f"physics: 'fracture' runs on geometry.shape: octant only (got "
-                             f"{self.geometry.shape!r}; the 1D radial model cannot localise a crack)")
+        if self.geometry.shape not in ("octant", "radial"):
+            raise ValueError(f"physics: 'fracture' runs on geometry.shape: octant or radial only (got "
+                             f"{self.geometry.shape!r}; the full sphere needs the rigid-body null space "
+                             "in the phase field's displacement solve)")
         if self.grains is not None or self.mechanics.stress_assisted_diffusion:
             raise ValueError("physics: 'fracture' is not supported with grains or "
                              "mechanics.stress_assisted_diffusion yet")
@@ -651,6 +669,9 @@ MAX_ELEMENTS_ACROSS_RADIUS = 1e5
 
 # mesh-builder argument -> case key path, longest first (for the builder's messages)
 _MESH_ARGUMENT_KEYS = (
+    ("radial_layers.depth_m", "mesh.radial_layers.depth"),
+    ("radial_layers.count", "mesh.radial_layers.count"),
+    ("radial_layers:", "mesh.radial_layers:"),
     ("layer_thickness_m", "geometry.layer_thickness"),
     ("coating_thickness_m", "geometry.coating_thickness"),
     ("size_interface_m", "mesh.interface"),

@@ -135,12 +135,18 @@ class PhaseFieldFracture:
     `displacement_options` and `damage_options` update the SNES/KSP options (LU by
     default: DISPLACEMENT_OPTIONS, DAMAGE_OPTIONS). `eigenstrain` (a UFL scalar e, e.g.
     the chemical strain Omega c_max (theta - theta_0) / 3) makes the energy that of the
-    elastic strain eps(u) - e I; `lame` = (lambda, mu) UFL fields replace the constants."""
+    elastic strain eps(u) - e I; `lame` = (lambda, mu) UFL fields replace the constants.
+
+    Spherical symmetry (the 1D radial model): `strain_operator` the mechanics' own strain
+    (Domain.strain: diag(du/dr, u/r, u/r) for the scalar u_r) and `weight` its measure's
+    weight (Domain.weight, 4 pi r^2), so that the energy is the 3D energy of a radially
+    symmetric state, split in n = 3, per whole particle. The damage d(r) is then a
+    spherical shell: it degrades the hoop tension uniformly around the sphere."""
 
     def __init__(self, V, params: FractureParameters, bcs, tol: float = 1e-5,
                  max_iterations: int = 1000, toughness_factor=1.0,
                  displacement_options: dict | None = None, damage_options: dict | None = None,
-                 eigenstrain=None, lame=None):
+                 eigenstrain=None, lame=None, strain_operator=None, weight=1.0):
         msh = V.mesh
         self.params, self.tol, self.max_iterations = params, tol, max_iterations
         self.comm = msh.comm
@@ -153,7 +159,7 @@ class PhaseFieldFracture:
         self._d_sweep = np.zeros_like(self.d.x.array)
 
         dx = ufl.dx(domain=msh)
-        eps = strain(self.u)
+        eps = (strain_operator or strain)(self.u)
         if eigenstrain is not None:
             eps = eps - eigenstrain * ufl.Identity(eps.ufl_shape[0])
         psi_plus, psi_minus = split_energy_densities(eps, params, lame)
@@ -161,8 +167,9 @@ class PhaseFieldFracture:
         # G_c, l and k_res as Constants: a new value compiles no new form
         k_res, ell, G_c = (compat.constant(msh, v) for v in
                            (params.residual_stiffness, params.length_scale_m, params.toughness_J_m2))
-        elastic = (degradation(self.d, k_res) * psi_plus + psi_minus) * dx
-        fracture = toughness_factor * G_c / AT1_C_W * (self.d / ell + ell * ufl.inner(ufl.grad(self.d), ufl.grad(self.d))) * dx
+        elastic = (degradation(self.d, k_res) * psi_plus + psi_minus) * weight * dx
+        fracture = (toughness_factor * G_c / AT1_C_W * (self.d / ell + ell * ufl.inner(ufl.grad(self.d), ufl.grad(self.d)))
+                    * weight * dx)
         self._elastic, self._fracture = fem.form(elastic), fem.form(fracture)
         self._elastic_ufl = elastic
         total = elastic + fracture
@@ -192,7 +199,8 @@ class PhaseFieldFracture:
         return self.comm.allreduce(fem.assemble_scalar(form), op=MPI.SUM)
 
     def elastic_energy(self) -> float:
-        """int g(d) psi+ + psi- dx (J, or J/m in 2D and J/m^2 in 1D: per unit depth/area)."""
+        """int g(d) psi+ + psi- dx (J, or J/m in 2D and J/m^2 in 1D: per unit depth/area;
+        J of the whole sphere with the radial weight 4 pi r^2)."""
         return self._sum(self._elastic)
 
     def fracture_energy(self) -> float:

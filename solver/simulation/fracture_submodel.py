@@ -8,7 +8,13 @@ Omega c_max (theta - theta_0) / 3, plus the vacancies' strain when oxygen redox 
 with the mechanics' Lame fields and its symmetry planes, and one staggered step is
 solved. The damage does not heal: each step's lower bound is the previous step's damage.
 One-way: the damage does not act back on the Li transport or on the mechanics' stress.
-It follows the Li protocol (`follows_lead`); no file is written here."""
+It follows the Li protocol (`follows_lead`); no file is written here.
+
+On the 1D radial model the same energy is written with the mechanics' spherical strain
+diag(du/dr, u/r, u/r) and the measure 4 pi r^2 dr (Domain.strain, Domain.weight): the
+damage d(r) is a smeared spherical shell, which gives where and when the damage starts
+(the AT1 onset) as the 3D model does under a radially symmetric stress, not a crack
+pattern (docs/fracture.md)."""
 from __future__ import annotations
 
 import math
@@ -36,26 +42,28 @@ class FractureSubmodel:
         """`lithium`: the ChemoMechanics whose mechanics (eigenstrain, Lame fields,
         symmetry planes) loads the phase field."""
         mech, materials, domain = lithium.mechanics, lithium.materials, lithium.domain
-        if mech is None or domain.radial or domain.shape != "octant":
-            raise ValueError("physics: 'fracture' needs 'mechanics' on geometry.shape: octant")
+        if mech is None or domain.shape not in ("octant", "radial"):
+            raise ValueError("physics: 'fracture' needs 'mechanics' on geometry.shape: octant or radial")
         f = case.fracture
         self.lead, self.every = lithium, f.every_steps
         self.comm, self.sf = domain.comm, domain.symmetry_factor
         E = _global_max(materials.youngs_modulus)  # the core's (the particle's largest)
         nu = _global_max(materials.poisson_ratio)
         self.params = FractureParameters(E, nu, f.toughness.si, f.length_scale_m(E), f.residual_stiffness.si)
-        dx = ufl.dx(domain=domain.msh)
+        # the meshed volume (the octant's; 4 pi r^2 dr in 1D: the whole sphere)
         self._volume = volume = self.comm.allreduce(
-            fem.assemble_scalar(fem.form(compat.constant(domain.msh, 1.0) * dx)), op=MPI.SUM)
+            fem.assemble_scalar(fem.form(domain.volume_integral(compat.constant(domain.msh, 1.0)))), op=MPI.SUM)
         u_options, d_options = absolute_tolerances(self.params, volume)
-        V = compat.functionspace(domain.msh, "Lagrange", 1, domain.displacement_shape)
+        # 1D: the mechanics' P2 (a few hundred unknowns); 3D: P1 (a cheaper LU than the mechanics' P2)
+        V = compat.functionspace(domain.msh, "Lagrange", 2 if domain.radial else 1, domain.displacement_shape)
         self.model = PhaseFieldFracture(
             V, self.params, mech._rigid_body_constraints(V), tol=f.staggered_tolerance,
             eigenstrain=mech.chemical_strain, lame=(materials.lmbda, materials.mu),
-            displacement_options=u_options, damage_options=d_options)
+            displacement_options=u_options, damage_options=d_options,
+            strain_operator=domain.strain, weight=domain.weight)
         self.damage = d = self.model.d
         self.output_fields = {"damage": d}
-        self._damaged_volume = fem.form(ufl.conditional(ufl.gt(d, DAMAGED), 1.0, 0.0) * dx)
+        self._damaged_volume = fem.form(domain.volume_integral(ufl.conditional(ufl.gt(d, DAMAGED), 1.0, 0.0)))
         self._x = d.function_space.tabulate_dof_coordinates()
         self._n = d.function_space.dofmap.index_map.size_local
         self.steps = 0  # accepted Li steps seen
