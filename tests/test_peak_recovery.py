@@ -63,7 +63,7 @@ def test_peak_of_an_erfc_layer_matches_the_closed_form_in_1d_and_3d(case_file):
 
 
 def test_all_components_averaged_at_once_are_the_per_component_averages():
-    """NodalAverage.average_columns (one bincount on one rank, the peak's path) gives
+    """NodalAverage.average_columns (a gather in bincount's order on one rank, the peak's path) gives
     exactly `average` column by column, on every region of a layered 1D particle."""
     case = load_case(CASES / "ru1_stress.yaml", LAYER)
     domain = build_domain(case, MPI.COMM_WORLD)

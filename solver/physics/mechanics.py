@@ -11,6 +11,17 @@ concentration. Rigid-body motion: symmetry planes on the octant, u_r(0) = 0 in 1
 for the full sphere the six rigid-body modes as the operator's null space (the eigenstrain
 load is self-equilibrated, so the singular system is consistent) and as GAMG's
 near-null space. The operator never changes: assembled and set up once.
+
+Affine response (AffineResponse): with the chemical strain linear in theta and the elastic
+constants fixed, the displacement and the DG1 stress are an affine function of the site
+fraction's dofs, (u, stress) = G (theta - theta_0) + g. On a radial 1D mesh on one
+rank, with the isotropic strain (Omega/3) c_max (theta - theta_0) and nothing else (no
+lattice tables, no anisotropy, no extra strain such as the oxygen vacancies'), G and g are
+built once from n + 1 ordinary solves (theta = theta_0 and theta_0 plus each unit dof
+vector) and every later solve is one dense matrix-vector product: the same displacement
+and stress as the ordinary solve to round-off (at most ~2e-12 of the largest stress on
+the shipped 1D meshes; tests/test_affine_stress.py). Two-way coupling keeps it (the drift changes theta, not
+the map theta -> stress).
 """
 from __future__ import annotations
 
@@ -31,6 +42,12 @@ from solver.numerics.warm_start import ProjectionGuess
 
 # Voigt order of the six stress components stored per DG1 node
 VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
+# AffineResponse: the largest dense map (entries: (P2 + DG1 Voigt dofs) x P1 dofs) built;
+# 2^21 doubles = 16 MB, a radial mesh of ~500 vertices (the shipped ones have 34-68)
+AFFINE_MAX_ENTRIES = 2 ** 21
+# AffineResponse: the check of the built map at a generic theta against an ordinary solve,
+# relative to that solve's largest value (round-off is ~1e-14)
+AFFINE_CHECK_RTOL = 1e-9
 
 
 def rigid_body_modes(V) -> tuple[PETSc.NullSpace, list]:
@@ -61,10 +78,19 @@ class Mechanics:
     starts from the projection onto the last `warm_start_vectors` solutions
     (solver/numerics/warm_start.py; 0 = zero initial guess). 1D: direct."""
 
+    # the affine response where it is exact (module docstring); False: always the ordinary solve
+    use_affine_response = True
+
     def __init__(self, domain: Domain, materials: MaterialFields, theta, theta_ref: float,
                  petsc_options: dict | None = None, warm_start_vectors: int = 8,
                  eigenstrain_shape=None, volume_change=None, extra_strain=None, lattice_strain=None):
         msh = domain.msh
+        # the conditions under which theta -> (u, stress) is affine and one dense map holds it
+        self._affine_exact = (domain.radial and domain.comm.size == 1 and isinstance(theta, fem.Function)
+                              and eigenstrain_shape is None and lattice_strain is None
+                              and volume_change is None and extra_strain is None)
+        self._theta, self._theta_ref = theta, theta_ref
+        self._affine = None  # AffineResponse, built at the first solve; False: not used
         self.domain = domain
         self.V = compat.functionspace(msh, "Lagrange", 2, domain.displacement_shape)
         self.u = fem.Function(self.V, name="displacement")
@@ -222,7 +248,24 @@ class Mechanics:
         region[cell_dofs.ravel()] = np.repeat(tag_of_cell[: cell_dofs.shape[0]], cell_dofs.shape[1])
         return region[:n_owned]
 
+    @property
+    def affine_response_used(self) -> bool:
+        """Whether the solves are the affine response's matrix-vector products."""
+        return bool(self._affine)
+
     def solve(self) -> int:
+        """u and the DG1 stress for the current theta; returns the Krylov iterations (a
+        direct solve's count, the same at every solve, for the affine response)."""
+        if self._affine is None:
+            self._affine = (self.use_affine_response and self._affine_exact
+                            and AffineResponse.build(self)) or False
+        if self._affine:
+            self._affine.apply()
+            return self.iterations
+        return self.solve_linear_system()
+
+    def solve_linear_system(self) -> int:
+        """The ordinary solve: assemble the load, solve, interpolate the stress to DG1."""
         b = compat.petsc_vec(self._b)
         compat.assemble_vector_into(b, self.L)
         if self.bcs:  # homogeneous Dirichlet values: no lifting needed
@@ -245,12 +288,6 @@ class Mechanics:
     def _tensors(self, count: int) -> np.ndarray:
         return voigt_tensors(self.stress_components.x.array.reshape(-1, 6)[:count])
 
-    @staticmethod
-    def _von_mises(S: np.ndarray) -> np.ndarray:
-        trace = np.trace(S, axis1=1, axis2=2)
-        dev = S - trace[:, None, None] / 3 * np.eye(3)
-        return np.sqrt(1.5 * np.einsum("nij,nij->n", dev, dev))
-
     def stress_measures(self, all_local: bool = False) -> dict[str, np.ndarray]:
         """von Mises, hydrostatic, radial, hoop and largest principal stress (Pa) at the
         owned DG1 nodes (or all local ones, ghosts included). Hoop = mean of the two
@@ -262,7 +299,7 @@ class Mechanics:
         n = self.domain.radial_directions(points)
         radial = np.einsum("ni,nij,nj->n", n, S, n)
         return {
-            "sigma_vm_Pa": self._von_mises(S),
+            "sigma_vm_Pa": von_mises(self.stress_components.x.array.reshape(-1, 6)[:n_owned]),
             "sigma_h_Pa": trace / 3,
             "sigma_r_Pa": radial,
             "sigma_t_Pa": (trace - radial) / 2,
@@ -297,7 +334,7 @@ class Mechanics:
         for k in range(6):
             self._all_cells.average(comps[:, k], out)
             averaged[:, k] = out.x.array
-        out.x.array[:] = self._von_mises(voigt_tensors(averaged))
+        out.x.array[:] = von_mises(averaged)
 
     def peak_von_mises(self) -> dict:
         """Largest von Mises stress over the particle with its radius and region
@@ -317,7 +354,7 @@ class Mechanics:
         for tag, average in self._vertex_averages():
             n = len(self._vertex_radius_m)
             averaged = average.average_columns(comps, self._average_out)[:n]
-            vm = np.where(average.touched[:n], self._von_mises(voigt_tensors(averaged)), -1.0)
+            vm = np.where(average.touched[:n], von_mises(averaged), -1.0)
             if vm.size and vm.max() > local[0]:
                 i = int(np.argmax(vm))
                 local = (float(vm[i]), float(self._vertex_radius_m[i]), tag)
@@ -326,6 +363,74 @@ class Mechanics:
         names = {v: k for k, v in CELL_TAGS.items()}
         return {"value_Pa": value, "radius_m": radius, "region": names.get(tag, "unknown"),
                 "location": self.domain.describe_radius(radius)}
+
+
+class AffineResponse:
+    """theta -> (u, stress) as one dense affine map (module docstring): column j is the
+    ordinary solve's response to theta_0 plus the unit vector of dof j less its response
+    to theta = theta_0 (~0: a uniform eigenstrain is stress-free), which is the constant g;
+    the map is applied to theta - theta_0, so that no large constant cancels (a constant
+    G theta_0 - g would carry the round-off of the uniform expansion ~40 times). Built only
+    where the map is exact (Mechanics._affine_exact) and, as a guard, checked at a generic
+    theta against an ordinary solve. Rows that are equal (the zero shear stresses of the
+    radial mesh, its two equal hoop stresses) are stored once."""
+
+    def __init__(self, mech: Mechanics, G: np.ndarray, g: np.ndarray):
+        self.theta, self.u, self.stress = mech._theta.x.array, mech.u.x.array, mech.stress_components.x.array
+        self.theta_ref = mech._theta_ref
+        rows, inverse = np.unique(np.column_stack([G, g]), axis=0, return_inverse=True)
+        self.G, self.g = np.ascontiguousarray(rows[:, :-1]), rows[:, -1].copy()
+        inverse = inverse.ravel()
+        self.to_u, self.to_stress = inverse[: self.u.size], inverse[self.u.size:]
+
+    @classmethod
+    def build(cls, mech: Mechanics) -> AffineResponse | None:
+        """From n + 2 ordinary solves of `mech`; None if the map would exceed
+        AFFINE_MAX_ENTRIES or fails the check. theta, u and the stress are left as they were."""
+        theta, u, stress = mech._theta.x.array, mech.u.x.array, mech.stress_components.x.array
+        n, n_u = theta.size, u.size
+        if (n_u + stress.size) * n > AFFINE_MAX_ENTRIES:
+            return None
+        saved = [a.copy() for a in (theta, u, stress)]
+
+        def response(values) -> np.ndarray:
+            theta[:] = values
+            mech.solve_linear_system()
+            return np.concatenate([u, stress])
+
+        reference = np.full(n, float(mech._theta_ref))
+        g = response(reference)
+        G = np.empty((g.size, n))
+        for j in range(n):
+            shifted = reference.copy()
+            shifted[j] += 1.0
+            G[:, j] = response(shifted) - g
+        affine = cls(mech, G, g)
+        probe = np.random.default_rng(0).uniform(0.0, 1.0, n)  # a generic theta in [0, 1]
+        direct = response(probe)
+        affine.apply()
+        # compared per part: u (m) and the stress (Pa) differ by ~1e15 in scale
+        exact = all(np.abs(a - d).max() <= AFFINE_CHECK_RTOL * max(np.abs(d).max(), 1e-300)
+                    for a, d in ((u, direct[:n_u]), (stress, direct[n_u:])))
+        for a, values in zip((theta, u, stress), saved):
+            a[:] = values
+        return affine if exact else None
+
+    def apply(self) -> None:
+        """u and the stress <- the response to the current theta (einsum: a third of the
+        time of the reference BLAS's matrix-vector product)."""
+        y = np.einsum("ij,j->i", self.G, self.theta - self.theta_ref)
+        y += self.g
+        self.u[:] = y[self.to_u]
+        self.stress[:] = y[self.to_stress]
+
+
+def von_mises(s: np.ndarray) -> np.ndarray:
+    """von Mises stress of (n, 6) Voigt rows (VOIGT order): sqrt(3/2 dev:dev) written
+    with the normal stress differences, sqrt(((s11 - s22)^2 + (s22 - s33)^2 + (s33 - s11)^2) / 2
+    + 3 (s23^2 + s13^2 + s12^2)), without the 3x3 tensors (a third of the cost)."""
+    normal = 0.5 * ((s[:, 0] - s[:, 1]) ** 2 + (s[:, 1] - s[:, 2]) ** 2 + (s[:, 2] - s[:, 0]) ** 2)
+    return np.sqrt(normal + 3 * (s[:, 3] ** 2 + s[:, 4] ** 2 + s[:, 5] ** 2))
 
 
 def voigt_tensors(s: np.ndarray) -> np.ndarray:
