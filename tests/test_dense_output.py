@@ -5,6 +5,7 @@ galvanostatic sphere is that of the steps themselves and falls with the step; a 
 step ends mean what they meant; a restart equals the uninterrupted run; and the
 combinations it does not support are refused."""
 import json
+import math
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from conftest import CASES
 from solver.case.loading import CaseError
 from solver.case.schema import load_case_data, validate_case
 from solver.physics import analytic
-from solver.simulation.chemomechanics import ChemoMechanics
+from solver.simulation.chemomechanics import ChemoMechanics, _interpolated
 from solver.simulation.domain_setup import build_domain
 from solver.simulation.drive import galvanostatic_flux_of_case
 
@@ -176,6 +177,23 @@ def test_dense_restart_equals_the_uninterrupted_run(cycles):
     for key in ("lithium", "stress"):
         results[key].pop("wall_s"), again[key].pop("wall_s")
     assert again == results
+
+
+def test_interpolated_observables_do_not_depend_on_the_float_type():
+    """A restart's times are Python floats (from JSON) where the run's may be numpy.float64,
+    so the rows' interpolation weights are either: the interpolated value is the same bits
+    for both (sum() compensates the round-off of exact Python floats only since Python
+    3.12: the restart's rows were 1 ulp off on Debian 13), a Python float, and the exactly
+    rounded sum to within the round-off of adding three terms."""
+    rng = np.random.default_rng(16)
+    for _ in range(2000):
+        values, weights = rng.uniform(-700.0, 700.0, 3).tolist(), rng.uniform(-0.5, 1.5, 3).tolist()
+        plain = _interpolated(values, weights)
+        assert type(plain) is float
+        assert _interpolated(values, [np.float64(w) for w in weights]) == plain
+        assert _interpolated([np.float64(v) for v in values], weights) == plain
+        terms = [w * v for w, v in zip(weights, values)]
+        assert abs(plain - math.fsum(terms)) <= 4 * np.finfo(float).eps * sum(abs(x) for x in terms)
 
 
 @pytest.mark.parametrize("change, message", [

@@ -929,10 +929,17 @@ class ChemoMechanics:
 
 
 def _interpolated(values: list[float], weights: list[float]) -> float:
-    """sum(w v); a value the nodes share exactly (a step's current) stays exact."""
+    """sum(w v), added left to right; a value the nodes share exactly (a step's current)
+    stays exact. Not with sum(): since Python 3.12 it compensates the round-off of a sum
+    of Python floats but not of NumPy floats (not exactly float), so the same numbers
+    summed to a different last bit when the times were numpy.float64 in a run and Python
+    floats after its restart (from JSON): the restart differed from the run on Debian 13."""
     if all(v == values[0] for v in values):
         return values[0]
-    return float(sum(w * v for w, v in zip(weights, values)))
+    total = float(weights[0]) * float(values[0])
+    for w, v in zip(weights[1:], values[1:]):
+        total += float(w) * float(v)
+    return total
 
 
 __all__ = ["ChemoMechanics", "SolverFailure", "bdf_coefficients"]
