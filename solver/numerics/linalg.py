@@ -247,6 +247,7 @@ class NodalAverage:
         count = fem.Function(V)
         self._count = self._summed(np.ones(self._dg1.size), count)
         self.touched = self._count > 0
+        self.everywhere = bool(self.touched.all())  # every local P1 dof has cells here
         self._one_rank = V.mesh.comm.size == 1
         if self._one_rank:  # average_columns' gather table (below)
             self._gather = self._gather_table()
