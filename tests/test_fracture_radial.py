@@ -19,7 +19,8 @@ from meshes.radial import build_radial
 from solver import compat
 from solver.case.schema import load_case_data, validate_case
 from solver.physics.domain import Domain
-from solver.physics.fracture import FractureParameters, PhaseFieldFracture, absolute_tolerances
+from solver.physics.fracture import (FractureParameters, PhaseFieldFracture, absolute_tolerances,
+                                     at1_onset_energy_density, spherical_positive_energy_density)
 
 E, NU = 150e9, 0.3
 G_C = 0.35  # J/m^2 (docs/fracture.md: K_Ic = 0.24 MPa m^0.5 of LiMn2O4, ASSUMED)
@@ -89,6 +90,31 @@ def test_a_held_sphere_has_the_closed_form_energy_and_damages_past_the_at1_onset
     else:
         assert d_max > 0.05
     model.destroy()
+
+
+def test_the_stress_form_of_psi_plus_is_the_strain_forms_split():
+    """spherical_positive_energy_density(sigma_r, sigma_t) (used on the stress profiles)
+    against the split written in the strain (K/2 <tr eps>+^2 + mu eps_D : eps_D, with eps
+    from the stresses by the compliance), in tension and compression; at a free surface
+    sigma_t^2 (1 - nu) / E, which reaches psi_c at sigma_c / sqrt(2 (1 - nu))."""
+    params = FractureParameters(E, NU, G_C, 35e-9)
+    rng = np.random.default_rng(0)
+    sr, st = rng.uniform(-2e9, 2e9, (2, 200))
+    lam, mu = params.lame_lambda_Pa, params.shear_modulus_Pa
+    bulk = lam + 2 * mu / 3
+    sigma = np.zeros((200, 3, 3))
+    sigma[:, 0, 0], sigma[:, 1, 1], sigma[:, 2, 2] = sr, st, st
+    trace_sigma = np.trace(sigma, axis1=1, axis2=2)
+    eps = (sigma - lam / (3 * bulk) * trace_sigma[:, None, None] * np.eye(3)) / (2 * mu)  # compliance
+    tr = np.trace(eps, axis1=1, axis2=2)
+    dev = eps - tr[:, None, None] / 3 * np.eye(3)
+    expected = bulk / 2 * np.clip(tr, 0, None) ** 2 + mu * np.einsum("nij,nij->n", dev, dev)
+    assert np.any(tr < 0) and np.any(tr > 0)
+    assert np.allclose(spherical_positive_energy_density(sr, st, params), expected, rtol=1e-12, atol=0)
+    surface = params.critical_stress_Pa / BIAXIAL
+    assert spherical_positive_energy_density(0.0, surface, params) == pytest.approx(
+        at1_onset_energy_density(params), rel=1e-12)
+    assert at1_onset_energy_density(params) == pytest.approx(params.critical_stress_Pa ** 2 / (2 * E), rel=1e-12)
 
 
 def _radial_case(strength_Pa, radius_nm=100.0, c_rate=2.0, end_min=37.5, surface_nm=1.0, bulk_nm=5.0,
@@ -224,3 +250,21 @@ def test_the_1d_onset_is_the_3d_octants():
         assert onset["location"] == "surface"
         onsets[shape] = onset["time_s"]
     assert onsets["octant"] == pytest.approx(onsets["radial"], rel=0.05)
+
+
+def test_the_map_check_agrees_with_the_at1_closed_form_on_its_profiles():
+    """solver/studies/phase_field_check on one point (pristine, 100 nm, 2C) at two strengths:
+    the phase field's verdict (max d > 1e-3) is the AT1 closed form on the run's stress
+    profiles (max psi+ / psi_c >= 1), on either side: sigma_c = 300 MPa (far below the
+    surface's ~500 MPa) cracks at the surface, 1.5 GPa does not."""
+    from solver.case.crack_inputs import CrackInputs
+    from solver.studies.phase_field_check import check, rows
+
+    inputs = CrackInputs()
+    table = rows(check(points=((100, 2.0),), strengths_MPa=(300.0, 1500.0), inputs=inputs,
+                       comm=MPI.COMM_SELF), inputs)
+    weak, strong = table
+    print(f"\nweak: psi+/psi_c = {weak['at1_ratio']:.3f}, onset at {weak['pf_onset_time_s']} s "
+          f"({weak['pf_onset_where']}); strong: {strong['at1_ratio']:.3f}, max d {strong['pf_damage_max']}")
+    assert weak["at1_ratio"] > 1.2 and weak["pf_cracks"] and weak["pf_onset_where"] == "surface"
+    assert strong["at1_ratio"] < 0.8 and not strong["pf_cracks"] and strong["pf_damage_max"] == 0.0

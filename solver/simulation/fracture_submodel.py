@@ -53,7 +53,7 @@ class FractureSubmodel:
         # the meshed volume (the octant's; 4 pi r^2 dr in 1D: the whole sphere)
         self._volume = volume = self.comm.allreduce(
             fem.assemble_scalar(fem.form(domain.volume_integral(compat.constant(domain.msh, 1.0)))), op=MPI.SUM)
-        u_options, d_options = absolute_tolerances(self.params, volume)
+        u_options, d_options = absolute_tolerances(self.params, volume, smallest_cell_m=_smallest_edge_m(domain.msh))
         # 1D: the mechanics' P2 (a few hundred unknowns); 3D: P1 (a cheaper LU than the mechanics' P2)
         V = compat.functionspace(domain.msh, "Lagrange", 2 if domain.radial else 1, domain.displacement_shape)
         self.model = PhaseFieldFracture(
@@ -142,6 +142,16 @@ class FractureSubmodel:
             f.x.scatter_forward()
         self.steps, self.solved_at = scalars["steps"], scalars["solved_at"]
         self.solves, self.sweeps, self.onset = scalars["solves"], scalars["sweeps"], scalars["onset"]
+
+
+def _smallest_edge_m(msh) -> float:
+    """The shortest cell edge of the mesh (collective)."""
+    tdim = msh.topology.dim
+    cells = compat.geometry_cells(msh)[:, : tdim + 1]  # the vertices of each simplex
+    x = msh.geometry.x
+    local = min((float(np.linalg.norm(x[cells[:, i]] - x[cells[:, j]], axis=1).min(initial=np.inf))
+                 for i in range(tdim + 1) for j in range(i + 1, tdim + 1)), default=np.inf)
+    return msh.comm.allreduce(local, op=MPI.MIN)
 
 
 def _global_max(f) -> float:

@@ -135,10 +135,14 @@ def critical_rate(rates, values, threshold) -> float | None:
     return float(math.exp(math.log(rates[i - 1]) + t * (math.log(rates[i]) - math.log(rates[i - 1]))))
 
 
-def run_member(sample: str, radius_nm: float, c_rate: float, inputs: CrackInputs) -> dict:
-    """One 1D run on this rank alone (COMM_SELF) in a temporary folder, and its criteria."""
+def run_member(sample: str, radius_nm: float, c_rate: float, inputs: CrackInputs,
+               extra_overrides=(), more_criteria=None) -> dict:
+    """One 1D run on this rank alone (COMM_SELF) in a temporary folder, and its criteria.
+    `extra_overrides`: more --set texts (e.g. the phase field's physics and section);
+    `more_criteria(profiles)`: a dict of further numbers from the run's profiles. The
+    phase field's summary, when it runs, is kept as `phase_field`."""
     base = load_case(SAMPLES[sample])
-    case = load_case(SAMPLES[sample], member_overrides(base, radius_nm, c_rate))
+    case = load_case(SAMPLES[sample], member_overrides(base, radius_nm, c_rate) + list(extra_overrides))
     with tempfile.TemporaryDirectory(prefix="lrmo-shock-") as folder:
         summary = run_case(case, folder, MPI.COMM_SELF, Log(MPI.COMM_SELF, quiet=True))
         profiles = list(read_profiles(Path(folder) / "profiles.csv").values())
@@ -150,6 +154,10 @@ def run_member(sample: str, radius_nm: float, c_rate: float, inputs: CrackInputs
               "peak_von_mises_Pa": summary.get("stress", {}).get("peak_von_mises_Pa")}
     if summary["status"] == "completed":
         member.update(run_criteria(profiles, radius_nm * 1e-9, inputs))
+        if more_criteria is not None:
+            member.update(more_criteria(profiles))
+    if "fracture" in summary:
+        member["phase_field"] = summary["fracture"]
     return member
 
 
