@@ -44,6 +44,10 @@ DEPTH_GRADED_BOUNDARY_CELLS_PER_H2 = 3.07
 # and each face shared by two grains: 3-5 % below Gmsh's on these particles.
 GRAIN_BOUNDARY_CELLS_PER_H2 = 5.41
 VORONOI_AREA_PER_VOLUME_2_3 = 5.82
+# triangles per h^2 of a sphere meshed by Gmsh at size h, the base of a radially layered
+# shell (meshes/particle.py). CALIBRATED on the octant sphere at R - D = 141 nm: 1184
+# triangles at 8 nm (2.43), 4652 at 4 nm (2.38); an equilateral triangle of side h gives 2.31.
+TRIANGLES_PER_H2 = 2.43
 # mesh vertices (P1 nodes) and P1 + edge nodes (P2 nodes) per tet. CALIBRATED on the
 # same meshes (Euler: edges ~ vertices + cells; the ratio rises for small meshes, whose
 # boundary holds a larger share of the vertices).
@@ -131,6 +135,8 @@ def estimate_cells(inputs: dict, samples: int = 20001) -> float:
     R = inputs["radius_m"]
     if "surface_area_m2" in inputs:
         return _depth_graded_cells(inputs, samples)
+    if "radial_layers" in inputs:
+        return _layered_cells(inputs, samples)
     r = np.linspace(0.0, R, samples)
     h = size_field(r, inputs)
     if inputs["shape"] == "radial":
@@ -146,6 +152,20 @@ def estimate_cells(inputs: dict, samples: int = 20001) -> float:
     grain_term = grain_boundary_area_m2(R, inputs.get("grain_count", 1)) / inputs["size_bulk_m"] ** 2
     return float(CELLS_PER_H3 * volume_term + BOUNDARY_CELLS_PER_H2 * boundary_term
                  + INTERFACE_CELLS_PER_H2 * interface_term + GRAIN_BOUNDARY_CELLS_PER_H2 * grain_term)
+
+
+def _layered_cells(inputs: dict, samples: int) -> float:
+    """Cells of a particle with a radially layered shell (meshes/particle.py
+    `_layered_particle_model`): the ball inside the shell as a particle of that radius
+    without layers, refined to the surface size at its surface, plus three tets per
+    triangle of that surface and element layer."""
+    depth, count = inputs["radial_layers"]["depth_m"], inputs["radial_layers"]["count"]
+    inner = inputs["radius_m"] - depth
+    ball = {key: value for key, value in inputs.items() if key != "radial_layers"}
+    ball.update(radius_m=inner, layer_thickness_m=0.0, coating_thickness_m=0.0)
+    fraction = 1 / 8 if inputs["shape"] == "octant" else 1.0
+    triangles = TRIANGLES_PER_H2 * fraction * 4 * math.pi * inner**2 / inputs["size_surface_m"] ** 2
+    return estimate_cells(ball, samples) + 3 * count * triangles
 
 
 def grain_boundary_area_m2(radius_m: float, grains: int) -> float:

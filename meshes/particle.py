@@ -23,7 +23,7 @@ from mpi4py import MPI
 
 from meshes.markers import CELL_TAGS, FACET_TAGS
 from meshes.sizes import (check_inputs, checked_inputs, default_sizes,  # noqa: F401 (the builders' API)
-                          region_radii, surface_radii)
+                          region_radii, shell_radii, surface_radii)
 from solver import __version__ as lrmo_version
 from meshes.gmsh_io import run_gmsh_on_rank0
 
@@ -65,8 +65,7 @@ def tag_surfaces(named_radii: dict[str, float]) -> None:
         lo, hi = gmsh.model.getParametrizationBounds(2, surface)
         uv = (np.asarray(lo) + np.asarray(hi)) / 2
         if gmsh.model.getType(2, surface) == "Plane":
-            normal = np.abs(gmsh.model.getNormal(surface, uv))
-            name = SYMMETRY_PLANES[int(np.argmax(normal))]
+            name = _plane_name(surface)
         else:
             r = np.linalg.norm(gmsh.model.getValue(2, surface, uv))
             name = _nearest(r, named_radii)
@@ -156,6 +155,8 @@ def particle_model(radius_m, layer_thickness_m=0.0, coating_thickness_m=0.0, *,
     R = radius_m
     radii = region_radii(R, layer_thickness_m, coating_thickness_m)
     surfaces = surface_radii(R, layer_thickness_m, coating_thickness_m)
+    if "radial_layers" in inputs:
+        return _layered_particle_model(inputs, radii)
 
     volumes = add_concentric_balls([r / R for r in radii.values()], shape)
     for region, volume in zip(radii, volumes):
@@ -169,6 +170,134 @@ def particle_model(radius_m, layer_thickness_m=0.0, coating_thickness_m=0.0, *,
     info = mesh_info(3, inputs, radii)
     scale_nodes(R)
     return info
+
+
+def _layered_particle_model(inputs: dict, radii: dict[str, float]) -> dict:
+    """`particle_model` with a radially layered outer shell (inputs["radial_layers"]):
+    the ball r <= R - D is meshed by Gmsh as usual, its outer sphere at the surface size;
+    that sphere's triangles are then copied outwards onto the node spheres of
+    `shell_radii` (each node moved along its own radius, so the shell's nodes lie exactly
+    on the spheres and on the symmetry planes) and every triangular prism between two
+    spheres is split into three tets. The split of each quadrilateral side takes the
+    diagonal from the bottom node of the larger Gmsh node tag to the top node of the
+    smaller, so that neighbouring prisms share their faces (a conforming mesh). The shell
+    is added as discrete Gmsh entities: one volume per region (the core's part joins the
+    core group), the outer surface, the interfaces and the symmetry-plane strips."""
+    R = inputs["radius_m"]
+    node_radii = shell_radii(inputs) / R
+    volumes = add_concentric_balls([node_radii[0]], inputs["shape"])
+    set_radial_size_field([(node_radii[0], inputs["size_surface_m"] / R)],
+                          inputs["size_bulk_m"] / R, inputs["size_growth"])
+    gmsh.option.setNumber("Mesh.Algorithm3D", 10)
+    gmsh.model.mesh.generate(3)
+
+    spheres = [t for _, t in gmsh.model.getEntities(2) if gmsh.model.getType(2, t) != "Plane"]
+    planes = [t for _, t in gmsh.model.getEntities(2) if gmsh.model.getType(2, t) == "Plane"]
+    triangles = np.concatenate([gmsh.model.mesh.getElementsByType(2, t)[1] for t in spheres]).reshape(-1, 3)
+    base = np.unique(triangles)  # the inner sphere's nodes, sorted by tag
+    coords = {int(k): c for k, c in zip(*_nodes_of(base))}
+    unit = np.array([coords[int(k)] / np.linalg.norm(coords[int(k)]) for k in base])
+    n_base, n_layers = len(base), len(node_radii) - 1
+    next_node = int(gmsh.model.mesh.getMaxNodeTag()) + 1
+    # node tag of base node j on sphere k: base[j] for k = 0, else next_node + (k-1) n_base + j
+    tags = np.vstack([base] + [next_node + (k - 1) * n_base + np.arange(n_base) for k in range(1, n_layers + 1)])
+    local = np.searchsorted(base, triangles)
+    local.sort(axis=1)  # by node tag: the prism split rule
+    region_of_layer = np.searchsorted(np.array(list(radii.values())) / R,
+                                      (node_radii[:-1] + node_radii[1:]) / 2)
+    entity = max(t for _, t in gmsh.model.getEntities(3)) + 1
+    shell_volumes = {}
+    for region_index, region in enumerate(radii):
+        layers = np.flatnonzero(region_of_layer == region_index)
+        if not len(layers):
+            continue
+        shell_volumes[region] = entity
+        gmsh.model.addDiscreteEntity(3, entity)
+        top = layers + 1
+        gmsh.model.mesh.addNodes(3, entity, tags[top].ravel().tolist(),
+                                 (node_radii[top][:, None, None] * unit[None]).ravel().tolist())
+        tets = [_prism_tets(tags[k][local], tags[k + 1][local]) for k in layers]
+        gmsh.model.mesh.addElementsByType(entity, 4, [], _positive(np.concatenate(tets), tags, unit, node_radii).ravel().tolist())
+        entity += 1
+    surface_entities = {}
+    entity = max(t for _, t in gmsh.model.getEntities(2)) + 1
+    for name, r in surface_radii(R, inputs["layer_thickness_m"], inputs["coating_thickness_m"]).items():
+        k = int(np.argmin(np.abs(node_radii - r / R)))
+        gmsh.model.addDiscreteEntity(2, entity)
+        gmsh.model.mesh.addElementsByType(entity, 2, [], tags[k][local].ravel().tolist())
+        surface_entities[name] = [entity]
+        entity += 1
+    for plane in planes:
+        name = _plane_name(plane)
+        strip = []
+        for _, curve in gmsh.model.getBoundary([(2, plane)], oriented=False):
+            if gmsh.model.getType(1, curve) == "Line":
+                continue
+            edges = np.searchsorted(base, gmsh.model.mesh.getElementsByType(1, curve)[1].reshape(-1, 2))
+            edges.sort(axis=1)
+            strip += [_quad_triangles(tags[k][edges], tags[k + 1][edges]) for k in range(n_layers)]
+        gmsh.model.addDiscreteEntity(2, entity)
+        gmsh.model.mesh.addElementsByType(entity, 2, [], np.concatenate(strip).ravel().tolist())
+        surface_entities.setdefault(name, []).extend([plane, entity])
+        entity += 1
+
+    for region in radii:
+        members = [volumes[0]] if region == "core" else []
+        members += [shell_volumes[region]] if region in shell_volumes else []
+        gmsh.model.addPhysicalGroup(3, members, CELL_TAGS[region], name=region)
+    for name, members in surface_entities.items():
+        gmsh.model.addPhysicalGroup(2, members, FACET_TAGS[name], name=name)
+    gmsh.model.mesh.renumberNodes()  # contiguous tags (DOLFINx reads them as indices)
+    gmsh.model.mesh.renumberElements()
+    info = mesh_info(3, inputs, radii)
+    info["shell_node_radii_m"] = (node_radii * R).tolist()
+    scale_nodes(R)
+    return info
+
+
+def _nodes_of(tags: np.ndarray):
+    """(tags, coordinates (n, 3)) of the given mesh nodes."""
+    all_tags, coords, _ = gmsh.model.mesh.getNodes()
+    coords = coords.reshape(-1, 3)
+    index = {int(t): i for i, t in enumerate(all_tags)}
+    return tags, coords[[index[int(t)] for t in tags]]
+
+
+def _prism_tets(bottom: np.ndarray, top: np.ndarray) -> np.ndarray:
+    """Three tets of each prism (bottom triangle, top triangle), vertex columns sorted by
+    the bottom node's tag v0 < v1 < v2: [v0 v1 v2 v0'], [v1 v2 v0' v1'], [v2 v0' v1' v2']
+    (every side's diagonal joins the larger tag's bottom node to the smaller's top)."""
+    b, t = bottom, top
+    return np.concatenate([
+        np.stack([b[:, 0], b[:, 1], b[:, 2], t[:, 0]], axis=1),
+        np.stack([b[:, 1], b[:, 2], t[:, 0], t[:, 1]], axis=1),
+        np.stack([b[:, 2], t[:, 0], t[:, 1], t[:, 2]], axis=1)])
+
+
+def _quad_triangles(bottom: np.ndarray, top: np.ndarray) -> np.ndarray:
+    """The two triangles of each side quadrilateral (bottom edge p < q by tag, top edge
+    p' q'), split as `_prism_tets` splits it: diagonal q p'."""
+    p, q, p1, q1 = bottom[:, 0], bottom[:, 1], top[:, 0], top[:, 1]
+    return np.concatenate([np.stack([p, q, p1], axis=1), np.stack([q, p1, q1], axis=1)])
+
+
+def _positive(tets: np.ndarray, tags: np.ndarray, unit: np.ndarray, node_radii: np.ndarray) -> np.ndarray:
+    """The tets with two vertices swapped where needed for a positive volume."""
+    order = np.argsort(tags.ravel(), kind="stable")
+    position = order[np.searchsorted(tags.ravel(), tets.ravel(), sorter=order)]
+    layer, column = np.divmod(position, tags.shape[1])
+    points = (node_radii[layer][:, None] * unit[column]).reshape(-1, 4, 3)
+    e = points[:, 1:] - points[:, :1]
+    negative = np.einsum("ij,ij->i", e[:, 0], np.cross(e[:, 1], e[:, 2])) < 0
+    tets = tets.copy()
+    tets[negative, 0], tets[negative, 1] = tets[negative, 1], tets[negative, 0].copy()
+    return tets
+
+
+def _plane_name(plane: int) -> str:
+    lo, hi = gmsh.model.getParametrizationBounds(2, plane)
+    normal = np.abs(gmsh.model.getNormal(plane, (np.asarray(lo) + np.asarray(hi)) / 2))
+    return SYMMETRY_PLANES[int(np.argmax(normal))]
 
 
 def _particle_inputs(radius_m, layer_thickness_m, coating_thickness_m, *, shape, **sizes):
@@ -187,7 +316,7 @@ def _checked_particle_model(*args, **kwargs):
 
 def build_particle(radius_m, layer_thickness_m=0.0, coating_thickness_m=0.0, *,
                    shape="octant", size_bulk_m=None, size_surface_m=None,
-                   size_interface_m=None, size_growth=0.3,
+                   size_interface_m=None, size_growth=0.3, radial_layers=None,
                    out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
     """Mesh a core–layer–coating particle on rank 0; write `mesh.msh` (metres) and
     `info.json` to `out_dir` if given. Returns the info dict on every rank. Collective.
@@ -198,22 +327,27 @@ def build_particle(radius_m, layer_thickness_m=0.0, coating_thickness_m=0.0, *,
     size_surface_m) at the interfaces, growing by size_growth metres per metre of radial
     distance up to size_bulk_m in the core. Defaults for production (`default_sizes`):
     size_bulk = R/8, size_surface = min(R/30, δ/3, t). Inputs are checked on every rank
-    before Gmsh starts (ValueError naming the argument)."""
+    before Gmsh starts (ValueError naming the argument). radial_layers = {"count": N,
+    "depth_m": D} meshes the outer shell R - D <= r <= R as N radial element layers
+    (prisms split into tets) under triangles of size_surface_m (`_layered_particle_model`);
+    size_interface_m is then unused (the interfaces lie in the shell)."""
     build = _checked_particle_model(
         radius_m, layer_thickness_m, coating_thickness_m, shape=shape,
         size_bulk_m=size_bulk_m, size_surface_m=size_surface_m,
-        size_interface_m=size_interface_m, size_growth=size_growth)
+        size_interface_m=size_interface_m, size_growth=size_growth,
+        radial_layers=radial_layers)
     return run_gmsh_on_rank0(comm, build, out_dir=out_dir, model_name="particle")
 
 
 def build_and_load(radius_m, layer_thickness_m=0.0, coating_thickness_m=0.0, *,
                    shape="octant", size_bulk_m=None, size_surface_m=None,
-                   size_interface_m=None, size_growth=0.3,
+                   size_interface_m=None, size_growth=0.3, radial_layers=None,
                    out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM_WORLD):
     """As `build_particle`, then distribute the mesh in memory: returns
     (mesh, cell_tags, facet_tags, info) on every rank, mesh in metres. Collective."""
     build = _checked_particle_model(
         radius_m, layer_thickness_m, coating_thickness_m, shape=shape,
         size_bulk_m=size_bulk_m, size_surface_m=size_surface_m,
-        size_interface_m=size_interface_m, size_growth=size_growth)
+        size_interface_m=size_interface_m, size_growth=size_growth,
+        radial_layers=radial_layers)
     return run_gmsh_on_rank0(comm, build, gdim=3, out_dir=out_dir, model_name="particle")

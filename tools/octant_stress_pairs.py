@@ -5,6 +5,7 @@ largest DG1 node (what they reported before) and the DG1 von Mises averaged over
 shells against 1D's; `--run` also runs the octant itself and compares its theta.
 
     mpirun -n 2 .venv/bin/python tools/octant_stress_pairs.py --mesh 1.5 --end 60
+    mpirun -n 2 .venv/bin/python tools/octant_stress_pairs.py --mesh 6 --layers 20 --depth 9 --end 60
     mpirun -n 2 .venv/bin/python tools/octant_stress_pairs.py --mesh 4 --end 10 \\
         --set "geometry.layer_thickness=20 nm" --run
 """
@@ -26,6 +27,9 @@ parser.add_argument("--mesh", default="1.5", help="octant surface and interface 
 parser.add_argument("--end", default="60", help="end time, min (the Ru-1 peak: ~60)")
 parser.add_argument("--set", action="append", default=[], help="override for both cases")
 parser.add_argument("--run", action="store_true", help="also run the octant's own transport")
+parser.add_argument("--layers", type=int, help="mesh.radial_layers.count (--mesh is then the "
+                    "shell's triangle size and no interface size is set)")
+parser.add_argument("--depth", default="9", help="mesh.radial_layers.depth with --layers, nm")
 args = parser.parse_args()
 comm = MPI.COMM_WORLD
 
@@ -38,9 +42,11 @@ def say(text):
 common = ["output.fields=false", f"protocol.end_time={args.end} min", *args.set]
 one_d = engine_of_case(c1 := load_case(ROOT / "cases/ru1_stress.yaml", common),
                        build_domain(c1, MPI.COMM_SELF))
+octant_mesh = ([f"mesh.interface={args.mesh} nm", "mesh.radial_layers=null"] if args.layers is None else
+               ["mesh.interface=null", f"mesh.radial_layers.count={args.layers}",
+                f"mesh.radial_layers.depth={args.depth} nm"])
 three_d = engine_of_case(c3 := load_case(ROOT / "cases/ru1_stress_octant.yaml",
-                                         [*common, f"mesh.surface={args.mesh} nm",
-                                          f"mesh.interface={args.mesh} nm"]),
+                                         [*common, f"mesh.surface={args.mesh} nm", *octant_mesh]),
                          build_domain(c3, comm))
 m1, m3 = one_d.lithium, three_d.lithium
 R = m1.domain.radius_m

@@ -21,12 +21,14 @@ SIZE_KEYS = {"size_surface_m": "mesh.surface", "size_bulk_m": "mesh.bulk",
 
 def mesh_arguments(case: Case) -> dict:
     """The mesh builders' arguments in SI (sizes the case leaves out are None: the
-    builder's per-shape defaults)."""
+    builder's per-shape defaults; radial_layers only when the case gives it)."""
     g, m = case.geometry, case.mesh
 
     def si(size):
         return None if size is None else size.si
 
+    layered = {} if m.radial_layers is None else {"radial_layers": {
+        "count": m.radial_layers.count, "depth_m": m.radial_layers.depth.si}}
     return dict(
         radius_m=g.radius.si,
         layer_thickness_m=g.layer_thickness.si,
@@ -34,6 +36,7 @@ def mesh_arguments(case: Case) -> dict:
         size_bulk_m=si(m.bulk),
         size_surface_m=si(m.surface),
         size_interface_m=si(m.interface),
+        **layered,
     )
 
 
