@@ -181,7 +181,13 @@ class SurfaceReaction:
 
     def flux(self, theta, voltage_V: float):
         """(j, dj/dtheta, dj/dV): outward Li flux in mol/m^2/s at surface site fractions
-        `theta` (array) and the particle potential `voltage_V`, with its derivatives."""
+        `theta` (array, or a float: one node, floats back) and the particle potential
+        `voltage_V`, with its derivatives."""
+        if isinstance(theta, float):  # one surface node as a float (particle_potential.py): floats back
+            try:
+                return self._law(float(theta), float(voltage_V), _ScalarMath, self.ocv.scalar_with_derivative)
+            except OverflowError:  # as below: numpy's inf
+                return tuple(float(v[0]) for v in self.flux(np.array([float(theta)]), voltage_V))
         if isinstance(theta, np.ndarray) and theta.shape == (1,):  # a 1D particle's surface
             try:
                 j, dj_dtheta, dj_dV = self._law(theta.item(), float(voltage_V), _ScalarMath,

@@ -24,6 +24,8 @@ the solves are exact to ksp_rtol).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from dolfinx import fem
 from mpi4py import MPI
@@ -98,6 +100,10 @@ class ParticlePotential:
         self.surface = li._owned_surface  # owned local surface dofs
         self.weights = li.surface_load.array[self.surface].copy()  # m_i
         self.total_weight = self._allreduce(float(self.weights.sum()), op=MPI.SUM)
+        # a 1D particle on one rank: Newton takes its one surface node's values as Python
+        # floats, (index, m); a numpy operation on a one-element array costs ~15 times a
+        # float's, for the same number
+        self._node = (int(self.surface[0]), float(self.weights[0])) if self.surface.size == 1 and self.comm.size == 1 else None
         self.J = li.system.A.duplicate(copy=True)
         self.J.setOption(PETSc.Mat.Option.KEEP_NONZERO_PATTERN, True)
         self.direct = li.system.direct
@@ -204,14 +210,15 @@ class ParticlePotential:
         theta = compat.petsc_vec(li.theta)
         rhs, x, z, g, diagonal = self._vecs
         rhs_a, x_a, z_a, g_a, diagonal_a = self._arrays  # owned dofs
-        s, m = self.surface, self.weights
+        # the surface dofs and their weights m_i, or the one node's index and m as floats
+        s, m = self._node if self._node is not None and self.site_availability is None else (self.surface, self.weights)
         self.iterations = 0
         change, dV, previous = np.inf, np.inf, np.inf
         for newton in range(1, NEWTON_MAX_ITERATIONS + 1):
             V = self.voltage_V
             theta_s = theta_all[s]
             j, dj_dtheta, dj_dV = self.surface_flux(theta_s, V)
-            finite = np.isfinite(j).all() and np.isfinite(dj_dtheta).all() and np.isfinite(dj_dV).all()
+            finite = _all_finite(j, dj_dtheta, dj_dV)
             if not self._allreduce(bool(finite), op=MPI.LAND):
                 break  # exp overflow: an overpotential no step can reach
             b.copy(rhs)
@@ -236,7 +243,7 @@ class ParticlePotential:
                 g.set(0.0)
                 g_a[s] = m * dj_dV
                 total, h_theta, d = self._allreduce(np.array([
-                    float(m @ j), float(m * dj_dtheta @ theta_s), float(m @ dj_dV)]), op=MPI.SUM)
+                    _dot(m, j), _dot(m * dj_dtheta, theta_s), _dot(m, dj_dV)]), op=MPI.SUM)
                 G = total - mean_flux_mol_m2_s * self.total_weight
                 if not np.isfinite(d) or d == 0.0:
                     break
@@ -244,7 +251,7 @@ class ParticlePotential:
                 self._schur.set_g(g)
                 rhs.axpy(-(h_theta - G) / d, g)
                 self.iterations += self._solve(rhs, self._y, guess=True, ksp=self.ksp_schur)
-                h_x = self._allreduce(float(m * dj_dtheta @ x_a[s]), op=MPI.SUM)
+                h_x = self._allreduce(_dot(m * dj_dtheta, x_a[s]), op=MPI.SUM)
                 dV = (-G - (h_x - h_theta)) / d
                 self.voltage_V = V + dV
             else:
@@ -255,8 +262,8 @@ class ParticlePotential:
                     g_a[s] = m * dj_dV
                     self.iterations += self._solve(g, self._z, guess=True, rtol=Z_RTOL)
                 total, h_y, h_z, d = self._allreduce(np.array([
-                    float(m @ j), float(m * dj_dtheta @ (x_a[s] - theta_s)),
-                    float(m * dj_dtheta @ z_a[s]), float(m @ dj_dV)]), op=MPI.SUM)
+                    _dot(m, j), _dot(m * dj_dtheta, x_a[s] - theta_s),
+                    _dot(m * dj_dtheta, z_a[s]), _dot(m, dj_dV)]), op=MPI.SUM)
                 G = total - mean_flux_mol_m2_s * self.total_weight  # once, not once per rank
                 pivot = d - h_z
                 if not np.isfinite(pivot) or pivot == 0.0:
@@ -362,6 +369,16 @@ class ParticlePotential:
             return linalg.solve(ksp, rhs, out)
         except linalg.SolverFailure as exc:  # a Newton iterate out of reach: retry shorter
             raise NewtonDiverged(str(exc)) from None
+
+
+def _dot(a, b) -> float:
+    """a . b of surface values: arrays, or one node's floats (ParticlePotential._node)."""
+    return a * b if isinstance(a, float) else float(a @ b)
+
+
+def _all_finite(*values) -> bool:
+    """Whether every surface value (arrays, or one node's floats) is finite."""
+    return all(math.isfinite(v) if isinstance(v, float) else bool(np.isfinite(v).all()) for v in values)
 
 
 __all__ = ["ParticlePotential", "NewtonDiverged", "SurfaceSaturated"]
