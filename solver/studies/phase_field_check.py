@@ -177,7 +177,7 @@ def report(members: list[dict], inputs: CrackInputs) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, type=Path, help="folder for phase_field_check.json and .txt")
-    parser.add_argument("--samples", nargs="+", default=["pristine"], choices=list(SAMPLES))
+    parser.add_argument("--samples", nargs="+", default=list(SAMPLES), choices=list(SAMPLES))
     parser.add_argument("--strengths", nargs="+", type=float, default=list(STRENGTHS_MPA),
                         help="phase-field strengths sigma_c in MPa (each: one run of every point)")
     parser.add_argument("--points", nargs="+", default=None,
