@@ -318,10 +318,12 @@ class ChemoMechanics:
         local[2] = local[3] = -np.inf
         if n:
             finite = np.isfinite(theta)
-            local[1] = 0.0 if finite.all() else 1.0
-            good = theta[finite]
+            everywhere = finite.all()
+            local[1] = 0.0 if everywhere else 1.0
+            good = theta if everywhere else theta[finite]  # the same values either way
             if good.size:
-                local[0] = np.abs(good - self.lithium.theta_n.x.array[:n][finite]).max()
+                before = self.lithium.theta_n.x.array[:n]
+                local[0] = np.abs(good - (before if everywhere else before[finite])).max()
                 local[2], local[3] = -good.min(), good.max()
         glob = local
         if self.domain.comm.size > 1:
@@ -663,13 +665,17 @@ class ChemoMechanics:
         if dt_previous is not None and self._previous_observables is not None:
             nodes.insert(0, (t_n - dt_previous, li.theta_nm1.x.array.copy(), self._previous_observables))
         n = self._dof_volumes.size
+        theta_now = li.theta.x.array
+        values = {key: [obs[key] for _, _, obs in nodes] for key in observed}
         for t_o in inside:
             weights = [math.prod((t_o - b) / (a - b) for b, _, _ in nodes if b != a) for a, _, _ in nodes]
-            li.theta.x.array[:] = sum(w * theta for w, (_, theta, _) in zip(weights, nodes))
-            self._observables = {key: _interpolated([obs[key] for _, _, obs in nodes], weights)
-                                 for key in observed}
+            interpolated = weights[0] * nodes[0][1]  # summed left to right
+            for w, (_, theta, _) in zip(weights[1:], nodes[1:]):
+                interpolated += w * theta
+            theta_now[:] = interpolated
+            self._observables = {key: _interpolated(v, weights) for key, v in values.items()}
             if self.history is not None:
-                self.history.append(t_o, li.theta.x.array[:n], keep=True)
+                self.history.append(t_o, theta_now[:n], keep=True)
             if self.mechanics is not None:
                 self._solve_mechanics(t_o)
             self._observe(t_o, self._observer, self._output_times, force=self._output_interval is not None)
