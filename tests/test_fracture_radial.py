@@ -268,3 +268,32 @@ def test_the_map_check_agrees_with_the_at1_closed_form_on_its_profiles():
           f"({weak['pf_onset_where']}); strong: {strong['at1_ratio']:.3f}, max d {strong['pf_damage_max']}")
     assert weak["at1_ratio"] > 1.2 and weak["pf_cracks"] and weak["pf_onset_where"] == "surface"
     assert strong["at1_ratio"] < 0.8 and not strong["pf_cracks"] and strong["pf_damage_max"] == 0.0
+
+
+@pytest.mark.slow
+def test_lrmo_run_on_1_and_2_ranks_gives_the_same_1d_damage(tmp_path):
+    """`lrmo run` of a 1D case with the phase field (pristine, 100 nm, 2C, sigma_c = 400 MPa),
+    serial and on 2 ranks: the same damage to the staggered tolerance, the same onset
+    (slow: 3.3 min at a load average of 8, the 2 ranks' MPI polling oversubscribed; a few
+    seconds each on an idle machine)."""
+    import json
+
+    from conftest import run_lrmo
+
+    sets = ["geometry.radius=100 nm", "protocol.c_rate=2", "protocol.end_time=37.5 min", "mesh.surface=1 nm",
+            "mesh.bulk=5 nm", "output.fields=false", "output.count=5", "physics=[lithium, mechanics, fracture]",
+            f"fracture.toughness={G_C} J/m^2", "fracture.strength=400 MPa"]
+    results = []
+    for n in (1, 2):
+        out = tmp_path / f"n{n}"
+        args = ["run", str(CASES / "pristine_stress.yaml"), "--out", str(out), "--quiet"]
+        for text in sets:
+            args += ["--set", text]
+        proc = run_lrmo(args, n_ranks=n)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        results.append(json.loads((out / "summary.json").read_text())["fracture"])
+    one, two = results
+    assert one["damage_max"] > 1e-3 and one["onset"]["location"] == "surface"
+    assert two["damage_max"] == pytest.approx(one["damage_max"], abs=1e-5)
+    assert two["fracture_energy_J"] == pytest.approx(one["fracture_energy_J"], rel=1e-4)
+    assert two["onset"]["time_s"] == pytest.approx(one["onset"]["time_s"], rel=1e-12)
