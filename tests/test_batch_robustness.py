@@ -56,8 +56,9 @@ def test_emptied_particle_leaves_the_physical_range_with_exit_3(tmp_path):
 
 # -- SIGTERM, checkpoint, restart ----------------------------------------------------------
 # one-way coupling with the peak search (its stored snapshots are part of the state), many
-# small steps so that the run lasts long enough to be interrupted late
-SLOW = ["--set", "time_stepping.max_step=0.02 s", "--set", "time_stepping.initial_step=0.01 s",
+# small steps (6000) so that the run lasts long enough to be interrupted late; not smaller:
+# two ranks on a loaded 2-core machine take ~50 ms a step (0.02 s steps took 8-15 min)
+SLOW = ["--set", "time_stepping.max_step=0.1 s", "--set", "time_stepping.initial_step=0.01 s",
         "--set", "output.checkpoint_every.simulated=1 min",
         "--set", "output.times.values=[60, 120, 180, 240, 300, 360, 420, 480, 540, 600]"]
 
@@ -273,7 +274,7 @@ from solver.case.schema import load_case
 from solver.io.log import Log
 from solver.simulation.run import run_case
 case = load_case({str(CASES / 'ru1_stress_octant.yaml')!r}, ["mesh.surface=6 nm", "mesh.interface=4 nm",
-                 "mesh.bulk=20 nm", "geometry.layer_thickness=20 nm", "protocol.end_time=10 min", "output.times.values=[300, 600]"])
+                 "mesh.radial_layers=null", "mesh.bulk=20 nm", "geometry.layer_thickness=20 nm", "protocol.end_time=10 min", "output.times.values=[300, 600]"])
 rss = []
 for i in range(5):
     assert run_case(case, {str(tmp_path)!r} + f"/run{{i}}", MPI.COMM_SELF, Log(quiet=True))["status"] == "completed"
@@ -363,6 +364,7 @@ def test_octant_restart_gives_the_uninterrupted_results(tmp_path):
     and every row of a restart on the same rank equal the uninterrupted run's."""
     case = str(CASES / "ru1_stress_octant.yaml")
     args = ["--set", "mesh.surface=6 nm", "--set", "mesh.interface=4 nm", "--set", "mesh.bulk=20 nm",
+            "--set", "mesh.radial_layers=null",  # isotropic tets, as before the layered shell
             "--set", "geometry.layer_thickness=20 nm",  # the coarse mesh resolves a 20 nm layer
             "--set", "protocol.end_time=20 min", "--set", "output.times.values=[300, 600, 900, 1200]",
             "--set", "output.checkpoint_every.simulated=2 min"]
