@@ -169,7 +169,7 @@ def test_islands_view_renders_flux_and_mirrors_the_octant(tmp_path):
 
 
 # the coarse octant cannot resolve the measured 4.5 nm erfc layer: the earlier 20 nm linear one
-COARSE_LAYER = ["geometry.layer_thickness=20 nm", "materials.layer.profile=linear",
+COARSE_LAYER = ["geometry.layer_thickness=20 nm", "mesh.radial_layers=null", "materials.layer.profile=linear",
                 "materials.layer.lithium_diffusivity_profile=uniform"]
 
 

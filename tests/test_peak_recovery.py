@@ -18,7 +18,7 @@ from solver.physics.mechanics import Mechanics
 from solver.simulation.domain_setup import build_domain
 
 # a 20 nm continuous-erfc layer (Ru-1's materials) on a coarse mesh: four elements across
-LAYER = ["geometry.layer_thickness=20 nm", "mesh.surface=5 nm", "mesh.interface=5 nm",
+LAYER = ["geometry.layer_thickness=20 nm", "mesh.surface=5 nm", "mesh.interface=5 nm", "mesh.radial_layers=null",
          "mesh.bulk=25 nm", "output.fields=false"]
 DTHETA = -0.1  # a uniform site-fraction change: the stress comes from c_max(r) alone
 

@@ -209,6 +209,7 @@ def test_sphere_peak_is_the_same_through_the_distance_path():
 
     data = load_case_data(CASES / "ru1_stress_octant.yaml", [
         "mesh.surface=6 nm", "mesh.interface=6 nm", "mesh.bulk=25 nm", "geometry.layer_thickness=20 nm",
+        "mesh.radial_layers=null",
         "materials.layer.profile=linear", "materials.layer.lithium_diffusivity_profile=uniform",  # as tested before
         "protocol.end_time=5 min",
         "output.times={values: [300]}", "mechanics.stress_every_steps=100000",
