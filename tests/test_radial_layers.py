@@ -130,13 +130,12 @@ def test_a_bad_radial_layers_key_is_refused_naming_it(override, words):
     assert all(w in str(error.value) for w in words), str(error.value)
 
 
-@pytest.mark.slow  # ~1.5 min on a busy 2-core machine
 def test_the_peak_of_a_uniform_change_converges_with_the_radial_layers():
     """Uniform site-fraction change on the Ru-1 octant (4.5 nm erfc c_max(r)): the stress
     peaks at the surface in closed form; the recovered peak's error falls as the shell's
     layers grow from 3 to 12 under coarse 10 nm triangles (measured: 4.7 % and 2.5 % low).
     What is left at 12 is the faceting of the 10 nm triangles, not the layers: 24 layers
-    give 2.5 % too, 12 layers under 5 nm triangles 0.5 % (too slow for this test)."""
+    give 2.5 % too, 12 layers under 5 nm triangles 0.5 % (too slow for this test). ~15 s."""
     errors = []
     for count in (3, 12):
         case = load_case(CASES / "ru1_stress_octant.yaml",
