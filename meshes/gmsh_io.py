@@ -17,6 +17,13 @@ MESH_FILE = "mesh.msh"
 INFO_FILE = "info.json"
 
 
+def expression_number(value) -> str:
+    """A number for a Gmsh MathEval expression: the shortest repr of a plain float. (A
+    numpy float's repr is "np.float64(0.5)" under numpy 2, which Gmsh's parser rejects
+    with an abort, not an error.)"""
+    return repr(float(value))
+
+
 @contextlib.contextmanager
 def gmsh_session(model_name: str):
     """A fresh, quiet Gmsh model on this process.

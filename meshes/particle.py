@@ -25,7 +25,7 @@ from meshes.markers import CELL_TAGS, FACET_TAGS
 from meshes.sizes import (check_inputs, checked_inputs, default_sizes,  # noqa: F401 (the builders' API)
                           region_radii, shell_radii, surface_radii)
 from solver import __version__ as lrmo_version
-from meshes.gmsh_io import run_gmsh_on_rank0
+from meshes.gmsh_io import expression_number as num, run_gmsh_on_rank0
 
 SHAPES = ("octant", "sphere")
 BUILDER_VERSION = 1  # bump when the same inputs give a different mesh (mesh-cache key)
@@ -87,10 +87,10 @@ def set_radial_size_field(refined_spheres: list[tuple[float, float]], size_bulk:
     for r_i, h_i in refined_spheres:
         f = gmsh.model.mesh.field.add("MathEval")
         gmsh.model.mesh.field.setString(
-            f, "F", f"{h_i!r} + {size_growth!r}*Abs(Sqrt(x^2 + y^2 + z^2) - {r_i!r})")
+            f, "F", f"{num(h_i)} + {num(size_growth)}*Abs(Sqrt(x^2 + y^2 + z^2) - {num(r_i)})")
         fields.append(f)
     bulk = gmsh.model.mesh.field.add("MathEval")
-    gmsh.model.mesh.field.setString(bulk, "F", repr(size_bulk))
+    gmsh.model.mesh.field.setString(bulk, "F", num(size_bulk))
     smallest = gmsh.model.mesh.field.add("Min")
     gmsh.model.mesh.field.setNumbers(smallest, "FieldsList", fields + [bulk])
     gmsh.model.mesh.field.setAsBackgroundMesh(smallest)

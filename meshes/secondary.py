@@ -21,6 +21,7 @@ import gmsh
 import numpy as np
 
 from meshes.markers import FACET_TAGS
+from meshes.gmsh_io import expression_number as num
 from meshes.particle import mesh_statistics, scale_nodes
 from solver import __version__ as lrmo_version
 
@@ -186,7 +187,7 @@ def _set_sizes(size: float, size_surface: float) -> None:
     """Uniform size inside, size_surface at |x| = 1 (units of R), graded by 0.3 per unit."""
     f = gmsh.model.mesh.field.add("MathEval")
     gmsh.model.mesh.field.setString(
-        f, "F", f"Min({size!r}, {size_surface!r} + 0.3*Abs(Sqrt(x^2 + y^2 + z^2) - 1))")
+        f, "F", f"Min({num(size)}, {num(size_surface)} + 0.3*Abs(Sqrt(x^2 + y^2 + z^2) - 1))")
     gmsh.model.mesh.field.setAsBackgroundMesh(f)
     for option in ("MeshSizeFromPoints", "MeshSizeFromCurvature", "MeshSizeExtendFromBoundary"):
         gmsh.option.setNumber(f"Mesh.{option}", 0)

@@ -304,3 +304,17 @@ def test_radial_mesh_reads_back_from_its_file(shared_dir):
     build_radial(R, DELTA, T, out_dir=out_dir)
     msh, cell_tags, _ = read_particle_mesh(out_dir / MESH_FILE, COMM, gdim=1)
     assert integral(msh, "dx", cell_tags, CELL_TAGS["coating"]) == pytest.approx(T, rel=1e-9)
+
+
+def test_gmsh_expressions_take_numpy_floats_as_plain_numbers():
+    """Gmsh's MathEval parser aborts the process on "np.float64(0.5)", numpy 2's repr of a
+    numpy float (it did on Debian 13 for the layered shell's radii): numbers go in as the
+    shortest repr of a plain float, which reads back exactly."""
+    import numpy as np
+
+    from meshes.gmsh_io import expression_number
+
+    for value in (np.float64(0.1) / 3, np.float32(2.5), 7, 1e-9):
+        text = expression_number(value)
+        assert "np" not in text and "(" not in text
+        assert float(text) == float(value)
