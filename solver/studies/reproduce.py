@@ -91,7 +91,9 @@ def reproduce(out_dir="results", comm=MPI.COMM_WORLD, with_3d: bool = True, rank
     if comm.rank == 0:
         files = figures(out, runs, series, o2_cycle or o2, coverage, band=fidelity_report.bands(fidelity),
                         maps_after_charge=bool(o2_cycle))
-        octants = {"pristine": out / "pristine_stress_octant", "Ru-1": out / "ru1_stress_octant"} if with_3d else {}
+        octants = {label: out / name for label, name in (("pristine", "pristine_stress_octant"),
+                                                         ("Ru-1", "ru1_stress_octant"))
+                   if with_3d and _completed(out / name)}  # a failed run has no peak to draw
         files.update(figures_3d(out, octants, None if o2_cycle else o2.get("Ru-1 islands"), o2_runs=o2_cycle))
         report = render_report(summaries, study, series, o2_summaries, files, time.perf_counter() - start,
                                coverage, summaries_3d, ranks, o2_cycle_summaries)
@@ -258,3 +260,13 @@ def render_report(summaries, study, series, o2, files, wall, coverage, summaries
               "(and the O2 runs' folders); in 3D, `pristine_stress_octant/fields/fields.xdmf` and "
               "`ru1_stress_octant/fields/fields.xdmf` (clip or slice through the centre).", ""]
     return "\n".join(lines)
+
+
+def _completed(folder: Path) -> bool:
+    """Whether the run in `folder` completed (its summary.json says so)."""
+    import json
+
+    try:
+        return json.loads((folder / "summary.json").read_text())["status"] == "completed"
+    except (OSError, ValueError, KeyError):
+        return False
