@@ -6,6 +6,8 @@
     lrmo verify [--only NAME] [--out DIR]
     lrmo sweep SERIES.yaml [--out DIR] [--restart]
     lrmo reproduce [--out DIR] [--no-3d] [--np N]
+    lrmo shock-map CASE.yaml [CASE.yaml ...] [--out DIR] [--radii R ...] [--rates C ...]
+                   [--toughness K_Ic] [--max-flaw F] [--set ...]
     lrmo fit CASE.yaml
     lrmo version | lrmo --version
 
@@ -85,6 +87,9 @@ EXAMPLES = {
               "mpirun -n 3 lrmo sweep cases/series/ru_series.yaml --out runs/ru_series"],
     "reproduce": ["lrmo reproduce --out results", "lrmo reproduce --out /tmp/quick --no-3d"],
     "fit": ["lrmo fit cases/pristine_stress.yaml"],
+    "shock-map": ["lrmo shock-map cases/pristine_stress.yaml cases/ru1_stress.yaml --out results/shock_map",
+                  "mpirun -n 2 lrmo shock-map cases/pristine_stress.yaml --radii 100 150 250 --rates 0.5 1 2 "
+                  "--toughness 0.5 --max-flaw 0.2 --out /tmp/map"],
     "view": ["lrmo view results/pristine_stress_octant --out view.png",
              "lrmo view results/pristine_stress --peak --field c_Li_mol_m3 --out peak.png"],
     "version": ["lrmo version", "lrmo --version"],
@@ -113,9 +118,10 @@ def _parser() -> argparse.ArgumentParser:
         c.add_argument("--overwrite", action="store_true",
                        help="write into --out even if it holds another command's results")
 
-    def case_command(name, help_text, out_required=False, out_default=None):
+    def case_command(name, help_text, out_required=False, out_default=None, several=False):
         c = command(name, help_text)
-        c.add_argument("case", help="case file (YAML)")
+        c.add_argument("case", nargs="+" if several else None, help="case file(s) (YAML)" if several else
+                       "case file (YAML)")
         c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                        help="override a case value (repeatable), e.g. --set geometry.radius='200 nm' "
                        "--set protocol.c_rate=2C")
@@ -152,6 +158,17 @@ def _parser() -> argparse.ArgumentParser:
                    help="run the 3D cases under `mpirun -n N` (at most the cores available; "
                         "`make reproduce` passes NP, default 2)")
     overwrite_option(r)
+    sm = case_command("shock-map", "will it crack? the critical C-rate for crack initiation against the radius, "
+                      "from 1D runs of each case at every radius and rate (docs/fracture.md)",
+                      out_default="results/shock_map", several=True)
+    sm.add_argument("--radii", nargs="+", type=float, default=[50, 100, 150, 250, 500], metavar="NM",
+                    help="particle radii in nm (geometry.radius)")
+    sm.add_argument("--rates", nargs="+", type=float, default=[0.5, 1, 2, 5], metavar="C",
+                    help="C-rates (protocol.c_rate; the end time scaled by C_case/C)")
+    sm.add_argument("--toughness", type=float, default=None, metavar="K_IC",
+                    help="fracture toughness K_Ic in MPa m^0.5 (default 0.24, LiMn2O4, solver/case/crack_inputs.py)")
+    sm.add_argument("--max-flaw", type=float, default=None, metavar="F",
+                    help="deepest surface flaw as a fraction of R, in (0, 0.5] (default 0.1)")
     f = command("fit", "re-fit the parameters declared in a case's fitted: block (writes nothing)")
     f.add_argument("case", help="case file (YAML)")
     command("version", "versions of lrmo and what it runs on")
@@ -179,7 +196,7 @@ def _claim(out, command: str, args, comm, log) -> Path:
     return out
 
 
-WRITING_COMMANDS = ("run", "mesh", "verify", "sweep", "reproduce")
+WRITING_COMMANDS = ("run", "mesh", "verify", "sweep", "reproduce", "shock-map")
 
 
 def _hold_stop_signals() -> None:
@@ -329,6 +346,9 @@ def _dispatch(args, comm) -> int:
         _claim(args.out, "reproduce", args, comm, Log(comm))
         return reproduce(args.out, comm, with_3d=args.with_3d, ranks=args.np)
 
+    if args.command == "shock-map":
+        return _shock_map(args, comm)
+
     if args.command == "fit":
         from solver.case.schema import CaseError, load_case
         from solver.studies.fitting import fit_case
@@ -419,3 +439,59 @@ def _dispatch(args, comm) -> int:
                if (Path(out) / n).is_file() or any((Path(out) / n).glob("*"))] if root else []
     log.info(f"wrote {Path(out)} ({', '.join(written)}) in {summary['wall_time_s']:.1f} s")
     return EXIT_OK
+
+
+def _shock_map(args, comm) -> int:
+    """`lrmo shock-map`: every option and every member's case checked before any run
+    (exit 2 naming the option or key), then the folder claimed (exit 4), the members run
+    (shared over the ranks) and the files written, each whole or not at all; exit 3 if a
+    member failed (the map is written with its status)."""
+    from mpi4py import MPI
+
+    from solver.case.schema import CaseError, load_case
+    from solver.io.log import Log
+    from solver.simulation.preflight import preflight
+    from solver.studies import shock_map as sm
+
+    root = comm.rank == 0
+    try:
+        inputs = sm.check_options(args.radii, args.rates, args.toughness, args.max_flaw)
+    except sm.MapInputError as exc:
+        if root:
+            print(f"lrmo: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    samples = {}
+    for path in args.case:
+        try:
+            sample = sm.sample_cases([path], args.overrides)
+            sm.check_members(sample, args.radii, args.rates, args.overrides)
+        except CaseError as exc:
+            _refused("case", path, exc, root)
+            return EXIT_BAD_INPUT
+        label = next(iter(sample))
+        if label in samples:
+            if root:
+                print(f"lrmo: CASE: {path} and {samples[label]} are the same sample ({label}); give each once",
+                      file=sys.stderr)
+            return EXIT_BAD_INPUT
+        samples.update(sample)
+    for label, path in samples.items():  # the largest member, each run on one rank
+        base = load_case(path, args.overrides)
+        largest = load_case(path, args.overrides + sm.member_overrides(base, max(args.radii), min(args.rates)))
+        _, too_large = preflight(largest, MPI.COMM_SELF, force=args.force_large)
+        if too_large:
+            if root:
+                print(f"lrmo: {path} at R = {max(args.radii):g} nm: {too_large}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    log = Log(comm, quiet=args.quiet)
+    out = _claim(args.out, "shock-map", args, comm, log)
+    members, text = sm.make_map(out, samples, args.radii, args.rates, inputs, args.overrides, comm, log)
+    failed = [m for m in members if m["status"] != "completed"]
+    if root:
+        if not args.quiet:
+            print(text)
+        for m in failed:
+            print(f"lrmo: shock-map member {m['sample']} R = {m['radius_nm']:g} nm at {m['c_rate']:g}C "
+                  f"{m['status']}: {m.get('message', '')}", file=sys.stderr)
+        log.info(f"wrote {out}/ ({', '.join(sm.OUTPUTS)})")
+    return EXIT_SOLVER_FAILURE if failed else EXIT_OK

@@ -6,12 +6,13 @@ the Li eigenstrain, read with physics [lithium, mechanics, fracture] on a 3D oct
       strength: {value: 500, unit: MPa, source: ...}      # sigma_c, or length_scale (l)
       residual_stiffness: 1e-6                            # k_res in g(d) = (1 - d)^2 + k_res
       every_steps: 5                                      # solve every 5 accepted Li steps
+      split: volumetric_deviatoric                        # the only split implemented (the default)
 
 Give the strength sigma_c or the length l, not both: l = 3 G_c E / (8 sigma_c^2) (E of
 the core). The mesh must resolve l: l / mesh.surface >= 4 (`check_resolution`)."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Literal, Optional
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -32,6 +33,9 @@ class Fracture(AssignmentChecked):
     residual_stiffness: ResidualStiffness = "1e-6"
     every_steps: int = Field(1, ge=1, le=100000, description="solve every this many accepted Li steps (and at outputs)")
     staggered_tolerance: float = Field(1e-5, gt=0, le=0.1, description="max |d_k - d_(k-1)| that ends the sweeps")
+    split: Literal["volumetric_deviatoric"] = Field(
+        "volumetric_deviatoric", description="the tension-compression split of the elastic energy: "
+        "volumetric_deviatoric (Amor, Marigo and Maurini 2009), the only one implemented")
 
     @model_validator(mode="after")
     def _strength_or_length(self):

@@ -29,14 +29,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
 from mpi4py import MPI
 
-from solver.case.crack_inputs import CrackInputs
-from solver.case.schema import load_case
+from solver.case.crack_inputs import RANGES, CrackInputs
+from solver.case.schema import CaseError, load_case
 from solver.io.log import Log
 from solver.io.tables import read_profiles
 from solver.physics import fracture_criteria as fc
@@ -49,7 +50,7 @@ C_RATES = (0.5, 1.0, 2.0, 5.0)
 TOUGHNESS_SENSITIVITY_PA_SQRT_M = (0.24e6, 0.81e6)  # Mughal et al. 2017: pillar splitting, COD
 FLAW_SENSITIVITY = (0.05, 0.1, 0.2)  # deepest flaw / R
 DEPTH_FRACTIONS = np.union1d(np.geomspace(1e-3, 0.5, 60), FLAW_SENSITIVITY)  # flaw depths a / R kept per run
-WEIBULL_MODULI = (5.0, 10.0, 20.0)  # the assumed m and a factor 2 either side
+WEIBULL_MODULI = (5.0, 7.5, 10.0, 15.0, 20.0)  # the assumed m and up to a factor 2 either side
 
 
 def member_overrides(case, radius_nm: float, c_rate: float) -> list[str]:
@@ -136,23 +137,33 @@ def critical_rate(rates, values, threshold) -> float | None:
 
 
 def run_member(sample: str, radius_nm: float, c_rate: float, inputs: CrackInputs,
-               extra_overrides=(), more_criteria=None) -> dict:
+               extra_overrides=(), more_criteria=None, case_path: Path | None = None, overrides=()) -> dict:
     """One 1D run on this rank alone (COMM_SELF) in a temporary folder, and its criteria.
-    `extra_overrides`: more --set texts (e.g. the phase field's physics and section);
-    `more_criteria(profiles)`: a dict of further numbers from the run's profiles. The
-    phase field's summary, when it runs, is kept as `phase_field`."""
-    base = load_case(SAMPLES[sample])
-    case = load_case(SAMPLES[sample], member_overrides(base, radius_nm, c_rate) + list(extra_overrides))
-    with tempfile.TemporaryDirectory(prefix="lrmo-shock-") as folder:
-        summary = run_case(case, folder, MPI.COMM_SELF, Log(MPI.COMM_SELF, quiet=True))
-        profiles = list(read_profiles(Path(folder) / "profiles.csv").values())
-        peak_file = Path(folder) / "profiles_at_peak.csv"
-        if peak_file.is_file():
-            profiles += list(read_profiles(peak_file).values())
-    member = {"sample": sample, "radius_nm": radius_nm, "radius_m": radius_nm * 1e-9, "c_rate": c_rate,
-              "status": summary["status"],
-              "peak_von_mises_Pa": summary.get("stress", {}).get("peak_von_mises_Pa")}
-    if summary["status"] == "completed":
+    `case_path`: the sample's case (default: SAMPLES[sample]); `overrides`: --set texts
+    applied to it before the member's own; `extra_overrides`: more --set texts after them
+    (e.g. the phase field's physics and section); `more_criteria(profiles)`: a dict of
+    further numbers from the run's profiles. The phase field's summary, when it runs, is
+    kept as `phase_field`. A run that fails or raises is kept with its status and message
+    (never raised: the other ranks' members go on)."""
+    path = SAMPLES[sample] if case_path is None else Path(case_path)
+    member = {"sample": sample, "case": str(path), "radius_nm": radius_nm, "radius_m": radius_nm * 1e-9,
+              "c_rate": c_rate}
+    try:
+        base = load_case(path, list(overrides))
+        case = load_case(path, list(overrides) + member_overrides(base, radius_nm, c_rate) + list(extra_overrides))
+        with tempfile.TemporaryDirectory(prefix="lrmo-shock-") as folder:
+            summary = run_case(case, folder, MPI.COMM_SELF, Log(MPI.COMM_SELF, quiet=True))
+            profiles = list(read_profiles(Path(folder) / "profiles.csv").values())
+            peak_file = Path(folder) / "profiles_at_peak.csv"
+            if peak_file.is_file():
+                profiles += list(read_profiles(peak_file).values())
+    except Exception as exc:  # noqa: BLE001 - one member's failure is reported, not fatal
+        member.update(status="failed", message=f"{type(exc).__name__}: {exc}".splitlines()[0])
+        return member
+    member.update(status=summary["status"], peak_von_mises_Pa=summary.get("stress", {}).get("peak_von_mises_Pa"))
+    if summary["status"] != "completed":
+        member["message"] = (str(summary.get("message", "")).splitlines() or [""])[0]
+    else:
         member.update(run_criteria(profiles, radius_nm * 1e-9, inputs))
         if more_criteria is not None:
             member.update(more_criteria(profiles))
@@ -162,16 +173,21 @@ def run_member(sample: str, radius_nm: float, c_rate: float, inputs: CrackInputs
 
 
 def shock_map(radii_nm=RADII_NM, rates=C_RATES, samples=tuple(SAMPLES), inputs: CrackInputs | None = None,
-              comm: MPI.Comm = MPI.COMM_WORLD, log: Log | None = None) -> list[dict]:
-    """Every (sample, radius, rate) member, shared round-robin over the ranks; the list on every rank."""
+              comm: MPI.Comm = MPI.COMM_WORLD, log: Log | None = None, cases: dict | None = None,
+              overrides=()) -> list[dict]:
+    """Every (sample, radius, rate) member, shared round-robin over the ranks; the list on
+    every rank. `cases`: sample -> case file (default: SAMPLES), `overrides`: --set texts
+    applied to every sample's case."""
     inputs = inputs or CrackInputs()
     log = log or Log(comm)
-    plan = [(s, float(r), float(c)) for s in samples for r in radii_nm for c in rates]
+    cases = cases or {s: SAMPLES[s] for s in samples}
+    plan = [(s, float(r), float(c)) for s in cases for r in radii_nm for c in rates]
     mine = []
     for i, (s, r, c) in enumerate(plan):
         if i % comm.size == comm.rank:
-            mine.append((i, run_member(s, r, c, inputs)))
-            log.info(f"  shock map: {s} R = {r:g} nm at {c:g}C done (member {i + 1} of {len(plan)})")
+            mine.append((i, run_member(s, r, c, inputs, case_path=cases[s], overrides=overrides)))
+            log.info(f"  shock map: {s} R = {r:g} nm at {c:g}C {mine[-1][1]['status']} "
+                              f"(member {i + 1} of {len(plan)})")
     members = dict(pair for part in comm.allgather(mine) for pair in part)
     return [members[i] for i in range(len(plan))]
 
@@ -311,31 +327,322 @@ def plot(members: list[dict], inputs: CrackInputs, path: Path) -> None:
     plt.close(fig)
 
 
+class MapInputError(ValueError):
+    """A shock-map option out of range or a case the map cannot vary; the message names
+    the option (`--radii`, ...) or the case key."""
+
+
+def check_options(radii_nm, rates, toughness_MPa_sqrt_m=None, max_flaw_fraction=None) -> CrackInputs:
+    """The map's options checked (MapInputError naming the option) and its crack inputs."""
+    radii_nm, rates = list(radii_nm), list(rates)
+    for option, values, unit in (("--radii", radii_nm, " nm"), ("--rates", rates, "C")):
+        if not values:
+            raise MapInputError(f"{option}: give at least one value")
+        bad = [v for v in values if not (math.isfinite(v) and v > 0)]
+        if bad:
+            raise MapInputError(f"{option}: every value must be > 0{unit}; got {bad[0]:g}")
+    changes = {}
+    if toughness_MPa_sqrt_m is not None:
+        low, high = RANGES["fracture_toughness_Pa_sqrt_m"]
+        if not (math.isfinite(toughness_MPa_sqrt_m) and low / 1e6 < toughness_MPa_sqrt_m <= high / 1e6):
+            raise MapInputError(f"--toughness: K_Ic must be in ({low / 1e6:g}, {high / 1e6:g}] MPa m^0.5; "
+                                f"got {toughness_MPa_sqrt_m:g}")
+        changes["fracture_toughness_Pa_sqrt_m"] = toughness_MPa_sqrt_m * 1e6
+    if max_flaw_fraction is not None:
+        low, high = RANGES["max_flaw_fraction_of_radius"]
+        if not (math.isfinite(max_flaw_fraction) and low < max_flaw_fraction <= high):
+            raise MapInputError(f"--max-flaw: the deepest flaw as a fraction of R must be in ({low:g}, {high:g}]; "
+                                f"got {max_flaw_fraction:g}")
+        changes["max_flaw_fraction_of_radius"] = max_flaw_fraction
+    return CrackInputs().with_changes(**changes)
+
+
+def map_problem(case) -> str | None:
+    """Why the map cannot vary this case (its radius and C-rate in 1D runs), or None."""
+    if case.geometry.shape != "radial":
+        return (f"geometry.shape: the shock map runs the 1D radial model; got {case.geometry.shape} "
+                "(a spherically symmetric case runs in 1D with --set geometry.shape=radial)")
+    if "mechanics" not in case.physics:
+        return f"physics: the shock map needs 'mechanics' (the stress); got {case.physics}"
+    if case.protocol is None or case.protocol.c_rate is None or case.protocol.end_time is None:
+        return ("protocol: the shock map varies protocol.c_rate of the first charge (kind: "
+                "galvanostatic_charge with c_rate and end_time), not a protocol of steps")
+    return None
+
+
+def sample_cases(paths, overrides=()) -> dict[str, Path]:
+    """Sample label -> case file, every case loaded with the overrides and checked
+    (CaseError naming the key, MapInputError for a case given twice). A shipped headline
+    case keeps its sample name (pristine, Ru-1), any other its case name."""
+    shipped = {path.resolve(): name for name, path in SAMPLES.items()}
+    samples = {}
+    for path in map(Path, paths):
+        case = load_case(path, list(overrides))
+        problem = map_problem(case)
+        if problem:
+            raise CaseError(problem)
+        label = shipped.get(path.resolve(), case.name)
+        if label in samples:
+            raise MapInputError(f"CASE: {path} is the same sample ({label}) as {samples[label]}")
+        samples[label] = path
+    return samples
+
+
+def check_members(samples: dict, radii_nm, rates, overrides=()) -> None:
+    """Every member's case loaded before any run (CaseError naming the key), so that a
+    bad combination is refused before the map starts."""
+    for path in samples.values():
+        base = load_case(path, list(overrides))
+        for r in radii_nm:
+            for c in rates:
+                load_case(path, list(overrides) + member_overrides(base, r, c))
+
+
+def _yes(flag: bool | None) -> str:
+    return "" if flag is None else ("yes" if flag else "no")
+
+
+def member_table(members: list[dict], inputs: CrackInputs) -> tuple[list[str], list[list]]:
+    """shock_map.csv: one row per member. K_I is the largest over flaws from
+    min_flaw_depth to max_flaw_fraction x R; P_f the volume Weibull probability at the
+    inputs' m and sigma_0; the crack columns: K_I >= K_Ic, P_f >= failure_probability,
+    and the phase field's onset when the case runs one (else empty)."""
+    moduli = sorted({float(k) for m in members for k in m.get("weibull_effective_stress_Pa", {})}
+                    or set(WEIBULL_MODULI))
+    header = (["sample", "case", "radius_nm", "c_rate", "status", "peak_von_mises_MPa", "hoop_max_MPa",
+               "max_K_I_MPa_sqrt_m", "flaw_depth_at_max_K_I_nm", "K_I_over_K_Ic"]
+              + [f"sigma_eff_m{m:g}_MPa" for m in moduli]
+              + [f"P_f_m{inputs.weibull_modulus:g}", "crack_K", "crack_Weibull", "crack_phase_field", "message"])
+    rows = []
+    for m in members:
+        row = [m["sample"], m.get("case", ""), m["radius_nm"], m["c_rate"], m["status"]]
+        if m["status"] == "completed":
+            k, a = largest_k(m, inputs.max_flaw_fraction_of_radius, inputs.min_flaw_depth_m)
+            sigma = m["weibull_effective_stress_Pa"]
+            p_f = m["weibull_probability"]
+            pf = m.get("phase_field")
+            row += [m["peak_von_mises_Pa"] / 1e6, m["hoop_max_Pa"] / 1e6, k / 1e6, a * 1e9,
+                    k / inputs.fracture_toughness_Pa_sqrt_m]
+            row += [sigma[f"{mod:g}"] / 1e6 if f"{mod:g}" in sigma else "" for mod in moduli]
+            row += [p_f, _yes(k >= inputs.fracture_toughness_Pa_sqrt_m), _yes(p_f >= inputs.failure_probability),
+                    "" if pf is None else _yes(pf.get("onset") is not None), ""]
+        else:
+            row += [""] * (len(header) - len(row) - 1) + [m.get("message", "")]
+        rows.append(row)
+    return header, rows
+
+
+def _bound(rate: float | None) -> str:
+    return "above_grid" if rate is None else ("at_or_below_lowest_rate" if rate == 0.0 else "interpolated")
+
+
+def critical_rate_table(members: list[dict], inputs: CrackInputs) -> tuple[list[str], list[list]]:
+    """critical_rates.csv: per sample and radius, the critical C-rate by the K criterion
+    for the inputs' K_Ic and flaw range and the sensitivity set (K_Ic 0.24 and 0.81 MPa
+    m^0.5, flaws up to 0.05, 0.1, 0.2 R), and by the Weibull median for every stored m
+    (sigma_0 as given). `bound`: interpolated, above_grid (no crack up to the highest rate
+    run) or at_or_below_lowest_rate (cracks at the lowest rate run)."""
+    header = ["sample", "radius_nm", "criterion", "inputs", "K_Ic_MPa_sqrt_m", "max_flaw_fraction_of_R",
+              "weibull_modulus", "sigma_0_MPa", "critical_c_rate", "bound", "lowest_rate_run", "highest_rate_run"]
+    rows = []
+    toughnesses = [inputs.fracture_toughness_Pa_sqrt_m] + [t for t in TOUGHNESS_SENSITIVITY_PA_SQRT_M
+                                                           if t != inputs.fracture_toughness_Pa_sqrt_m]
+    fractions = [inputs.max_flaw_fraction_of_radius] + [f for f in FLAW_SENSITIVITY
+                                                        if f != inputs.max_flaw_fraction_of_radius]
+    for t in toughnesses:
+        for f in fractions:
+            given = "given" if (t, f) == (toughnesses[0], fractions[0]) else "sensitivity"
+            for row in critical_rates(members, inputs, t, f):
+                if row["rates"]:
+                    rows.append([row["sample"], row["radius_nm"], "K", given, t / 1e6, f, "", "",
+                                 row["critical_rate_k"] or "", _bound(row["critical_rate_k"]),
+                                 min(row["rates"]), max(row["rates"])])
+    for modulus in weibull_moduli(members):
+        given = "given" if modulus == inputs.weibull_modulus else "sensitivity"
+        for sample, radius, rates, rate in weibull_critical_rates(members, inputs, modulus):
+            rows.append([sample, radius, "Weibull", given, "", "", modulus, inputs.characteristic_strength_Pa / 1e6,
+                         rate or "", _bound(rate), min(rates), max(rates)])
+    return header, rows
+
+
+def weibull_moduli(members: list[dict]) -> list[float]:
+    return sorted({float(k) for m in members for k in m.get("weibull_effective_stress_Pa", {})})
+
+
+def weibull_critical_rates(members: list[dict], inputs: CrackInputs, modulus: float):
+    """(sample, radius, rates run, critical rate) by P_f >= failure_probability at this m."""
+    threshold = inputs.characteristic_strength_Pa * (-math.log1p(-inputs.failure_probability)) ** (1.0 / modulus)
+    for sample in dict.fromkeys(m["sample"] for m in members):
+        for radius in dict.fromkeys(m["radius_nm"] for m in members if m["sample"] == sample):
+            runs = sorted((m for m in members if m["sample"] == sample and m["radius_nm"] == radius
+                           and m["status"] == "completed"), key=lambda m: m["c_rate"])
+            if runs:
+                rates = [m["c_rate"] for m in runs]
+                sigma = [m["weibull_effective_stress_Pa"][f"{modulus:g}"] for m in runs]
+                yield sample, radius, rates, critical_rate(rates, sigma, threshold)
+
+
+def _order(rate: float | None, rates) -> float:
+    """A critical rate as a number for ordering: beyond the grid above its highest rate."""
+    return math.inf if rate is None else rate
+
+
+def paper_band(members: list[dict], inputs: CrackInputs, radius_nm: float = 150.0, c_rate: float = 1.0) -> list[dict]:
+    """The paper's particle: per sample, the critical C-rate at `radius_nm` across the
+    sourced input range, low and high, from the same runs (no refits): the K criterion over
+    K_Ic in TOUGHNESS_SENSITIVITY and flaws up to FLAW_SENSITIVITY x R (the critical rate
+    is monotone in both, so the corners bound it), the Weibull median over the stored
+    moduli m (sigma_0 as given). And at `c_rate`: how many of those input sets crack."""
+    band = []
+    for sample in dict.fromkeys(m["sample"] for m in members):
+        runs = sorted((m for m in members if m["sample"] == sample and m["radius_nm"] == radius_nm
+                       and m["status"] == "completed"), key=lambda m: m["c_rate"])
+        if not runs:
+            continue
+        rates = [m["c_rate"] for m in runs]
+        at_rate = next((m for m in runs if m["c_rate"] == c_rate), None)
+        k_rates, k_cracks = [], []
+        for t in TOUGHNESS_SENSITIVITY_PA_SQRT_M:
+            for f in FLAW_SENSITIVITY:
+                k = [largest_k(m, f, inputs.min_flaw_depth_m)[0] for m in runs]
+                k_rates.append(critical_rate(rates, k, t))
+                if at_rate is not None:
+                    k_cracks.append(largest_k(at_rate, f, inputs.min_flaw_depth_m)[0] >= t)
+        w_rates, w_cracks = [], []
+        for modulus in weibull_moduli(runs):
+            w_rates.append(next(r for *_, r in weibull_critical_rates(runs, inputs, modulus)))
+            if at_rate is not None:
+                p_f = fc.weibull_probability_from_effective_stress(
+                    at_rate["weibull_effective_stress_Pa"][f"{modulus:g}"], inputs.characteristic_strength_Pa, modulus)
+                w_cracks.append(p_f >= inputs.failure_probability)
+        band.append({"sample": sample, "radius_nm": radius_nm, "rates": rates, "c_rate": c_rate,
+                     "k_low": min(k_rates, key=lambda r: _order(r, rates)),
+                     "k_high": max(k_rates, key=lambda r: _order(r, rates)),
+                     "weibull_low": min(w_rates, key=lambda r: _order(r, rates)),
+                     "weibull_high": max(w_rates, key=lambda r: _order(r, rates)),
+                     "weibull_moduli": weibull_moduli(runs),
+                     "k_cracks_at_rate": None if at_rate is None else f"{sum(k_cracks)} of {len(k_cracks)}",
+                     "weibull_cracks_at_rate": None if at_rate is None else f"{sum(w_cracks)} of {len(w_cracks)}"})
+    return band
+
+
+def band_text(band: list[dict], inputs: CrackInputs) -> list[str]:
+    """The paper's particle's band, printed as low-high."""
+    if not band:
+        return ["The paper's particle (R = 150 nm): not in the map's radii, no band."]
+    t_lo, t_hi = (t / 1e6 for t in (min(TOUGHNESS_SENSITIVITY_PA_SQRT_M), max(TOUGHNESS_SENSITIVITY_PA_SQRT_M)))
+    first = band[0]
+    lines = [f"The paper's particle (R = {first['radius_nm']:g} nm): the critical C-rate across the sourced input "
+             f"range, low - high (from the same runs, no refits; rates run {', '.join(f'{c:g}' for c in first['rates'])}C):",
+             f"  K criterion: K_Ic {t_lo:g}-{t_hi:g} MPa m^0.5 (MEASURED on LiMn2O4, ASSUMED for LRMO), flaws up to "
+             f"{min(FLAW_SENSITIVITY):g}-{max(FLAW_SENSITIVITY):g} R (ASSUMED); Weibull: P_f >= "
+             f"{inputs.failure_probability:g}, m {min(first['weibull_moduli']):g}-{max(first['weibull_moduli']):g} "
+             f"(at m = {', '.join(f'{m:g}' for m in first['weibull_moduli'])}; ASSUMED), sigma_0 = "
+             f"{inputs.characteristic_strength_Pa / 1e6:g} MPa (ASSUMED)"]
+    for b in band:
+        k = f"{_rate_text(b['k_low'], b['rates'])} - {_rate_text(b['k_high'], b['rates'])}"
+        w = f"{_rate_text(b['weibull_low'], b['rates'])} - {_rate_text(b['weibull_high'], b['rates'])}"
+        line = f"  {b['sample']:9s} K criterion {k:>17s}   Weibull {w:>17s}"
+        if b["k_cracks_at_rate"] is not None:
+            line += (f"   at {b['c_rate']:g}C cracks for {b['k_cracks_at_rate']} K input sets, "
+                     f"{b['weibull_cracks_at_rate']} Weibull moduli")
+        lines.append(line)
+    return lines
+
+
+OUTPUTS = ("shock_map.csv", "critical_rates.csv", "shock_map.png", "shock_map.txt", "shock_map.json",
+           "provenance.json")
+
+
+def write_map(out: Path, members: list[dict], inputs: CrackInputs, comm: MPI.Comm, provenance: dict) -> str:
+    """Every output file into `out`, on rank 0, each through a temporary name (a failed
+    write leaves no half file; OutputError, exit 4, on every rank). Returns the report text."""
+    from solver.io.output import OutputError, csv_text, root_collective, write_atomic
+
+    text = report(members, inputs) + "\n\n" + "\n".join(band_text(paper_band(members, inputs), inputs))
+
+    def write():
+        files = {"shock_map.csv": csv_text(*member_table(members, inputs)),
+                 "critical_rates.csv": csv_text(*critical_rate_table(members, inputs)),
+                 "shock_map.txt": text + "\n",
+                 "shock_map.json": json.dumps({"inputs": vars(inputs), "paper_band": paper_band(members, inputs),
+                                               "members": members}, indent=1),
+                 "provenance.json": json.dumps(provenance, indent=1)}
+        png = out / f".shock_map.tmp-{os.getpid()}.png"
+        try:
+            plot(members, inputs, png)  # everything made before the first file is written
+            for name, content in files.items():
+                write_atomic(out / name, content)
+            os.replace(png, out / "shock_map.png")
+        except OSError as exc:
+            raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from None
+        finally:
+            png.unlink(missing_ok=True)
+
+    root_collective(comm, write)
+    return text
+
+
+def provenance(samples: dict, overrides, radii_nm, rates, inputs: CrackInputs, comm: MPI.Comm,
+               wall_time_s: float) -> dict:
+    """What the map was made from: versions, the command line, the case files (SHA-256),
+    the overrides, the grid, the crack inputs and the member settings."""
+    import hashlib
+    import sys
+
+    from solver.io.provenance import versions
+
+    return {"versions": versions(), "command": sys.argv, "n_ranks": comm.size, "wall_time_s": wall_time_s,
+            "cases": {s: {"path": str(p), "sha256": hashlib.sha256(Path(p).read_bytes()).hexdigest()}
+                      for s, p in samples.items()},
+            "overrides": list(overrides), "radii_nm": list(radii_nm), "c_rates": list(rates),
+            "member_settings": "geometry.radius, protocol.c_rate, protocol.end_time x C_case/C, mesh.surface "
+                               "min(0.5 nm, R/300), mesh.bulk min(3 nm, R/50), output.count 151, no fields",
+            "crack_inputs": vars(inputs), "weibull_moduli": list(WEIBULL_MODULI)}
+
+
+def make_map(out, samples: dict, radii_nm, rates, inputs: CrackInputs, overrides=(),
+             comm: MPI.Comm = MPI.COMM_WORLD, log: Log | None = None) -> tuple[list[dict], str]:
+    """The map into the folder `out` (already claimed by the caller): clear the previous
+    map's files, run every member (shared over the ranks), write the outputs. Returns the
+    members and the report text (on every rank)."""
+    import time
+
+    from solver.io.output import prepare_folder, root_collective
+
+    out = Path(out)
+    radii_nm, rates = sorted(set(radii_nm)), sorted(set(rates))
+    root_collective(comm, lambda: prepare_folder(out, clear=OUTPUTS))
+    start = time.perf_counter()
+    members = shock_map(radii_nm, rates, inputs=inputs, comm=comm, log=log, cases=samples, overrides=overrides)
+    wall = comm.allreduce(time.perf_counter() - start, op=MPI.MAX)
+    text = write_map(out, members, inputs, comm, provenance(samples, overrides, radii_nm, rates, inputs, comm, wall))
+    return members, text
+
+
 def main(argv=None) -> int:
+    """The developer entry (the same map as `lrmo shock-map`, with the shipped samples by
+    name): raises on bad input instead of exiting 2."""
+    from solver.io.output import claim_folder
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", required=True, type=Path, help="folder for shock_map.json, .txt, .png")
+    parser.add_argument("--out", required=True, type=Path, help="folder for the map's files")
     parser.add_argument("--radii", nargs="+", type=float, default=list(RADII_NM), help="radii in nm")
     parser.add_argument("--rates", nargs="+", type=float, default=list(C_RATES), help="C-rates")
     parser.add_argument("--samples", nargs="+", default=list(SAMPLES), choices=list(SAMPLES))
     parser.add_argument("--toughness", type=float, default=None, help="K_Ic in MPa m^0.5 (default: crack_inputs)")
     parser.add_argument("--max-flaw", type=float, default=None, help="deepest flaw as a fraction of R")
+    parser.add_argument("--overwrite", action="store_true", help="write into --out even if it holds other results")
     args = parser.parse_args(argv)
     comm = MPI.COMM_WORLD
-    changes = {}
-    if args.toughness is not None:
-        changes["fracture_toughness_Pa_sqrt_m"] = args.toughness * 1e6
-    if args.max_flaw is not None:
-        changes["max_flaw_fraction_of_radius"] = args.max_flaw
-    inputs = CrackInputs().with_changes(**changes)
-    members = shock_map(sorted(args.radii), sorted(args.rates), tuple(args.samples), inputs, comm)
-    text = report(members, inputs)
+    inputs = check_options(args.radii, args.rates, args.toughness, args.max_flaw)
+    samples = sample_cases([SAMPLES[s] for s in args.samples])
+    check_members(samples, args.radii, args.rates)
+    with claim_folder(args.out, "shock-map", comm, overwrite=args.overwrite):
+        _, text = make_map(args.out, samples, args.radii, args.rates, inputs, comm=comm)
     if comm.rank == 0:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "shock_map.json").write_text(json.dumps({"inputs": vars(inputs), "members": members}, indent=1))
-        (args.out / "shock_map.txt").write_text(text + "\n")
-        plot(members, inputs, args.out / "shock_map.png")
         print(text)
-        print(f"written: {args.out}/shock_map.json, shock_map.txt, shock_map.png")
+        print(f"written: {args.out}/" + ", ".join(OUTPUTS))
     return 0
 
 
