@@ -63,6 +63,7 @@ def reproduce(out_dir="results", comm=MPI.COMM_WORLD, with_3d: bool = True, rank
         for key, name in (("pristine", "pristine_stress_octant"), ("ru1", "ru1_stress_octant")):
             log.info(f"reproduce: {name} (3D)")
             summaries_3d[key] = run_case_file(CASES / f"{name}.yaml", out / name, comm, log, ranks)
+    fracture = run_fracture_octants(out, comm, log, ranks) if with_3d else {}
     log.info("reproduce: mesh study (3 levels x 2 samples)")
     study = {key: mesh_study(CASES / f"{name}_stress.yaml", comm) for key, name in (("pristine", "pristine"), ("ru1", "ru1"))}
     log.info("reproduce: Ru series")
@@ -102,10 +103,12 @@ def reproduce(out_dir="results", comm=MPI.COMM_WORLD, with_3d: bool = True, rank
         cycle_figure(cycles["1C"], out / cycle_png)
         report += "\n" + cycle_report.section(cycles, summaries["pristine"], cycle_png)
         report += "\n" + "\n".join(oxygen_redox_report.report_section(redox, out))
+        if with_3d:
+            report += "\n" + "\n".join(fracture_section(fracture, out))
         write_atomic(out / "report.md", report)
     comm.barrier()
-    failed = [k for k, s in (*summaries.items(), *summaries_3d.items(), *o2_cycle_summaries.items())
-              if s["status"] != "completed"]
+    failed = [k for k, s in (*summaries.items(), *summaries_3d.items(), *o2_cycle_summaries.items(),
+                             *fracture.items()) if s["status"] != "completed"]
     log.info(f"wrote {out}/report.md; make reproduce took {time.perf_counter() - start:.0f} s")
     return 3 if failed else 0
 
@@ -270,3 +273,89 @@ def _completed(folder: Path) -> bool:
         return json.loads((folder / "summary.json").read_text())["status"] == "completed"
     except (OSError, ValueError, KeyError):
         return False
+
+
+# The phase-field octants (issue 20, docs/fracture.md): (key, label, case name)
+FRACTURE_OCTANTS = (("pristine", "pristine", "pristine_fracture_octant"), ("ru1", "Ru-1", "ru1_fracture_octant"))
+ONSET_DAMAGE = 1e-3  # the submodel's onset: max d first above this (solver/simulation/fracture_submodel.py)
+
+
+def run_fracture_octants(out: Path, comm, log, ranks: int) -> dict:
+    """Both phase-field octants, each as the stress octants (run_case_file: on `ranks`,
+    with progress lines). A run that fails (its summary's status, or an error raised
+    while it is set up) is recorded as failed and the rest of reproduce goes on."""
+    summaries = {}
+    for key, _, name in FRACTURE_OCTANTS:
+        log.info(f"reproduce: {name} (3D, phase-field fracture)")
+        try:
+            summaries[key] = run_case_file(CASES / f"{name}.yaml", out / name, comm, log, ranks)
+        except Exception as exc:  # noqa: BLE001 - e.g. a meshing error: report it, go on
+            summaries[key] = {"status": f"failed: {type(exc).__name__}: {exc}"}
+            log.info(f"reproduce: {name}: {summaries[key]['status']}")
+    return summaries
+
+
+def fracture_section(summaries: dict, out: Path) -> list[str]:
+    """The report's fracture table: onset time and place, the peak von Mises stress at
+    the onset, max d at the end, for each phase-field octant; a run that is missing or did
+    not complete gets its status and no numbers."""
+    done = [s for s in summaries.values() if s.get("status") == "completed" and s.get("fracture")]
+    inputs = ""
+    if done:
+        f = done[0]["fracture"]
+        nu = load_case(CASES / f"{FRACTURE_OCTANTS[0][2]}.yaml").materials.core.poisson_ratio.value
+        inputs = (f" (G_c = {f['toughness_J_m2']:g} J/m², ℓ = {f['length_scale_m'] * 1e9:g} nm, "
+                  f"σ_c = {f['critical_stress_Pa'] / 1e6:.0f} MPa: at a free surface the damage starts at "
+                  f"σ_c / √(2(1 − ν)) = {f['critical_stress_Pa'] / 1e6 / (2 * (1 - nu)) ** 0.5:.0f} MPa of "
+                  f"equibiaxial tension, ν = {nu:g})")
+    lines = ["## Will it crack? Phase-field fracture, 3D octants", "",
+             f"Phase field (AT1), inputs ASSUMED{inputs}; one-way: the damage does not change the stress or "
+             "the Li transport. The same 2C charge for both samples (cases/pristine_fracture_octant.yaml, "
+             "cases/ru1_fracture_octant.yaml; docs/fracture.md). Onset: max d first above "
+             f"{ONSET_DAMAGE:g} at a phase-field solve; the stress at the onset is the run's largest von Mises "
+             "stress, interpolated in time between the two outputs around it.", "",
+             "| sample | run | onset time | onset place | peak von Mises at onset | max d at the end | "
+             "volume with d > 0.5 | fracture / elastic energy at the end |",
+             "|---|---|---|---|---|---|---|---|"]
+    for key, label, name in FRACTURE_OCTANTS:
+        s = summaries.get(key)
+        if s is None or s.get("status") != "completed" or not s.get("fracture"):
+            status = "not run" if s is None else s.get("status", "no summary")
+            lines.append(f"| {label} | {status} | | | | | | |")
+            continue
+        f = s["fracture"]
+        onset = f.get("onset")
+        if onset:
+            depth = s["mesh"]["inputs"]["radius_m"] - onset["radius_m"]
+            stress = _stress_at(out / name / "timeseries.csv", onset["time_s"])
+            when = f"{onset['time_s']:.0f} s ({onset['time_s'] / 60:.1f} min)"
+            where = f"{onset['location']}, r = {onset['radius_m'] * 1e9:.1f} nm ({depth * 1e9:.1f} nm deep)"
+            at = f"{stress / 1e6:.0f} MPa" if stress is not None else "(no timeseries)"
+        else:
+            when, where, at = "none", "no damage above the onset", ""
+        ratio = f["fracture_energy_J"] / f["fracture_elastic_energy_J"] if f["fracture_elastic_energy_J"] else 0.0
+        lines.append(f"| {label} | completed | {when} | {where} | {at} | {f['damage_max']:.3g} | "
+                     f"{f['damaged_volume_fraction']:.3g} | {f['fracture_energy_J']:.3g} / "
+                     f"{f['fracture_elastic_energy_J']:.3g} J ({100 * ratio:.1f} %) |")
+    lines += ["", "The damage field: `damage` in `pristine_fracture_octant/fields/fields.xdmf` and "
+              "`ru1_fracture_octant/fields/fields.xdmf` (ParaView: clip or slice through the centre; "
+              "beside it the stresses and theta_Li at the same outputs).", ""]
+    return lines
+
+
+def _stress_at(timeseries: Path, t_s: float) -> float | None:
+    """The largest von Mises stress [Pa] of `timeseries` (timeseries.csv) at `t_s`,
+    linear between its rows; None without the file."""
+    import csv
+
+    import numpy as np
+
+    try:
+        with timeseries.open() as fh:
+            rows = [(float(r["t_s"]), float(r["sigma_vm_max_Pa"])) for r in csv.DictReader(fh)]
+    except (OSError, KeyError, ValueError):
+        return None
+    if not rows:
+        return None
+    t, sigma = np.array(rows).T
+    return float(np.interp(t_s, t, sigma))
