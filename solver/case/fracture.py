@@ -7,6 +7,7 @@ the Li eigenstrain, read with physics [lithium, mechanics, fracture] on a 3D oct
       residual_stiffness: 1e-6                            # k_res in g(d) = (1 - d)^2 + k_res
       every_steps: 5                                      # solve every 5 accepted Li steps
       split: volumetric_deviatoric                        # the only split implemented (the default)
+      coupling: one_way                                   # two_way: the damage degrades the stress
 
 Give the strength sigma_c or the length l, not both: l = 3 G_c E / (8 sigma_c^2) (E of
 the core). The mesh must resolve l: l / mesh.surface >= 4 (`check_resolution`)."""
@@ -36,6 +37,10 @@ class Fracture(AssignmentChecked):
     split: Literal["volumetric_deviatoric"] = Field(
         "volumetric_deviatoric", description="the tension-compression split of the elastic energy: "
         "volumetric_deviatoric (Amor, Marigo and Maurini 2009), the only one implemented")
+    coupling: Literal["one_way", "two_way"] = Field(
+        "one_way", description="two_way: the damage degrades the mechanics' stress, g(d) sigma+ + sigma- with the "
+        "split (compression not degraded), with the latest accepted damage (lagged one Li step); "
+        "one_way: the damage does not act back")
 
     @model_validator(mode="after")
     def _strength_or_length(self):

@@ -129,6 +129,18 @@ def degradation(d, residual_stiffness):
     return (1 - d) ** 2 + residual_stiffness
 
 
+def degraded_stress(elastic_strain, params: FractureParameters, d, lame=None):
+    """The Cauchy stress of the degraded energy, d/d eps [g(d) psi+ + psi-] with the split
+    of `split_energy_densities` at the elastic strain eps (n x n UFL): g(d) sigma+ + sigma-,
+    sigma+ = K_n <tr eps>+ I + 2 mu eps_D, sigma- = K_n <tr eps>- I. At d = 0 with
+    k_res = 0 it is Hooke's lambda tr(eps) I + 2 mu eps; volumetric compression is never
+    degraded. Derived by UFL from the energy, so that it is the stress of the very split
+    the phase field minimises."""
+    eps = ufl.variable(elastic_strain)
+    psi_plus, psi_minus = split_energy_densities(eps, params, lame)
+    return ufl.diff(degradation(d, params.residual_stiffness) * psi_plus + psi_minus, eps)
+
+
 def absolute_tolerances(params: FractureParameters, volume: float, relative: float = 1e-14,
                         smallest_cell_m: float | None = None) -> tuple[dict, dict]:
     """(displacement, damage) SNES options with `snes_atol` in the body's own units: a

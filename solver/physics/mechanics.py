@@ -22,6 +22,12 @@ vector) and every later solve is one dense matrix-vector product: the same displ
 and stress as the ordinary solve to round-off (at most ~2e-12 of the largest stress on
 the shipped 1D meshes; tests/test_affine_stress.py). Two-way coupling keeps it (the drift changes theta, not
 the map theta -> stress).
+
+Damage acting back (fracture.coupling: two_way, solver/simulation/fracture_submodel.py):
+`damaged_response`, when set, replaces the solve (linear and affine alike: the degraded
+response g(d) sigma+ + sigma- is not linear in theta) by the caller's, which fills `u` and
+the DG1 stress; `lagged_inputs` lists the Functions besides theta that the stress then
+reads (the damage), so that the state at the reported peak can be solved again.
 """
 from __future__ import annotations
 
@@ -92,6 +98,8 @@ class Mechanics:
                               and volume_change is None and extra_strain is None)
         self._theta, self._theta_ref = theta, theta_ref
         self._affine = None  # AffineResponse, built at the first solve; False: not used
+        self.damaged_response = None  # () -> iterations: replaces the solve (module docstring)
+        self.lagged_inputs: list = []  # Functions besides theta the stress reads (module docstring)
         self.domain = domain
         self.V = compat.functionspace(msh, "Lagrange", 2, domain.displacement_shape)
         self.u = fem.Function(self.V, name="displacement")
@@ -261,6 +269,8 @@ class Mechanics:
     def solve(self) -> int:
         """u and the DG1 stress for the current theta; returns the Krylov iterations (a
         direct solve's count, the same at every solve, for the affine response)."""
+        if self.damaged_response is not None:  # not linear: no affine map either
+            return self.damaged_response()
         if self._affine is None:
             self._affine = (self.use_affine_response and self._affine_exact
                             and AffineResponse.build(self)) or False

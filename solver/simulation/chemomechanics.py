@@ -150,8 +150,9 @@ class ChemoMechanics:
             if self.mechanics is not None and hasattr(domain, "grain_of_cell") else None)
         self.two_way = two_way
         every = case.mechanics.stress_every_steps
-        if every is None and self.vacancy_strain is not None:
-            every = 1  # the vacancies' strain is not in the site-fraction history of the peak search
+        damage_acts_back = "fracture" in case.physics and case.fracture.coupling == "two_way"
+        if every is None and (self.vacancy_strain is not None or damage_acts_back):
+            every = 1  # the vacancies' strain, the damage: not in the site-fraction history of the peak search
         self.stress_every = 1 if two_way else every
         self.history = None  # site fraction at every accepted step for the peak search
         if self.with_mechanics and not two_way and every is None and case.mechanics.peak_over_time:
@@ -176,6 +177,7 @@ class ChemoMechanics:
         self.peak = Peak()
         # owned site fraction at the reported peak, for the fields there (at_peak)
         self._peak_theta = self.lithium.theta.x.array[: self.lithium.V.dofmap.index_map.size_local].copy()
+        self._peak_lagged: list = []  # the mechanics' lagged inputs (the damage) at the peak
         self.stats = Stats()
         self.t = 0.0
         # integral of each P1 basis function (the P1 partition of unity: they sum to the
@@ -733,6 +735,8 @@ class ChemoMechanics:
             arrays["sigma_h_Pa"] = self.sigma_h_P1.x.array[:n].copy()
         if self.mechanics is not None:
             arrays["peak_theta"] = self._peak_theta.copy()
+            for i, values in enumerate(self._peak_lagged):  # owned values, as theta's
+                arrays[f"peak_lagged_{i}"] = values[:n].copy()
         if self.potential is not None:  # V's history, Newton's contraction rate, z
             scalars["potential"], potential_arrays = self.potential.state()
             arrays.update(potential_arrays)
@@ -784,6 +788,12 @@ class ChemoMechanics:
         self._solved_peaks = {t: p for t, p in scalars["solved_peaks"]}
         if "peak_theta" in arrays:
             self._peak_theta = arrays["peak_theta"].copy()
+        self._peak_lagged = []
+        for i, f in enumerate(self.mechanics.lagged_inputs if self.mechanics is not None else ()):
+            if f"peak_lagged_{i}" in arrays:  # the ghosts from their owners, through f (set again later)
+                f.x.array[:n] = arrays[f"peak_lagged_{i}"]
+                f.x.scatter_forward()
+                self._peak_lagged.append(f.x.array.copy())
         if self.history is not None:
             h = scalars["history"]
             self.history.times, self.history.keep = list(h["times"]), list(h["keep"])
@@ -845,6 +855,7 @@ class ChemoMechanics:
             self._solved_peaks[t] = peak
         elif self.peak.value_Pa > before:
             self._peak_theta = self.lithium.theta.x.array[: self._dof_volumes.size].copy()
+            self._peak_lagged = [f.x.array.copy() for f in self.mechanics.lagged_inputs]
 
     @contextlib.contextmanager
     def at_peak(self):
@@ -853,10 +864,12 @@ class ChemoMechanics:
         the stats; the same system, so the same stress) and the output fields projected;
         the fields as they were afterwards. Collective."""
         theta, mech = self.lithium.theta, self.mechanics
-        kept = [theta, mech.u, mech.stress_components, *self.output_fields.values()]
+        kept = [theta, mech.u, mech.stress_components, *self.output_fields.values(), *mech.lagged_inputs]
         saved = [f.x.array.copy() for f in kept]
         theta.x.array[: self._peak_theta.size] = self._peak_theta
         theta.x.scatter_forward()
+        for f, values in zip(mech.lagged_inputs, self._peak_lagged):  # e.g. the damage then
+            f.x.array[:] = values
         mech.solve()
         self.update_output_fields()
         try:

@@ -7,7 +7,14 @@ site fraction, the very UFL expression the mechanics uses (`Mechanics.chemical_s
 Omega c_max (theta - theta_0) / 3, plus the vacancies' strain when oxygen redox runs),
 with the mechanics' Lame fields and its symmetry planes, and one staggered step is
 solved. The damage does not heal: each step's lower bound is the previous step's damage.
-One-way: the damage does not act back on the Li transport or on the mechanics' stress.
+With `fracture.coupling: one_way` (the default) the damage does not act back on the Li
+transport or on the mechanics' stress. With `two_way` the mechanics' stress becomes the
+degraded g(d) sigma+ + sigma- of the same split (compression is not degraded), with the
+latest accepted damage (lagged by one Li step, as the oxygen vacancies act back): the
+mechanics' solve is replaced by the phase field's own displacement solve at that damage,
+in the mechanics' P2 space, and its stress is written where the mechanics writes its
+own (the DG1 Voigt nodes), so that the reported peak, fields and profiles carry the
+damage (`_act_on_mechanics`; docs/fracture.md, "Damage acting back").
 It follows the Li protocol (`follows_lead`); no file is written here.
 
 On the 1D radial model the same energy is written with the mechanics' spherical strain
@@ -25,7 +32,8 @@ from dolfinx import fem
 from mpi4py import MPI
 
 from solver import compat
-from solver.physics.fracture import FractureParameters, PhaseFieldFracture, absolute_tolerances
+from solver.physics.fracture import FractureParameters, PhaseFieldFracture, absolute_tolerances, degraded_stress
+from solver.physics.mechanics import VOIGT
 
 DAMAGED = 0.5  # a node or cell with d above this counts as cracked
 ONSET = 1e-3  # the first max d above this marks where and when the damage starts
@@ -54,8 +62,14 @@ class FractureSubmodel:
         self._volume = volume = self.comm.allreduce(
             fem.assemble_scalar(fem.form(domain.volume_integral(compat.constant(domain.msh, 1.0)))), op=MPI.SUM)
         u_options, d_options = absolute_tolerances(self.params, volume, smallest_cell_m=_smallest_edge_m(domain.msh))
-        # 1D: the mechanics' P2 (a few hundred unknowns); 3D: P1 (a cheaper LU than the mechanics' P2)
-        V = compat.functionspace(domain.msh, "Lagrange", 2 if domain.radial else 1, domain.displacement_shape)
+        self.two_way = f.coupling == "two_way"
+        if self.two_way and (lithium.eigenstrain is not None or lithium.lattice_strain is not None):
+            raise ValueError("fracture.coupling: two_way needs the isotropic chemical strain (no anisotropic "
+                             "or tabulated lattice strain)")
+        # 1D: the mechanics' P2 (a few hundred unknowns); 3D: P1 (a cheaper LU than the mechanics' P2);
+        # two-way: the mechanics' own P2 space, whose stress it then is
+        V = mech.V if self.two_way else compat.functionspace(
+            domain.msh, "Lagrange", 2 if domain.radial else 1, domain.displacement_shape)
         self.model = PhaseFieldFracture(
             V, self.params, mech._rigid_body_constraints(V), tol=f.staggered_tolerance,
             eigenstrain=mech.chemical_strain, lame=(materials.lmbda, materials.mu),
@@ -70,6 +84,35 @@ class FractureSubmodel:
         self.solved_at = -1  # the step count of the last solve
         self.solves = self.sweeps = 0
         self.onset: dict | None = None  # where and when max d first exceeds ONSET
+        self.stress_solves = 0  # two-way: the mechanics' solves done here
+        if self.two_way:
+            self._act_on_mechanics(mech, domain, materials)
+
+    def _act_on_mechanics(self, mech, domain, materials) -> None:
+        """Two-way: the mechanics' solve becomes the phase field's u solve at the current
+        damage (held fixed: the latest accepted one, lagged by one Li step) and the degraded
+        stress of that u at the mechanics' DG1 nodes; the damage is the mechanics' lagged
+        input (the reported peak's state keeps it). No affine map (not linear)."""
+        eps = domain.strain(self.model.u, pointwise=True) - mech.chemical_strain * ufl.Identity(3)
+        sigma = degraded_stress(eps, self.params, self.damage, (materials.lmbda, materials.mu))
+        expr = fem.Expression(ufl.as_vector([sigma[i, j] for i, j in VOIGT]),
+                              compat.interpolation_points(mech.S))
+        self._stress_expr = expr  # kept alive with the interpolator
+        interpolate = compat.expression_interpolator(mech.stress_components, expr)
+        u_mech, u = mech.u.x.array, self.model.u.x.array
+
+        def response() -> int:
+            iterations = self.model.displacement_solver.solve()
+            u_mech[:] = u
+            if domain.free_floating:  # as the mechanics' u: orthogonal to the rigid motions (the pins' differs by one)
+                mech._modes.remove(compat.petsc_vec(mech.u))
+                mech.u.x.scatter_forward()
+            interpolate()
+            self.stress_solves += 1
+            return iterations
+
+        mech.damaged_response = response
+        mech.lagged_inputs = [self.damage]
 
     # -- the loop -------------------------------------------------------------------------
     def step(self, t_new, dt, bdf, lead=None) -> None:
@@ -127,7 +170,8 @@ class FractureSubmodel:
         return {"fracture": {**self.scalars(self.lead.t), "onset": self.onset,
                              "critical_stress_Pa": p.critical_stress_Pa, "length_scale_m": p.length_scale_m,
                              "toughness_J_m2": p.toughness_J_m2, "solves": self.solves,
-                             "staggered_sweeps": self.sweeps, "steps": self.steps}}
+                             "staggered_sweeps": self.sweeps, "steps": self.steps,
+                             **({"coupling": "two_way", "stress_solves": self.stress_solves} if self.two_way else {})}}
 
     # -- checkpoints ----------------------------------------------------------------------
     def state(self) -> tuple[dict, dict]:
