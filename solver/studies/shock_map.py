@@ -50,16 +50,23 @@ C_RATES = (0.5, 1.0, 2.0, 5.0)
 TOUGHNESS_SENSITIVITY_PA_SQRT_M = (0.24e6, 0.81e6)  # Mughal et al. 2017: pillar splitting, COD
 FLAW_SENSITIVITY = (0.05, 0.1, 0.2)  # deepest flaw / R
 DEPTH_FRACTIONS = np.union1d(np.geomspace(1e-3, 0.5, 60), FLAW_SENSITIVITY)  # flaw depths a / R kept per run
+# output profiles per member: the criteria are the largest over them (and the profile at the
+# peak von Mises stress). 151: the first map's setting; 51: the map's default, K_I and
+# sigma_eff within 0.6 % of 151 on 8 members, most within 1e-4 (benchmarks/
+# shock_map_speed.py --check), at about half the cost (a run rewrites timeseries.csv at
+# every output, solver/simulation/run.py)
+FINE_PROFILES, MAP_PROFILES = 151, 51
 WEIBULL_MODULI = (5.0, 7.5, 10.0, 15.0, 20.0)  # the assumed m and up to a factor 2 either side
 
 
-def member_overrides(case, radius_nm: float, c_rate: float) -> list[str]:
-    """The --set texts of one member: radius, rate, end time x (C_case / C), mesh scaled with R."""
+def member_overrides(case, radius_nm: float, c_rate: float, profiles: int = FINE_PROFILES) -> list[str]:
+    """The --set texts of one member: radius, rate, end time x (C_case / C), mesh scaled
+    with R, `profiles` output profiles (output.count)."""
     end_min = case.protocol.end_time.si / 60 * case.protocol.c_rate.si / c_rate
     return [f"geometry.radius={radius_nm} nm", f"protocol.c_rate={c_rate}",
             f"protocol.end_time={end_min:.6g} min",
             f"mesh.surface={min(0.5, radius_nm / 300):.6g} nm", f"mesh.bulk={min(3.0, radius_nm / 50):.6g} nm",
-            "output.fields=false", "output.count=151"]
+            "output.fields=false", f"output.count={profiles}"]
 
 
 def _ray(profile: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -137,7 +144,8 @@ def critical_rate(rates, values, threshold) -> float | None:
 
 
 def run_member(sample: str, radius_nm: float, c_rate: float, inputs: CrackInputs,
-               extra_overrides=(), more_criteria=None, case_path: Path | None = None, overrides=()) -> dict:
+               extra_overrides=(), more_criteria=None, case_path: Path | None = None, overrides=(),
+               profiles: int = FINE_PROFILES) -> dict:
     """One 1D run on this rank alone (COMM_SELF) in a temporary folder, and its criteria.
     `case_path`: the sample's case (default: SAMPLES[sample]); `overrides`: --set texts
     applied to it before the member's own; `extra_overrides`: more --set texts after them
@@ -150,7 +158,8 @@ def run_member(sample: str, radius_nm: float, c_rate: float, inputs: CrackInputs
               "c_rate": c_rate}
     try:
         base = load_case(path, list(overrides))
-        case = load_case(path, list(overrides) + member_overrides(base, radius_nm, c_rate) + list(extra_overrides))
+        case = load_case(path, list(overrides) + member_overrides(base, radius_nm, c_rate, profiles)
+                         + list(extra_overrides))
         with tempfile.TemporaryDirectory(prefix="lrmo-shock-") as folder:
             summary = run_case(case, folder, MPI.COMM_SELF, Log(MPI.COMM_SELF, quiet=True))
             profiles = list(read_profiles(Path(folder) / "profiles.csv").values())
@@ -174,7 +183,7 @@ def run_member(sample: str, radius_nm: float, c_rate: float, inputs: CrackInputs
 
 def shock_map(radii_nm=RADII_NM, rates=C_RATES, samples=tuple(SAMPLES), inputs: CrackInputs | None = None,
               comm: MPI.Comm = MPI.COMM_WORLD, log: Log | None = None, cases: dict | None = None,
-              overrides=()) -> list[dict]:
+              overrides=(), profiles: int = MAP_PROFILES) -> list[dict]:
     """Every (sample, radius, rate) member, shared round-robin over the ranks; the list on
     every rank. `cases`: sample -> case file (default: SAMPLES), `overrides`: --set texts
     applied to every sample's case."""
@@ -185,7 +194,7 @@ def shock_map(radii_nm=RADII_NM, rates=C_RATES, samples=tuple(SAMPLES), inputs: 
     mine = []
     for i, (s, r, c) in enumerate(plan):
         if i % comm.size == comm.rank:
-            mine.append((i, run_member(s, r, c, inputs, case_path=cases[s], overrides=overrides)))
+            mine.append((i, run_member(s, r, c, inputs, case_path=cases[s], overrides=overrides, profiles=profiles)))
             log.info(f"  shock map: {s} R = {r:g} nm at {c:g}C {mine[-1][1]['status']} "
                               f"(member {i + 1} of {len(plan)})")
     members = dict(pair for part in comm.allgather(mine) for pair in part)
@@ -584,7 +593,7 @@ def write_map(out: Path, members: list[dict], inputs: CrackInputs, comm: MPI.Com
 
 
 def provenance(samples: dict, overrides, radii_nm, rates, inputs: CrackInputs, comm: MPI.Comm,
-               wall_time_s: float) -> dict:
+               wall_time_s: float, profiles: int = MAP_PROFILES) -> dict:
     """What the map was made from: versions, the command line, the case files (SHA-256),
     the overrides, the grid, the crack inputs and the member settings."""
     import hashlib
@@ -597,7 +606,7 @@ def provenance(samples: dict, overrides, radii_nm, rates, inputs: CrackInputs, c
                       for s, p in samples.items()},
             "overrides": list(overrides), "radii_nm": list(radii_nm), "c_rates": list(rates),
             "member_settings": "geometry.radius, protocol.c_rate, protocol.end_time x C_case/C, mesh.surface "
-                               "min(0.5 nm, R/300), mesh.bulk min(3 nm, R/50), output.count 151, no fields",
+                               f"min(0.5 nm, R/300), mesh.bulk min(3 nm, R/50), output.count {profiles}, no fields",
             "crack_inputs": vars(inputs), "weibull_moduli": list(WEIBULL_MODULI)}
 
 
