@@ -207,3 +207,79 @@ def test_damage_never_decreases_with_the_damage_acting_back(weak):
 def test_the_coupling_key_is_validated():
     with pytest.raises(CaseError, match=r"fracture.coupling"):
         _case("three_way")
+
+
+# -- the crack faces as fast paths for Li ----------------------------------------------------
+def test_a_uniform_damage_scales_the_li_diffusivity_by_one_plus_k_minus_one_d():
+    """LithiumTransport with the multiplier 1 + (k - 1) d (k = 5, d = 0.25 prescribed
+    everywhere: D x 2), set after the solver was built (refresh_stiffness must reach the
+    factorisation): the galvanostatic sphere's closed form with D x 2, to the
+    discretisation error, and far from the closed form with D."""
+    from solver.physics import analytic
+    from solver.physics.lithium import LithiumTransport
+    from solver.physics.materials import MaterialFields
+    from solver.simulation.chemomechanics import bdf_coefficients
+    from solver.simulation.domain_setup import build_domain
+    from solver.simulation.drive import galvanostatic_flux_of_case
+    from solver.case.schema import load_case
+
+    case = load_case(CASES / "verify_galvanostatic_radial.yaml")
+    domain = build_domain(case, MPI.COMM_WORLD)
+    materials = MaterialFields(domain, case)
+    theta0 = case.lithium.initial_site_fraction.si
+    multiplier = fem.Function(compat.functionspace(domain.msh, "Lagrange", 1))
+    multiplier.x.array[:] = 1.0
+    li = LithiumTransport(domain, materials, theta0, 0.0, diffusivity_multiplier=multiplier)
+    li.system.ksp(1.0)  # a matrix built with m = 1
+    k, d = 5.0, 0.25
+    multiplier.x.array[:] = 1 + (k - 1) * d
+    li.refresh_stiffness()
+    j = galvanostatic_flux_of_case(case)  # outward, mol/m^2/s
+    steps, end = 400, case.protocol.end_time.si
+    dt, previous = end / steps, None
+    for _ in range(steps):
+        li.solve_step(dt, bdf_coefficients(dt, previous), j, False)
+        li.accept()
+        previous = dt
+    core = case.materials.core
+    R, D, c_max = case.geometry.radius.si, core.lithium_diffusivity.si, core.lithium_site_concentration.si
+    r = np.abs(li.V.tabulate_dof_coordinates()[:, 0])
+    theta = li.theta.x.array
+
+    def error(D_m2_s):
+        exact = theta0 + analytic.galvanostatic_concentration(r / R, D_m2_s * end / R ** 2, -j, R, D_m2_s) / c_max
+        return np.abs(theta - exact).max() / np.abs(exact - theta0).max()
+
+    scaled, intact = (MPI.COMM_WORLD.allreduce(error(D * f), op=MPI.MAX) for f in (1 + (k - 1) * d, 1.0))
+    print(f"\nrelative error against the closed form with D x {1 + (k - 1) * d:g}: {scaled:.2e}; with D: {intact:.2e}")
+    assert scaled < 5e-3
+    assert intact > 0.1
+
+
+@pytest.fixture(scope="module")
+def fast_path():
+    """The weak-surface charge (biaxial onset 250 MPa) two-way with crack_diffusivity_factor
+    k = 1 and k = 20."""
+    return {k: _run(_case("two_way", strength_Pa=250e6 * BIAXIAL, crack_diffusivity_factor=k)) for k in (1.0, 20.0)}
+
+
+def test_a_fast_crack_path_keeps_the_li_and_lifts_the_damaged_surface(fast_path):
+    """Galvanostatic: the Li removed is the current's whatever D, so the inventory is the
+    same with k = 20 as with k = 1 (to the solver's round-off); where the surface has
+    damaged, the faster D flattens the gradient the flux needs, so the surface site
+    fraction stays higher. The damage never decreases."""
+    (slow_engine, slow_rows, _), (fast_engine, fast_rows, steps) = fast_path[1.0], fast_path[20.0]
+    assert fast_engine.submodels[-1].results()["fracture"]["crack_diffusivity_factor"] == 20.0
+    assert fast_engine.submodels[-1].max_damage() > 0.01
+    for a, b in zip(slow_rows, fast_rows):
+        assert b["li_mol"] == pytest.approx(a["li_mol"], rel=1e-9)
+    assert fast_rows[-1]["theta_surface_min"] > slow_rows[-1]["theta_surface_min"]
+    for (_, _, before), (_, _, after) in zip(steps, steps[1:]):
+        assert np.all(after >= before)
+
+
+def test_the_crack_path_needs_two_way():
+    with pytest.raises(CaseError, match=r"crack_diffusivity_factor.*two_way"):
+        _case("one_way", crack_diffusivity_factor=2.0)
+    with pytest.raises(CaseError, match=r"fracture.crack_diffusivity_factor"):
+        _case("two_way", crack_diffusivity_factor=0.5)

@@ -8,6 +8,7 @@ the Li eigenstrain, read with physics [lithium, mechanics, fracture] on a 3D oct
       every_steps: 5                                      # solve every 5 accepted Li steps
       split: volumetric_deviatoric                        # the only split implemented (the default)
       coupling: one_way                                   # two_way: the damage degrades the stress
+      crack_diffusivity_factor: 1                         # k: D (1 + (k - 1) d) (two_way only)
 
 Give the strength sigma_c or the length l, not both: l = 3 G_c E / (8 sigma_c^2) (E of
 the core). The mesh must resolve l: l / mesh.surface >= 4 (`check_resolution`)."""
@@ -41,12 +42,23 @@ class Fracture(AssignmentChecked):
         "one_way", description="two_way: the damage degrades the mechanics' stress, g(d) sigma+ + sigma- with the "
         "split (compression not degraded), with the latest accepted damage (lagged one Li step); "
         "one_way: the damage does not act back")
+    crack_diffusivity_factor: float = Field(
+        1.0, ge=1, le=1e6, description="k >= 1: the Li diffusivity D (1 + (k - 1) d), a fast path along the "
+        "crack faces, with the latest accepted damage (lagged one Li step); needs coupling: two_way. "
+        "Default 1: the damage does not change D")
 
     @model_validator(mode="after")
     def _strength_or_length(self):
         if (self.strength is None) == (self.length_scale is None):
             raise ValueError("fracture: give exactly one of strength (sigma_c) or length_scale (l), "
                              "e.g. {strength: 500 MPa}")
+        return self
+
+    @model_validator(mode="after")
+    def _crack_path_acts_back(self):
+        if self.crack_diffusivity_factor != 1 and self.coupling != "two_way":
+            raise ValueError("fracture.crack_diffusivity_factor != 1 acts back on the Li transport: "
+                             "it needs fracture.coupling: two_way")
         return self
 
     def length_scale_m(self, youngs_modulus_Pa: float) -> float:

@@ -143,6 +143,16 @@ class ShiftedSystem:
         self._A_key = (1.0, None)
         self.setups = 0  # preconditioner set-ups / factorisations so far
 
+    def operators_changed(self) -> None:
+        """K (or M) changed in place: every matrix built from them is built again at the
+        next `ksp` (the cached factorisations and preconditioners are dropped)."""
+        self._A_key = None
+        while self._cache:
+            _, (ksp, P) = self._cache.popitem()
+            ksp.destroy()
+            if P is not self.A:
+                P.destroy()
+
     def _matrix(self, c: float, rows, out: PETSc.Mat | None = None) -> PETSc.Mat:
         if out is None:
             out = self.K.duplicate(copy=True)

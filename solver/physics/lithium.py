@@ -42,6 +42,7 @@ class LithiumTransport:
         boundary_resistance_s_m: float | None = None,
         diffusivity_factor=None,
         site_availability=None,
+        diffusivity_multiplier=None,
     ):
         """`stress_drift = (sigma_h, temperature_K)` switches on two-way coupling;
         sigma_h is a P1 Function kept up to date by the caller. `boundary_resistance_s_m`
@@ -53,7 +54,10 @@ class LithiumTransport:
         `site_availability` a (a P1 Function kept up to date by the caller, lagged one
         step): the share of the Li sites left by the oxygen vacancies
         (solver/physics/vacancies.py); the flux is then driven by the occupancy of the
-        sites left, J = -D c_max a grad(theta/a) = -D c_max (grad theta - theta grad ln a)."""
+        sites left, J = -D c_max a grad(theta/a) = -D c_max (grad theta - theta grad ln a).
+        `diffusivity_multiplier` m (a P1 Function kept up to date by the caller, lagged one
+        step; e.g. 1 + (k - 1) d along crack faces, solver/simulation/fracture_submodel.py):
+        D m in every term; after the caller changes it, `refresh_stiffness()`."""
         msh = domain.msh
         self.domain = domain
         self._allreduce = collectives.allreduce(domain.comm)
@@ -68,6 +72,11 @@ class LithiumTransport:
             f.x.array[:] = initial_site_fraction
         self.c_max = materials.site_concentration()
         D = materials.diffusivity
+        if diffusivity_multiplier is not None:
+            if self.discontinuous:
+                raise ValueError("a diffusivity multiplier (fracture.crack_diffusivity_factor) with "
+                                 "grains.boundary_resistance is not supported")
+            D = D * diffusivity_multiplier
         grad = domain.grad
 
         u, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
@@ -76,7 +85,8 @@ class LithiumTransport:
         if self.discontinuous:
             stiffness += gbt.interface_stiffness(domain, D, self.c_max, boundary_resistance_s_m, u, v)
         self.M = compat.assemble_matrix(fem.form(mass))
-        self.K = compat.assemble_matrix(fem.form(stiffness))
+        self._stiffness_form = fem.form(stiffness)
+        self.K = compat.assemble_matrix(self._stiffness_form)
         if self.discontinuous:
             self.M = gbt.on_pattern_of(self.K, self.M)
         self._surface_load = fem.Function(self.V)  # owns the memory the Vec wraps
@@ -138,6 +148,13 @@ class LithiumTransport:
         self._drift = fem.Function(self.V)
         self.iterations = 0
         self.warm_start = True  # iterative solves start from the extrapolated history
+
+    def refresh_stiffness(self) -> None:
+        """K again, in place, after a coefficient it reads changed (the diffusivity
+        multiplier): the hold's lifting and the solver's matrices follow at the next step."""
+        compat.assemble_matrix_into(self.K, self._stiffness_form)
+        self._lift_K, self._lift_M = self._lifting_vectors()
+        self.system.operators_changed()
 
     def _lifting_vectors(self):
         """K g and M g for g = 1 on the surface dofs, 0 elsewhere: the hold's lifting is

@@ -131,8 +131,15 @@ class ChemoMechanics:
             self.site_availability.x.array[:] = 1.0
             if case.oxygen_redox.vacancies.partial_molar_volume.si != 0:
                 self.vacancy_strain = fem.Function(P1, name="vacancy_strain")
+        # fracture.crack_diffusivity_factor k > 1: D (1 + (k - 1) d) with the lagged damage
+        # (solver/simulation/fracture_submodel.py keeps it up to date)
+        self.crack_diffusivity = None
+        if "fracture" in case.physics and case.fracture.crack_diffusivity_factor != 1:
+            self.crack_diffusivity = fem.Function(P1, name="crack_diffusivity_multiplier")
+            self.crack_diffusivity.x.array[:] = 1.0
         self.lithium = LithiumTransport(domain, self.materials, theta0, floor, drift, extra,
-                                        resistance and resistance.si, factor, self.site_availability)
+                                        resistance and resistance.si, factor, self.site_availability,
+                                        self.crack_diffusivity)
         self.potential = (ParticlePotential(self.lithium, self.reaction, float(self.reaction.ocv(theta0)))
                           if self.reaction is not None else None)
         # anisotropic lattice strain per grain (solver/physics/anisotropy.py), None: isotropic

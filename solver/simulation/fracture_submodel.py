@@ -87,6 +87,11 @@ class FractureSubmodel:
         self.stress_solves = 0  # two-way: the mechanics' solves done here
         if self.two_way:
             self._act_on_mechanics(mech, domain, materials)
+        # crack_diffusivity_factor k > 1: the Li's D (1 + (k - 1) d), d of the last solve (lagged)
+        self._crack, self._crack_k = lithium.crack_diffusivity, f.crack_diffusivity_factor
+        if self._crack is not None and self._crack.x.array.size != d.x.array.size:
+            raise RuntimeError("the damage and the Li's diffusivity multiplier differ in layout")
+
 
     def _act_on_mechanics(self, mech, domain, materials) -> None:
         """Two-way: the mechanics' solve becomes the phase field's u solve at the current
@@ -134,8 +139,17 @@ class FractureSubmodel:
         self.solved_at = self.steps
         self.solves += 1
         self.sweeps += result.iterations
+        self._act_on_lithium()
         if self.onset is None and self.max_damage() > ONSET:
             self.onset = self._where_largest()
+
+    def _act_on_lithium(self) -> None:
+        """crack_diffusivity_factor k > 1: D (1 + (k - 1) d) for the next Li steps (lagged
+        by one, as the oxygen vacancies' site loss); the Li's K is assembled again."""
+        if self._crack is None:
+            return
+        self._crack.x.array[:] = 1.0 + (self._crack_k - 1.0) * self.damage.x.array
+        self.lead.lithium.refresh_stiffness()
 
     def _where_largest(self) -> dict:
         owned = self.damage.x.array[: self._n]
@@ -171,7 +185,8 @@ class FractureSubmodel:
                              "critical_stress_Pa": p.critical_stress_Pa, "length_scale_m": p.length_scale_m,
                              "toughness_J_m2": p.toughness_J_m2, "solves": self.solves,
                              "staggered_sweeps": self.sweeps, "steps": self.steps,
-                             **({"coupling": "two_way", "stress_solves": self.stress_solves} if self.two_way else {})}}
+                             **({"coupling": "two_way", "stress_solves": self.stress_solves,
+                                  "crack_diffusivity_factor": self._crack_k} if self.two_way else {})}}
 
     # -- checkpoints ----------------------------------------------------------------------
     def state(self) -> tuple[dict, dict]:
@@ -186,6 +201,7 @@ class FractureSubmodel:
             f.x.scatter_forward()
         self.steps, self.solved_at = scalars["steps"], scalars["solved_at"]
         self.solves, self.sweeps, self.onset = scalars["solves"], scalars["sweeps"], scalars["onset"]
+        self._act_on_lithium()
 
 
 def _smallest_edge_m(msh) -> float:
