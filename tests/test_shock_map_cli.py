@@ -184,6 +184,7 @@ def test_the_band_spans_the_closed_form_critical_rates_of_the_input_range():
         # K: k0 f C sqrt(flaw) = K_Ic; lowest at the low toughness and the deepest flaw
         assert b["k_low"] == pytest.approx(0.24e6 / (k0 * f * math.sqrt(0.2)), rel=1e-9)
         assert b["k_high"] == pytest.approx(0.81e6 / (k0 * f * math.sqrt(0.05)), rel=1e-9)
+        assert b["k_largest_Pa_sqrt_m"] == pytest.approx(k0 * f * max(rates) * math.sqrt(0.2), rel=1e-9)
         # Weibull median: s0 f C = sigma_0 (ln 2)^(1/m), lowest at the smallest m
         assert b["weibull_low"] == pytest.approx(375e6 * math.log(2) ** (1 / 5) / (s0 * f), rel=1e-9)
         assert b["weibull_high"] == pytest.approx(375e6 * math.log(2) ** (1 / 20) / (s0 * f), rel=1e-9)

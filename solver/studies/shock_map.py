@@ -313,8 +313,14 @@ def plot(members: list[dict], inputs: CrackInputs, path: Path) -> None:
                         ms=marker_size, color=colours.get(row_sample, "k"))
                 ax.plot(below * shift, np.full(below.size, min(rates_all)), linestyle="none", marker="v", mfc="none",
                         ms=marker_size, color=colours.get(row_sample, "k"))
+        for j, b in enumerate(paper_band(members, inputs)):  # the paper's particle over the input range
+            key = "k" if kind == "k" else "weibull"
+            ends = [max(rates_all) if r is None else max(r, min(rates_all)) for r in (b[f"{key}_low"], b[f"{key}_high"])]
+            ax.vlines(b["radius_nm"] * (1 + 0.05 * (j - 0.5)), *ends, color=colours.get(b["sample"], "k"), lw=7,
+                      alpha=0.25, zorder=1, label=f"{b['sample']}, {b['radius_nm']:g} nm: the input range")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.set_ylim(min(rates_all) / 1.2, max(rates_all) * 1.2)
         ax.set_xticks(sorted({m["radius_nm"] for m in members}))
         ax.set_yticks(rates_all)
         for axis in (ax.xaxis, ax.yaxis):
@@ -330,8 +336,9 @@ def plot(members: list[dict], inputs: CrackInputs, path: Path) -> None:
     axes[1].set_title(f"Weibull volume P$_f$ $\\geq$ {inputs.failure_probability:g} (m = {inputs.weibull_modulus:g}, "
                       f"$\\sigma_0$ = {inputs.characteristic_strength_Pa / 1e6:g} MPa)", fontsize=10)
     fig.text(0.5, 0.005, "crack above a line; ▲ no crack up to the grid's highest rate, ▼ cracks at its lowest "
-             "(small: the second K$_{Ic}$); grey: the rates run", ha="center", fontsize=8)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+             "(small: the second K$_{Ic}$); grey: the rates run;\nbars: the critical rate at 150 nm over K$_{Ic}$ "
+             "0.24-0.81 MPa m$^{1/2}$ and flaws up to 0.05-0.2 R (left), m 5-20 (right)", ha="center", fontsize=8)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     fig.savefig(path, dpi=150)
     plt.close(fig)
 
@@ -501,7 +508,9 @@ def paper_band(members: list[dict], inputs: CrackInputs, radius_nm: float = 150.
     sourced input range, low and high, from the same runs (no refits): the K criterion over
     K_Ic in TOUGHNESS_SENSITIVITY and flaws up to FLAW_SENSITIVITY x R (the critical rate
     is monotone in both, so the corners bound it), the Weibull median over the stored
-    moduli m (sigma_0 as given). And at `c_rate`: how many of those input sets crack."""
+    moduli m (sigma_0 as given). And at `c_rate`: how many of those input sets crack; and
+    the largest K_I over the rates run (deepest flaw): above it no rate of the grid cracks
+    the particle (K_I saturates once the surface reaches the composition floor early)."""
     band = []
     for sample in dict.fromkeys(m["sample"] for m in members):
         runs = sorted((m for m in members if m["sample"] == sample and m["radius_nm"] == radius_nm
@@ -530,6 +539,8 @@ def paper_band(members: list[dict], inputs: CrackInputs, radius_nm: float = 150.
                      "weibull_low": min(w_rates, key=lambda r: _order(r, rates)),
                      "weibull_high": max(w_rates, key=lambda r: _order(r, rates)),
                      "weibull_moduli": weibull_moduli(runs),
+                     "k_largest_Pa_sqrt_m": max(largest_k(m, max(FLAW_SENSITIVITY), inputs.min_flaw_depth_m)[0]
+                                                for m in runs),
                      "k_cracks_at_rate": None if at_rate is None else f"{sum(k_cracks)} of {len(k_cracks)}",
                      "weibull_cracks_at_rate": None if at_rate is None else f"{sum(w_cracks)} of {len(w_cracks)}"})
     return band
@@ -551,7 +562,8 @@ def band_text(band: list[dict], inputs: CrackInputs) -> list[str]:
     for b in band:
         k = f"{_rate_text(b['k_low'], b['rates'])} - {_rate_text(b['k_high'], b['rates'])}"
         w = f"{_rate_text(b['weibull_low'], b['rates'])} - {_rate_text(b['weibull_high'], b['rates'])}"
-        line = f"  {b['sample']:9s} K criterion {k:>17s}   Weibull {w:>17s}"
+        line = (f"  {b['sample']:9s} K criterion {k:>17s} (K_I at most {b['k_largest_Pa_sqrt_m'] / 1e6:.3f} "
+                f"MPa m^0.5 at any rate run)   Weibull {w:>17s}")
         if b["k_cracks_at_rate"] is not None:
             line += (f"   at {b['c_rate']:g}C cracks for {b['k_cracks_at_rate']} K input sets, "
                      f"{b['weibull_cracks_at_rate']} Weibull moduli")
