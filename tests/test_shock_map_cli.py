@@ -156,6 +156,17 @@ def test_one_member_writes_the_map_and_meets_the_steady_sphere(tmp_path, capsys)
     assert (out / ".lrmo-command").read_text().strip() == "shock-map"
 
 
+def test_a_failed_member_is_kept_with_its_status_and_the_command_exits_3(tmp_path, capsys):
+    out = tmp_path / "map"
+    code, _, err = _run(["shock-map", PRISTINE, "--radii", "20", "--rates", "1", "--quiet", "--out", str(out),
+                         "--set", "time_stepping.max_steps=3"], capsys)
+    assert code == 3 and "shock-map member pristine R = 20 nm at 1C failed: time_stepping.max_steps" in err
+    rows = list(csv.DictReader((out / "shock_map.csv").open()))
+    assert [(r["status"], r["crack_K"]) for r in rows] == [("failed", "")] and "max_steps" in rows[0]["message"]
+    assert list(csv.DictReader((out / "critical_rates.csv").open())) == []  # no rate from a failed run
+    assert (out / "shock_map.png").is_file() and (out / "provenance.json").is_file()
+
+
 # -- the paper particle's band ---------------------------------------------------------------
 def _made_up_member(sample, radius_nm, c_rate, k0, s0):
     """A member whose K_I envelope is k0 C sqrt(a / R) and whose Weibull effective stress

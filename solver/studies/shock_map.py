@@ -1,12 +1,14 @@
 """The electrochemical-shock map (Woodford, Chiang and Carter, J. Electrochem. Soc. 157,
 A1052, 2010, doi:10.1149/1.3464773): the critical C-rate for crack initiation against the
 particle radius, for the pristine and Ru-1 headline particles (cases/pristine_stress.yaml,
-cases/ru1_stress.yaml), from 1D radial runs of the first charge.
+cases/ru1_stress.yaml, or any 1D stress case with a first charge: `lrmo shock-map CASE ...`),
+from 1D radial runs of the first charge.
 
 Each member is the sample's case with geometry.radius and protocol.c_rate changed, its
 end_time scaled by 1/C (the same charge and hold), its mesh scaled with the radius
 (surface min(0.5 nm, R/300), bulk min(3 nm, R/50); the Ru-1 layer keeps its 0.1 nm
-interface) and no field files. From every output profile (and the profile at the peak
+interface), MAP_PROFILES output profiles and no field files. From every output profile
+(and the profile at the peak
 von Mises stress) the criteria of solver/physics/fracture_criteria.py are taken, their
 largest value over the run kept:
 
@@ -18,9 +20,13 @@ largest value over the run kept:
 The critical C-rate is where the criterion is met, interpolated between the rates of the
 grid on log-log axes (max K_I and the Weibull effective stress are close to power laws
 of the rate); none in range is reported as such. Under mpirun the members are shared out
-over the ranks (each runs on its own rank). The inputs: solver/case/crack_inputs.py.
+over the ranks (each runs on its own rank). The inputs: solver/case/crack_inputs.py. The
+paper's particle (150 nm) is also given as a band: its critical C-rate over the sourced
+input range (`paper_band`). Files: shock_map.csv (one row per member), critical_rates.csv,
+shock_map.png, .txt, .json and provenance.json (`make_map`, `write_map`).
 
-    python -m solver.studies.shock_map --out results/shock_map
+    lrmo shock-map cases/pristine_stress.yaml cases/ru1_stress.yaml --out results/shock_map
+    python -m solver.studies.shock_map --out results/shock_map   # the same, samples by name
     python -m solver.studies.shock_map --out results/shock_map_fine \\
         --radii 50 75 100 150 200 300 400 500 --rates 0.5 0.75 1 1.5 2 3 5
 """
@@ -202,13 +208,15 @@ def shock_map(radii_nm=RADII_NM, rates=C_RATES, samples=tuple(SAMPLES), inputs: 
 
 
 def critical_rates(members: list[dict], inputs: CrackInputs, toughness: float, max_flaw_fraction: float) -> list[dict]:
-    """Per sample and radius: the critical C-rate by the K criterion (this toughness and
-    flaw range) and by the Weibull median."""
+    """Per sample and radius with a completed run: the critical C-rate by the K criterion
+    (this toughness and flaw range) and by the Weibull median."""
     rows = []
     for sample in dict.fromkeys(m["sample"] for m in members):
         for radius in dict.fromkeys(m["radius_nm"] for m in members if m["sample"] == sample):
             runs = sorted((m for m in members if m["sample"] == sample and m["radius_nm"] == radius
                            and m["status"] == "completed"), key=lambda m: m["c_rate"])
+            if not runs:
+                continue
             rates = [m["c_rate"] for m in runs]
             k = [largest_k(m, max_flaw_fraction, inputs.min_flaw_depth_m)[0] for m in runs]
             sigma_eff = [m["weibull_effective_stress_Pa"][f"{inputs.weibull_modulus:g}"] for m in runs]
@@ -238,6 +246,8 @@ def report(members: list[dict], inputs: CrackInputs, paper_radius_nm: float = 15
     for toughness in TOUGHNESS_SENSITIVITY_PA_SQRT_M:
         for fraction in FLAW_SENSITIVITY:
             rows = critical_rates(members, inputs, toughness, fraction)
+            if not rows:
+                continue
             lines.append(f"K_Ic = {toughness / 1e6:g} MPa m^0.5, a <= {fraction:g} R: critical C-rate")
             lines.append(f"  {'sample':9s} {'R/nm':>6s} {'K crit.':>9s} {'Weibull':>9s}   max K_I/K_Ic at "
                          + ", ".join(f"{c:g}C" for c in rows[0]["rates"]))
@@ -469,10 +479,9 @@ def critical_rate_table(members: list[dict], inputs: CrackInputs) -> tuple[list[
         for f in fractions:
             given = "given" if (t, f) == (toughnesses[0], fractions[0]) else "sensitivity"
             for row in critical_rates(members, inputs, t, f):
-                if row["rates"]:
-                    rows.append([row["sample"], row["radius_nm"], "K", given, t / 1e6, f, "", "",
-                                 row["critical_rate_k"] or "", _bound(row["critical_rate_k"]),
-                                 min(row["rates"]), max(row["rates"])])
+                rows.append([row["sample"], row["radius_nm"], "K", given, t / 1e6, f, "", "",
+                             row["critical_rate_k"] or "", _bound(row["critical_rate_k"]),
+                             min(row["rates"]), max(row["rates"])])
     for modulus in weibull_moduli(members):
         given = "given" if modulus == inputs.weibull_modulus else "sensitivity"
         for sample, radius, rates, rate in weibull_critical_rates(members, inputs, modulus):
