@@ -8,9 +8,8 @@ Each member is the sample's case with geometry.radius and protocol.c_rate change
 end_time scaled by 1/C (the same charge and hold), its mesh scaled with the radius
 (surface min(0.5 nm, R/300), bulk min(3 nm, R/50); the Ru-1 layer keeps its 0.1 nm
 interface), MAP_PROFILES output profiles and no field files. From every output profile
-(and the profile at the peak
-von Mises stress) the criteria of solver/physics/fracture_criteria.py are taken, their
-largest value over the run kept:
+(and the profile at the peak von Mises stress) the criteria of
+solver/physics/fracture_criteria.py are taken, their largest value over the run kept:
 
 - K: a radial edge crack of depth a opened by the hoop stress, K_I(a) by the half-plane
   weight function, for a from 0.5 nm to a fraction of R; cracks when max K_I >= K_Ic.
