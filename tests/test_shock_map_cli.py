@@ -12,8 +12,8 @@ import math
 import numpy as np
 import pytest
 
-from conftest import CASES
-from lrmo.cli import main
+from conftest import CASES, run_lrmo
+from lrmo.cli import _parser, main
 
 PRISTINE = str(CASES / "pristine_stress.yaml")
 RU1 = str(CASES / "ru1_stress.yaml")
@@ -165,6 +165,31 @@ def test_a_failed_member_is_kept_with_its_status_and_the_command_exits_3(tmp_pat
     assert [(r["status"], r["crack_K"]) for r in rows] == [("failed", "")] and "max_steps" in rows[0]["message"]
     assert list(csv.DictReader((out / "critical_rates.csv").open())) == []  # no rate from a failed run
     assert (out / "shock_map.png").is_file() and (out / "provenance.json").is_file()
+
+
+def test_the_command_defaults_are_the_map_defaults():
+    from solver.studies import shock_map
+
+    args = _parser().parse_args(["shock-map", PRISTINE])
+    assert args.radii == list(shock_map.RADII_NM) and args.rates == list(shock_map.C_RATES)
+    assert args.out == "results/shock_map" and args.toughness is None and args.max_flaw is None
+
+
+@pytest.mark.slow
+def test_two_ranks_give_the_serial_map(tmp_path):
+    """The members shared over 2 ranks: the same rows as on one (each member runs on one rank)."""
+    tables = []
+    for ranks in (1, 2):
+        out = tmp_path / f"np{ranks}"
+        proc = run_lrmo(["shock-map", PRISTINE, RU1, "--radii", "20", "30", "--rates", "2", "--quiet",
+                         "--out", str(out)], n_ranks=ranks)
+        assert proc.returncode == 0, proc.stderr
+        tables.append([row for row in csv.DictReader((out / "shock_map.csv").open())])
+    assert len(tables[0]) == 4
+    for serial, parallel in zip(*tables):
+        assert serial["sample"] == parallel["sample"] and serial["radius_nm"] == parallel["radius_nm"]
+        assert float(parallel["max_K_I_MPa_sqrt_m"]) == pytest.approx(float(serial["max_K_I_MPa_sqrt_m"]), rel=1e-9)
+        assert float(parallel["sigma_eff_m10_MPa"]) == pytest.approx(float(serial["sigma_eff_m10_MPa"]), rel=1e-9)
 
 
 # -- the paper particle's band ---------------------------------------------------------------
