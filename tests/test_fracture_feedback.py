@@ -311,3 +311,43 @@ def test_two_way_with_a_fast_crack_path_gives_the_same_run_on_1_and_2_ranks(tmp_
     assert two["stress"]["peak_von_mises_Pa"] == pytest.approx(one["stress"]["peak_von_mises_Pa"], rel=1e-4)
     assert two["stress"]["peak_time_s"] == pytest.approx(one["stress"]["peak_time_s"], rel=1e-9)
     assert two["fracture"]["onset"]["time_s"] == pytest.approx(one["fracture"]["onset"]["time_s"], rel=1e-9)
+
+
+def test_a_restart_continues_the_two_way_run():
+    """The two-way run with k = 10 stopped after a checkpoint taken once the surface has
+    damaged (t >= 400 s), restored into a new engine and run to the end: the uninterrupted
+    run's peak (value, time), damage, onset and Li, to the Newton tolerance of the
+    restarted displacement solve (its u is not in the checkpoint; the damage, the damage at
+    the peak and the Li's D multiplier are)."""
+    from solver.simulation.domain_setup import build_domain
+    from solver.simulation.run import engine_of_case
+
+    case = _case("two_way", strength_Pa=250e6 * BIAXIAL, crack_diffusivity_factor=10.0)
+    ref = engine_of_case(case, build_domain(case, MPI.COMM_WORLD))
+    ref.run()
+
+    class Stop(Exception):
+        pass
+
+    saved = []
+
+    def checkpoint(sim):
+        if sim.t >= 400.0:
+            saved.append(sim.state())
+            raise Stop
+
+    cut = engine_of_case(case, build_domain(case, MPI.COMM_WORLD))
+    with pytest.raises(Stop):
+        cut.run(checkpoint=checkpoint)
+    assert cut.submodels[-1].max_damage() > 1e-3
+    again = engine_of_case(case, build_domain(case, MPI.COMM_WORLD))
+    again.restore(*saved[0])
+    again.run()
+    a, b = ref.results(), again.results()
+    for key in ("peak_von_mises_Pa", "peak_radius_m"):
+        assert b["stress"][key] == pytest.approx(a["stress"][key], rel=1e-7), key
+    assert b["stress"]["peak_time_s"] == pytest.approx(a["stress"]["peak_time_s"], rel=1e-12)
+    for key in ("damage_max", "fracture_energy_J", "fracture_elastic_energy_J"):
+        assert b["fracture"][key] == pytest.approx(a["fracture"][key], rel=1e-6), key
+    assert b["fracture"]["onset"] == a["fracture"]["onset"]
+    np.testing.assert_allclose(again.lithium.lithium.theta.x.array, ref.lithium.lithium.theta.x.array, rtol=1e-9)
