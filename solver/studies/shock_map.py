@@ -57,7 +57,7 @@ FLAW_SENSITIVITY = (0.05, 0.1, 0.2)  # deepest flaw / R
 DEPTH_FRACTIONS = np.union1d(np.geomspace(1e-3, 0.5, 60), FLAW_SENSITIVITY)  # flaw depths a / R kept per run
 # output profiles per member: the criteria are the largest over them (and the profile at the
 # peak von Mises stress). 151: the first map's setting; 51: the map's default, K_I and
-# sigma_eff within 0.6 % of 151 on 8 members, most within 1e-4 (benchmarks/
+# sigma_eff within 0.6 % of 151 on 8 members, six within 4e-4 (benchmarks/
 # shock_map_speed.py --check), at about half the cost (a run rewrites timeseries.csv at
 # every output, solver/simulation/run.py)
 FINE_PROFILES, MAP_PROFILES = 151, 51
