@@ -192,6 +192,26 @@ def test_two_ranks_give_the_serial_map(tmp_path):
         assert float(parallel["sigma_eff_m10_MPa"]) == pytest.approx(float(serial["sigma_eff_m10_MPa"]), rel=1e-9)
 
 
+@pytest.mark.slow
+def test_a_case_with_the_phase_field_fills_its_crack_column(tmp_path, capsys):
+    """A 100 nm pristine particle with the AT1 phase field (sigma_c = 750 MPa) at 1C and 5C:
+    the phase field cracks where the largest surface hoop stress passes the equibiaxial
+    onset sigma_c / sqrt(2 (1 - nu)) = 634 MPa (docs/fracture.md) and not below."""
+    out = tmp_path / "map"
+    code, _, err = _run(["shock-map", PRISTINE, "--radii", "100", "--rates", "1", "5", "--quiet", "--out", str(out),
+                         "--set", "physics=[lithium, mechanics, fracture]",
+                         "--set", "fracture={toughness: 0.349 J/m^2, strength: 750 MPa, every_steps: 1}"], capsys)
+    assert code == 0, err
+    onset_MPa = 750 / math.sqrt(2 * (1 - 0.3))
+    rows = list(csv.DictReader((out / "shock_map.csv").open()))
+    assert [r["c_rate"] for r in rows] == ["1", "5"]
+    for row in rows:
+        hoop = float(row["hoop_max_MPa"])
+        assert not 0.8 < hoop / onset_MPa < 1.2  # clear of the onset either way
+        assert row["crack_phase_field"] == ("yes" if hoop > onset_MPa else "no")
+    assert [r["crack_phase_field"] for r in rows] == ["no", "yes"]
+
+
 # -- the paper particle's band ---------------------------------------------------------------
 def _made_up_member(sample, radius_nm, c_rate, k0, s0):
     """A member whose K_I envelope is k0 C sqrt(a / R) and whose Weibull effective stress
