@@ -76,6 +76,21 @@ def test_a_folder_holding_a_run_is_refused_with_exit_4(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["summary.json"]
 
 
+def test_a_folder_another_live_process_writes_is_refused_with_exit_4(tmp_path, capsys):
+    import os
+
+    from solver.io import folder_lock
+
+    holder = folder_lock._holder("run", "theirs")  # a live process on this host: pytest's parent
+    holder.update(pid=os.getppid(), process_start_ticks=folder_lock._process_start(os.getppid())[1])
+    lock = tmp_path / folder_lock.LOCK_NAME
+    lock.write_text(json.dumps(holder))
+    code, _, err = _run(["shock-map", PRISTINE, "--radii", "20", "--rates", "1", "--overwrite",
+                         "--out", str(tmp_path)], capsys)
+    assert code == 4 and f"pid {holder['pid']}" in err
+    assert json.loads(lock.read_text()) == holder and sorted(p.name for p in tmp_path.iterdir()) == [lock.name]
+
+
 def test_the_module_entry_refuses_the_same_options():
     from solver.studies import shock_map
 
