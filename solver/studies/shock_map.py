@@ -432,8 +432,7 @@ def member_table(members: list[dict], inputs: CrackInputs) -> tuple[list[str], l
     min_flaw_depth to max_flaw_fraction x R; P_f the volume Weibull probability at the
     inputs' m and sigma_0; the crack columns: K_I >= K_Ic, P_f >= failure_probability,
     and the phase field's onset when the case runs one (else empty)."""
-    moduli = sorted({float(k) for m in members for k in m.get("weibull_effective_stress_Pa", {})}
-                    or set(WEIBULL_MODULI))
+    moduli = weibull_moduli(members) or sorted(WEIBULL_MODULI)
     header = (["sample", "case", "radius_nm", "c_rate", "status", "peak_von_mises_MPa", "hoop_max_MPa",
                "max_K_I_MPa_sqrt_m", "flaw_depth_at_max_K_I_nm", "K_I_over_K_Ic"]
               + [f"sigma_eff_m{m:g}_MPa" for m in moduli]
