@@ -33,10 +33,12 @@ from mpi4py import MPI
 
 from solver import compat
 from solver.physics.fracture import FractureParameters, PhaseFieldFracture, absolute_tolerances, degraded_stress
+from solver.numerics.linalg import ELASTICITY_3D_GAMG
 from solver.physics.mechanics import VOIGT
 
 DAMAGED = 0.5  # a node or cell with d above this counts as cracked
 ONSET = 1e-3  # the first max d above this marks where and when the damage starts
+U_KSP_RTOL = 1e-11  # two-way in 3D: the CG tolerance of each Newton step of the u solve
 
 
 class FractureSubmodel:
@@ -67,7 +69,11 @@ class FractureSubmodel:
             raise ValueError("fracture.coupling: two_way needs the isotropic chemical strain (no anisotropic "
                              "or tabulated lattice strain)")
         # 1D: the mechanics' P2 (a few hundred unknowns); 3D: P1 (a cheaper LU than the mechanics' P2);
-        # two-way: the mechanics' own P2 space, whose stress it then is
+        # two-way: the mechanics' own P2 space, whose stress it then is; in 3D solved by CG + GAMG
+        # with the rigid-body near-null space, as the mechanics' coarse level (a P2 LU per Newton step is slow)
+        iterative = self.two_way and not domain.radial
+        if iterative:
+            u_options = {**u_options, **ELASTICITY_3D_GAMG, "ksp_rtol": U_KSP_RTOL}
         V = mech.V if self.two_way else compat.functionspace(
             domain.msh, "Lagrange", 2 if domain.radial else 1, domain.displacement_shape)
         self.model = PhaseFieldFracture(
@@ -75,6 +81,8 @@ class FractureSubmodel:
             eigenstrain=mech.chemical_strain, lame=(materials.lmbda, materials.mu),
             displacement_options=u_options, damage_options=d_options,
             strain_operator=domain.strain, weight=domain.weight)
+        if iterative:
+            self.model.displacement_solver.A.setNearNullSpace(mech._modes)
         self.damage = d = self.model.d
         self.output_fields = {"damage": d}
         self._damaged_volume = fem.form(domain.volume_integral(ufl.conditional(ufl.gt(d, DAMAGED), 1.0, 0.0)))
