@@ -195,6 +195,10 @@ def test_a_damaged_surface_reports_a_lower_stress_than_one_way(weak):
     assert g * (1 - 1e-3) < ratio < (1 + g) / 2  # the softer skin strains a little more than the intact one
     r1, r2 = weak["one_way"][0].results()["stress"], engine.results()["stress"]
     assert r2["peak_von_mises_Pa"] < r1["peak_von_mises_Pa"]
+    # the state at the peak (fields_at_peak, profiles_at_peak) is solved again with the damage then
+    with engine.lithium.at_peak():
+        again = engine.lithium.mechanics.peak_von_mises()["value_Pa"]
+    assert again == pytest.approx(r2["peak_von_mises_Pa"], rel=1e-8)
 
 
 def test_damage_never_decreases_with_the_damage_acting_back(weak):
