@@ -300,7 +300,9 @@ def fracture_section(summaries: dict, out: Path) -> list[str]:
     the onset, max d at the end, for each phase-field octant; a run that is missing or did
     not complete gets its status and no numbers."""
     done = [s for s in summaries.values() if s.get("status") == "completed" and s.get("fracture")]
-    inputs = ""
+    inputs, coupling = "", "one-way: the damage does not change the stress or the Li transport"
+    if any(s["fracture"].get("coupling") == "two_way" for s in done):
+        coupling = "two-way (`fracture.coupling`): the damage degrades the mechanics' stiffness"
     if done:
         f = done[0]["fracture"]
         nu = load_case(CASES / f"{FRACTURE_OCTANTS[0][2]}.yaml").materials.core.poisson_ratio.value
@@ -309,8 +311,7 @@ def fracture_section(summaries: dict, out: Path) -> list[str]:
                   f"σ_c / √(2(1 − ν)) = {f['critical_stress_Pa'] / 1e6 / (2 * (1 - nu)) ** 0.5:.0f} MPa of "
                   f"equibiaxial tension, ν = {nu:g})")
     lines = ["## Will it crack? Phase-field fracture, 3D octants", "",
-             f"Phase field (AT1), inputs ASSUMED{inputs}; one-way: the damage does not change the stress or "
-             "the Li transport. The same 2C charge for both samples (cases/pristine_fracture_octant.yaml, "
+             f"Phase field (AT1), inputs ASSUMED{inputs}; {coupling}. The same 2C charge for both samples (cases/pristine_fracture_octant.yaml, "
              "cases/ru1_fracture_octant.yaml; docs/fracture.md). Onset: max d first above "
              f"{ONSET_DAMAGE:g} at a phase-field solve; the stress at the onset is the run's largest von Mises "
              "stress, interpolated in time between the two outputs around it.", "",
@@ -326,7 +327,7 @@ def fracture_section(summaries: dict, out: Path) -> list[str]:
         f = s["fracture"]
         onset = f.get("onset")
         if onset:
-            depth = s["mesh"]["inputs"]["radius_m"] - onset["radius_m"]
+            depth = max(0.0, s["mesh"]["inputs"]["radius_m"] - onset["radius_m"])  # not -0.0 at the surface
             stress = _stress_at(out / name / "timeseries.csv", onset["time_s"])
             when = f"{onset['time_s']:.0f} s ({onset['time_s'] / 60:.1f} min)"
             where = f"{onset['location']}, r = {onset['radius_m'] * 1e9:.1f} nm ({depth * 1e9:.1f} nm deep)"
