@@ -15,6 +15,7 @@ from solver.case.schema import load_case
 from solver.studies.fitting import run_summary
 from solver.io.log import Log
 from solver.io.output import write_atomic
+from solver.simulation.fracture_submodel import ONSET as ONSET_DAMAGE
 from solver.simulation.run import run_case
 from solver.studies.figures import cycle_figure, figures, figures_3d
 from solver.studies.sweep import run_series
@@ -277,7 +278,6 @@ def _completed(folder: Path) -> bool:
 
 # The phase-field octants (issue 20, docs/fracture.md): (key, label, case name)
 FRACTURE_OCTANTS = (("pristine", "pristine", "pristine_fracture_octant"), ("ru1", "Ru-1", "ru1_fracture_octant"))
-ONSET_DAMAGE = 1e-3  # the submodel's onset: max d first above this (solver/simulation/fracture_submodel.py)
 
 
 def run_fracture_octants(out: Path, comm, log, ranks: int) -> dict:
