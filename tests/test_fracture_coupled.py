@@ -75,7 +75,8 @@ def _validated(change):
     (lambda d: d["fracture"].update(every_steps=0), r"fracture.every_steps"),
     (lambda d: d.update(physics=["lithium", "fracture"]), r"'fracture' needs 'mechanics'"),
     (lambda d: d.pop("fracture"), r"fracture: required when physics includes 'fracture'"),
-    (lambda d: d["geometry"].update(shape="sphere"), r"octant or radial only"),
+    (lambda d: d["fracture"].update(grain_boundary_toughness_factor=0.5), r"only on geometry.shape: secondary"),
+    (lambda d: d["fracture"].update(grain_boundary_toughness_factor=0), r"toughness_factor: must be > 0 and <= 1"),
 ])
 def test_fracture_section_is_validated_naming_the_key_and_range(change, message):
     with pytest.raises(CaseError, match=message):

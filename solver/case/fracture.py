@@ -23,6 +23,7 @@ from solver.case.units import AssignmentChecked, PositiveLength, quantity
 Toughness = quantity("J/m^2", gt=0)
 Strength = quantity("Pa", gt=0)
 ResidualStiffness = quantity("", ge=0, lt=1)
+ToughnessFactor = quantity("", gt=0, le=1)
 MIN_LENGTH_PER_ELEMENT = 4.0  # l / h: the AT1 tests' crack energy is 14 % high at 5, 17 % at 4
 
 
@@ -38,6 +39,9 @@ class Fracture(AssignmentChecked):
     split: Literal["volumetric_deviatoric"] = Field(
         "volumetric_deviatoric", description="the tension-compression split of the elastic energy: "
         "volumetric_deviatoric (Amor, Marigo and Maurini 2009), the only one implemented")
+    grain_boundary_toughness_factor: ToughnessFactor = Field(
+        "1", description="G_c on the grain boundaries / G_c, in (0, 1]: a band of width l of reduced "
+        "toughness along the tagged boundary facets (secondary particles; ASSUMED, docs/fracture.md)")
     coupling: Literal["one_way", "two_way"] = Field(
         "one_way", description="two_way: the damage degrades the mechanics' stress, g(d) sigma+ + sigma- with the "
         "split (compression not degraded), with the latest accepted damage (lagged one Li step); "

@@ -559,17 +559,18 @@ class Case(Strict):
 
     def _check_fracture(self) -> None:
         """fracture: the phase field loaded by the mechanics' eigenstrain, on the octant
-        (its symmetry planes) or the 1D radial model (a spherical damage shell: the onset,
-        not the crack pattern; solver/simulation/fracture_submodel.py), resolving l at the surface."""
+        (its symmetry planes), the 1D radial model (a spherical damage shell: the onset,
+        not the crack pattern; solver/simulation/fracture_submodel.py) or a whole 3D
+        particle (rigid-body pins), with grains (their tensor eigenstrain; a reduced
+        toughness on a secondary particle's boundaries), resolving l at the surface."""
         if not self._physics_section("fracture", needs=("lithium", "mechanics")):
             return
-        if self.geometry.shape not in ("octant", "radial"):
-            raise ValueError(f"physics: 'fracture' runs on geometry.shape: octant or radial only (got "
-                             f"{self.geometry.shape!r}; the full sphere needs the rigid-body null space "
-                             "in the phase field's displacement solve)")
-        if self.grains is not None or self.mechanics.stress_assisted_diffusion:
-            raise ValueError("physics: 'fracture' is not supported with grains or "
+        if self.mechanics.stress_assisted_diffusion:
+            raise ValueError("physics: 'fracture' is not supported with "
                              "mechanics.stress_assisted_diffusion yet")
+        if self.fracture.grain_boundary_toughness_factor.si != 1.0 and self.geometry.shape != "secondary":
+            raise ValueError("fracture.grain_boundary_toughness_factor: only on geometry.shape: secondary "
+                             f"(its tagged grain boundaries; got {self.geometry.shape!r}); remove the key or set it to 1")
         from meshes.sizes import checked_inputs
 
         g, m = self.geometry, self.mesh

@@ -1,6 +1,9 @@
 """grain_boundaries.vtu: the grain-boundary facets of a secondary particle with their
 normal and shear tractions and grain pair, for ParaView (VTK XML, ASCII). Gathered to
-rank 0, which writes it atomically."""
+rank 0, which writes it atomically. With the phase field on (`fracture`), each facet also
+carries its damage at the end of the run and its boundary's (grain pair's) max and
+area-mean damage and the times its max first passed the onset and opening thresholds
+(solver/physics/grain_boundary_fracture.py; -1: not passed)."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,7 +15,9 @@ def write_grain_boundaries(path, grain_boundaries) -> None:
     """Write `grain_boundaries` (solver/physics/grain_boundaries.py) at the time of the
     largest normal traction. Collective."""
     comm = grain_boundaries.domain.comm
-    parts = comm.gather(grain_boundaries.facets_at_max(), root=0)
+    damage = getattr(grain_boundaries, "damage", None)  # GrainBoundaryDamage, when the phase field runs
+    local = (*grain_boundaries.facets_at_max(), damage.facet_fields() if damage is not None else {})
+    parts = comm.gather(local, root=0)
     if comm.rank != 0:
         return
     vertices = np.concatenate([p[0] for p in parts]).reshape(-1, 3)
@@ -20,6 +25,8 @@ def write_grain_boundaries(path, grain_boundaries) -> None:
             "shear_traction_Pa": np.concatenate([p[2] for p in parts])}
     pairs = np.concatenate([p[3] for p in parts]).reshape(-1, 2)
     data["grain_a"], data["grain_b"] = pairs[:, 0], pairs[:, 1]
+    for key in parts[0][4]:  # the same facets, in the same order (owned_boundary_facets)
+        data[key] = np.concatenate([p[4][key] for p in parts]).astype(float)
     write_triangles_vtu(path, vertices, data)
 
 

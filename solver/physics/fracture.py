@@ -156,6 +156,54 @@ def absolute_tolerances(params: FractureParameters, volume: float, relative: flo
             {"snes_atol": relative * scale * params.toughness_J_m2 / params.length_scale_m * volume})
 
 
+def rigid_body_pins(V) -> list:
+    """Six point constraints that remove the rigid-body motion of a 3D vector space `V`
+    without loading the body (the "3-2-1" support): all three components at the node A
+    nearest the centre of the bounding box, the two components other than x at the node B
+    of largest x, and at the node C farthest from the line AB the component k largest in
+    |AB x AC|. A rigid motion a + w x (x - x_A) with these six values zero has a = 0, then
+    w parallel to AB (AB_x != 0), then w = 0: the six are independent.
+
+    Exact for a self-equilibrated load such as an eigenstrain: the energy does not change
+    under a rigid motion (eps = 0), so its derivative along each of the six modes is zero
+    for every u, which makes the six reactions at the pins zero; the pinned solution is
+    the free body's, up to a rigid motion, stress and damage identical. Collective: the
+    points are chosen from every rank's vertices (the same on every rank, ties broken by
+    the coordinates) and each rank pins its local copy (owned or ghost) of them."""
+    from dolfinx import mesh as dmesh
+
+    msh = V.mesh
+    comm = msh.comm
+    tdim = msh.topology.dim
+    if tdim != 3 or V.dofmap.index_map_bs != 3:
+        raise ValueError("rigid_body_pins: a 3D vector space")
+    x = msh.geometry.x
+    lo = np.min(comm.allgather(x.min(axis=0, initial=np.inf)), axis=0)
+    hi = np.max(comm.allgather(x.max(axis=0, initial=-np.inf)), axis=0)
+    scale = float(np.linalg.norm(hi - lo))
+
+    def best(score):  # the global node of smallest score (coordinates break ties)
+        local = (float(score.min()), *x[int(np.argmin(score))]) if len(x) else (math.inf, 0.0, 0.0, 0.0)
+        return np.array(min(comm.allgather(local))[1:])
+
+    a = best(np.linalg.norm(x - (lo + hi) / 2, axis=1))
+    b = best(-x[:, 0])
+    ab = b - a
+    if abs(ab[0]) < 1e-6 * scale:
+        raise ValueError("rigid_body_pins: a degenerate body (no extent along x)")
+    c = best(-np.linalg.norm(np.cross(ab, x - a), axis=1))
+    k = int(np.argmax(np.abs(np.cross(ab, c - a))))
+    tol = 1e-9 * scale
+    bcs = []
+    for point, components in ((a, (0, 1, 2)), (b, (1, 2)), (c, (k,))):
+        vertices = dmesh.locate_entities(msh, 0, lambda y, p=point: np.linalg.norm(y.T - p, axis=1) < tol)
+        for i in components:
+            Vi = V.sub(i)
+            dofs = fem.locate_dofs_topological(Vi, 0, vertices)
+            bcs.append(fem.dirichletbc(compat.scalar_type(0.0), dofs, Vi))
+    return bcs
+
+
 class StaggeredNotConverged(RuntimeError):
     """The alternate minimisation hit its iteration limit."""
 
@@ -172,8 +220,13 @@ class PhaseFieldFracture:
     (a UFL expression, default 1) scales G_c in space: a weak spot, a grain boundary.
     `displacement_options` and `damage_options` update the SNES/KSP options (LU by
     default: DISPLACEMENT_OPTIONS, DAMAGE_OPTIONS). `eigenstrain` (a UFL scalar e, e.g.
-    the chemical strain Omega c_max (theta - theta_0) / 3) makes the energy that of the
-    elastic strain eps(u) - e I; `lame` = (lambda, mu) UFL fields replace the constants.
+    the chemical strain Omega c_max (theta - theta_0) / 3, or an n x n UFL tensor eps*,
+    e.g. a grain's anisotropic lattice strain) makes the energy that of the elastic strain
+    eps(u) - e I (eps(u) - eps*); `lame` = (lambda, mu) UFL fields replace the constants.
+    A body with no Dirichlet condition (a whole particle under its eigenstrain) needs
+    `bcs` = rigid_body_pins(V): the LU of the u solve is then not singular.
+    `quadrature_degree` caps the forms' quadrature (default: UFL's estimate, which for an
+    eigenstrain through tables of theta, conditionals, runs to ~1700 points per cell).
 
     Spherical symmetry (the 1D radial model): `strain_operator` the mechanics' own strain
     (Domain.strain: diag(du/dr, u/r, u/r) for the scalar u_r) and `weight` its measure's
@@ -184,7 +237,7 @@ class PhaseFieldFracture:
     def __init__(self, V, params: FractureParameters, bcs, tol: float = 1e-5,
                  max_iterations: int = 1000, toughness_factor=1.0,
                  displacement_options: dict | None = None, damage_options: dict | None = None,
-                 eigenstrain=None, lame=None, strain_operator=None, weight=1.0):
+                 eigenstrain=None, lame=None, strain_operator=None, weight=1.0, quadrature_degree=None):
         msh = V.mesh
         self.params, self.tol, self.max_iterations = params, tol, max_iterations
         self.comm = msh.comm
@@ -196,10 +249,11 @@ class PhaseFieldFracture:
         self.d_upper.x.array[:] = 1.0
         self._d_sweep = np.zeros_like(self.d.x.array)
 
-        dx = ufl.dx(domain=msh)
+        dx = ufl.dx(domain=msh, metadata={} if quadrature_degree is None else {"quadrature_degree": quadrature_degree})
         eps = (strain_operator or strain)(self.u)
-        if eigenstrain is not None:
-            eps = eps - eigenstrain * ufl.Identity(eps.ufl_shape[0])
+        if eigenstrain is not None:  # a scalar e (isotropic, e I) or the n x n tensor itself
+            eps = eps - (eigenstrain * ufl.Identity(eps.ufl_shape[0]) if eigenstrain.ufl_shape == ()
+                         else eigenstrain)
         psi_plus, psi_minus = split_energy_densities(eps, params, lame)
         self.psi_plus = psi_plus
         # G_c, l and k_res as Constants: a new value compiles no new form

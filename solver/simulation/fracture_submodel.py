@@ -35,6 +35,7 @@ from solver import compat
 from solver.physics.fracture import FractureParameters, PhaseFieldFracture, absolute_tolerances, degraded_stress
 from solver.numerics.linalg import ELASTICITY_3D_GAMG
 from solver.physics.mechanics import VOIGT
+from solver.simulation.fracture_inputs import boundary_damage, phase_field_loading
 
 DAMAGED = 0.5  # a node or cell with d above this counts as cracked
 ONSET = 1e-3  # the first max d above this marks where and when the damage starts
@@ -52,8 +53,8 @@ class FractureSubmodel:
         """`lithium`: the ChemoMechanics whose mechanics (eigenstrain, Lame fields,
         symmetry planes) loads the phase field."""
         mech, materials, domain = lithium.mechanics, lithium.materials, lithium.domain
-        if mech is None or domain.shape not in ("octant", "radial"):
-            raise ValueError("physics: 'fracture' needs 'mechanics' on geometry.shape: octant or radial")
+        if mech is None:
+            raise ValueError("physics: 'fracture' needs 'mechanics'")
         f = case.fracture
         self.lead, self.every = lithium, f.every_steps
         self.comm, self.sf = domain.comm, domain.symmetry_factor
@@ -77,13 +78,14 @@ class FractureSubmodel:
         V = mech.V if self.two_way else compat.functionspace(
             domain.msh, "Lagrange", 2 if domain.radial else 1, domain.displacement_shape)
         self.model = PhaseFieldFracture(
-            V, self.params, mech._rigid_body_constraints(V), tol=f.staggered_tolerance,
-            eigenstrain=mech.chemical_strain, lame=(materials.lmbda, materials.mu),
+            V, self.params, tol=f.staggered_tolerance, lame=(materials.lmbda, materials.mu),
+            **phase_field_loading(lithium, V, f.grain_boundary_toughness_factor.si, self.params.length_scale_m),
             displacement_options=u_options, damage_options=d_options,
             strain_operator=domain.strain, weight=domain.weight)
         if iterative:
             self.model.displacement_solver.A.setNearNullSpace(mech._modes)
         self.damage = d = self.model.d
+        self.boundaries = boundary_damage(lithium, d)  # per grain boundary (secondary particles), or None
         self.output_fields = {"damage": d}
         self._damaged_volume = fem.form(domain.volume_integral(ufl.conditional(ufl.gt(d, DAMAGED), 1.0, 0.0)))
         self._x = d.function_space.tabulate_dof_coordinates()
@@ -148,6 +150,8 @@ class FractureSubmodel:
         self.solves += 1
         self.sweeps += result.iterations
         self._act_on_lithium()
+        if self.boundaries is not None:
+            self.boundaries.update(self.lead.t)
         if self.onset is None and self.max_damage() > ONSET:
             self.onset = self._where_largest()
 
@@ -193,6 +197,7 @@ class FractureSubmodel:
                              "critical_stress_Pa": p.critical_stress_Pa, "length_scale_m": p.length_scale_m,
                              "toughness_J_m2": p.toughness_J_m2, "solves": self.solves,
                              "staggered_sweeps": self.sweeps, "steps": self.steps,
+                             **({"grain_boundaries": self.boundaries.summary()} if self.boundaries else {}),
                              **({"coupling": "two_way", "stress_solves": self.stress_solves,
                                   "crack_diffusivity_factor": self._crack_k} if self.two_way else {})}}
 
