@@ -56,7 +56,10 @@ clean:
 # Speed (prints figures, asserts nothing): every stage for 1D, the verification octant
 # and a >= 1M-dof octant, 1 and 2 ranks, each beside a bare DOLFINx loop (~10 min);
 # then a checkpoint's write and read at ~1M and ~4M P1 dofs on 1 and 2 ranks, with each
-# rank's peak memory (~2 min).
+# rank's peak memory (~2 min); then the phase-field octant (cases/pristine_fracture_octant.yaml)
+# on 2 ranks beside the same case without the phase field, their ratio and the 30-min
+# target (~6.5 min at a load average of 9 on 2 cores).
 benchmark: install
 	$(PY) benchmarks/record.py
 	$(PY) benchmarks/checkpoint_io.py
+	$(PY) benchmarks/fracture_octant_speed.py
