@@ -20,9 +20,10 @@ dist is the distance from each P1 node to the nearest sample point of the bounda
 triangles (their vertices, edge midpoints and centroid): exact (0) on the boundary, within
 about h / 3 of the point-to-triangle distance off it.
 
-GrainBoundaryDamage reports, per boundary (pair of grains), the largest and the
-area-weighted mean damage of its facets (a facet's damage: the mean of its three vertex
-values) and the first time each exceeds ONSET and OPENED."""
+GrainBoundaryDamage reports, per boundary (pair of grains), the largest damage at the
+vertices of its facets (nodal, as the run's own onset), the area-weighted mean of its
+facets' damage (a facet's: the mean of its three vertex values) and the first time the
+largest exceeds ONSET and OPENED."""
 from __future__ import annotations
 
 import numpy as np
@@ -102,9 +103,9 @@ def boundary_toughness_factor(domain, factor: float, length_m: float):
 
 
 class GrainBoundaryDamage:
-    """Per grain boundary (pair of grains a < b): the largest and the area-mean damage of
-    its facets, and the first time each passes ONSET and OPENED; `update(t)` after every
-    phase-field solve (collective)."""
+    """Per grain boundary (pair of grains a < b): the largest damage at its facets'
+    vertices and the area-mean of its facets' damage, and the first time the largest
+    passes ONSET and OPENED; `update(t)` after every phase-field solve (collective)."""
 
     def __init__(self, domain, damage):
         self.comm = domain.comm
@@ -145,7 +146,8 @@ class GrainBoundaryDamage:
         n = len(self.boundaries)
         d = self.facet_damage()
         largest, weighted = np.zeros(n), np.zeros(n)
-        np.maximum.at(largest, self._local, d)
+        if len(self.dofs):
+            np.maximum.at(largest, self._local, self.damage.x.array[self.dofs].max(axis=1))
         np.add.at(weighted, self._local, d * self.areas_m2)
         self.comm.Allreduce(MPI.IN_PLACE, largest, op=MPI.MAX)
         self.comm.Allreduce(MPI.IN_PLACE, weighted, op=MPI.SUM)
