@@ -1,4 +1,4 @@
-"""The phase field on a whole particle (no symmetry planes; docs/fracture.md, "The full
+"""The phase field on a whole particle (no symmetry planes; docs/fracture.md, "The whole
 particle and grain-boundary decohesion"): six point pins remove the rigid-body motion and
 carry no load; a freely swelling sphere is stress free and does not crack; a whole sphere
 under a graded eigenstrain that cracks it stores 8 x the octant's energies; the tensor

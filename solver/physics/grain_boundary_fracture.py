@@ -1,5 +1,5 @@
-"""Grain-boundary decohesion with the AT1 phase field (docs/fracture.md, "Grain-boundary
-decohesion"; docs/secondary-particles.md §6).
+"""Grain-boundary decohesion with the AT1 phase field (docs/fracture.md, "The whole
+particle and grain-boundary decohesion"; docs/secondary-particles.md §8).
 
 The toughness G_c is lowered near the tagged grain-boundary facets (tag `grain_boundary`):
 

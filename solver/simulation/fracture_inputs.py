@@ -1,5 +1,5 @@
 """What the phase field (solver/physics/fracture.py) takes from the chemo-mechanics, shape
-by shape (docs/fracture.md, "The full particle and grain-boundary decohesion"):
+by shape (docs/fracture.md, "The whole particle and grain-boundary decohesion"):
 
 - the displacement constraints: the mechanics' own (the octant's symmetry planes, u_r(0) = 0
   in 1D), or, on a whole particle (sphere, secondary particle, any 3D shape) which has

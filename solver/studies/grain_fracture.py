@@ -1,5 +1,5 @@
 """Which grain boundaries open first: figures of a secondary-particle run with the phase
-field (cases/secondary_50grains_fracture.yaml; docs/secondary-particles.md §6).
+field (cases/secondary_50grains_fracture.yaml; docs/secondary-particles.md §8).
 
 - grain_boundary_onset.png (matplotlib): left, the boundaries (grain pairs) ranked by the
   time their largest facet damage first passed the onset threshold, bars coloured by
