@@ -133,3 +133,50 @@ def test_a_boundary_as_tough_as_the_bulk_does_not_crack_at_the_reduced_stress(do
     assert history[0][0] == 0.0 and history[1][0] == 0.0
     assert history[2][0] > 1e-3
     assert tracker.onset_s[0] != 0.0 and tracker.onset_s[0] != 1.0
+
+
+SMALL_SECONDARY = ["grains.count=8", "geometry.radius=1 um", "mesh.bulk=250 nm", "mesh.surface=250 nm",
+                   "fracture.length_scale=1.1 um", "fracture.toughness=2 J/m^2", "protocol.end_time=4 min", "output.count=2"]
+
+
+def _vtu_cell_arrays(path):
+    """{name: values} of the cell data of an ASCII .vtu (solver/io/grain_boundary_file.py)."""
+    import xml.etree.ElementTree as ET
+
+    cells = ET.parse(path).getroot().find(".//CellData")
+    return {a.get("Name"): np.array(a.text.split(), dtype=float) for a in cells}
+
+
+@pytest.mark.slow
+def test_a_secondary_particle_reports_every_boundary_the_same_on_one_and_two_ranks(tmp_path):
+    """8 grains with the lattice tables, g = 0.25, by `lrmo run` on 1 and 2 ranks: every
+    boundary is in summary.json's ranking and in grain_boundaries.vtu (its facets carry
+    their boundary's max damage and onset time); the per-boundary max damage and onset
+    times agree between 1 and 2 ranks."""
+    from conftest import CASES, run_lrmo
+    import json
+
+    summaries, arrays = [], []
+    for n in (1, 2):
+        out = tmp_path / f"n{n}"
+        proc = run_lrmo(["run", str(CASES / "secondary_50grains_fracture.yaml"), "--out", str(out),
+                         *[a for s in SMALL_SECONDARY for a in ("--set", s)]], n_ranks=n)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        summaries.append(json.loads((out / "summary.json").read_text())["fracture"]["grain_boundaries"])
+        arrays.append(_vtu_cell_arrays(out / "grain_boundaries.vtu"))
+    one, two = summaries
+    assert one["boundaries"] == two["boundaries"] > 8 and one["started"] > 0
+    by_pair = [{tuple(b["grains"]): b for b in s["by_onset"]} for s in summaries]
+    assert by_pair[0].keys() == by_pair[1].keys()
+    for pair, b in by_pair[0].items():
+        other = by_pair[1][pair]
+        assert other["max_damage"] == pytest.approx(b["max_damage"], abs=1e-4)
+        assert other["onset_time_s"] == b["onset_time_s"] or abs(other["max_damage"] - 1e-3) < 1e-4
+    for cells in arrays:  # each facet carries its boundary's numbers
+        facets = {(int(a), int(b)): (m, t) for a, b, m, t in zip(cells["grain_a"], cells["grain_b"],
+                                                                cells["boundary_max_damage"],
+                                                                cells["boundary_onset_time_s"])}
+        for pair, (m, t) in facets.items():
+            assert m == pytest.approx(by_pair[0][pair]["max_damage"], abs=1e-4)
+        assert len(facets) == one["boundaries"]
+        assert cells["damage"].max() <= max(b["max_damage"] for b in one["by_onset"]) + 1e-12
