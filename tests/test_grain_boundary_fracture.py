@@ -2,6 +2,7 @@
 docs/fracture.md): a bicrystal bar pulled across its boundary cracks at the boundary, at
 the AT1 stress of the reduced toughness; with the bulk toughness on the boundary it does
 not crack there first, nor at that stress."""
+import json
 import math
 from types import SimpleNamespace
 
@@ -123,6 +124,12 @@ def test_a_weak_boundary_cracks_first_at_the_reduced_at1_stress(domain):
     assert tracker.boundaries == [(0, 1)]
     assert tracker.onset_s[0] == (1.0 if above[0] > ONSET else 2.0)
     assert tracker.max_damage[0] == pytest.approx(later[0], rel=0.05)
+    # a checkpoint's state gives a new tracker the same times and statistics
+    fresh = GrainBoundaryDamage(domain, tracker.damage)
+    fresh.restore(json.loads(json.dumps(tracker.state())))
+    np.testing.assert_array_equal(fresh.onset_s, tracker.onset_s)
+    np.testing.assert_array_equal(fresh.opened_s, tracker.opened_s)
+    np.testing.assert_array_equal(fresh.max_damage, tracker.max_damage)
 
 
 def test_a_boundary_as_tough_as_the_bulk_does_not_crack_at_the_reduced_stress(domain):
@@ -154,7 +161,6 @@ def test_a_secondary_particle_reports_every_boundary_the_same_on_one_and_two_ran
     their boundary's max damage and onset time); the per-boundary max damage and onset
     times agree between 1 and 2 ranks."""
     from conftest import CASES, run_lrmo
-    import json
 
     summaries, arrays = [], []
     for n in (1, 2):

@@ -179,9 +179,12 @@ class GrainBoundaryDamage:
                 "by_onset": self.ranking()}
 
     def state(self) -> dict:
-        return {"onset_s": self.onset_s.tolist(), "opened_s": self.opened_s.tolist()}
+        """The onset and opening times (None: not yet), for a checkpoint."""
+        return {key: [_none_if_nan(t) for t in times] for key, times in
+                (("onset_s", self.onset_s), ("opened_s", self.opened_s))}
 
     def restore(self, scalars: dict) -> None:
+        """The times of `state`, and the statistics of the current damage (collective)."""
         self.onset_s = np.array(scalars["onset_s"], dtype=float)
         self.opened_s = np.array(scalars["opened_s"], dtype=float)
         self._statistics()

@@ -205,7 +205,8 @@ class FractureSubmodel:
     def state(self) -> tuple[dict, dict]:
         n = self._n
         return ({"steps": self.steps, "solved_at": self.solved_at, "solves": self.solves,
-                 "sweeps": self.sweeps, "onset": self.onset},
+                 "sweeps": self.sweeps, "onset": self.onset,
+                 **({"grain_boundaries": self.boundaries.state()} if self.boundaries is not None else {})},
                 {"d": self.damage.x.array[:n].copy(), "d_previous": self.model.d_previous.x.array[:n].copy()})
 
     def restore(self, scalars: dict, arrays: dict) -> None:
@@ -214,6 +215,8 @@ class FractureSubmodel:
             f.x.scatter_forward()
         self.steps, self.solved_at = scalars["steps"], scalars["solved_at"]
         self.solves, self.sweeps, self.onset = scalars["solves"], scalars["sweeps"], scalars["onset"]
+        if self.boundaries is not None and "grain_boundaries" in scalars:  # the onset times so far
+            self.boundaries.restore(scalars["grain_boundaries"])
         self._act_on_lithium()
 
 
