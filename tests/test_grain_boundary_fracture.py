@@ -186,3 +186,33 @@ def test_a_secondary_particle_reports_every_boundary_the_same_on_one_and_two_ran
             assert m == pytest.approx(by_pair[0][pair]["max_damage"], abs=1e-4)
         assert len(facets) == one["boundaries"]
         assert cells["damage"].max() <= max(b["max_damage"] for b in one["by_onset"]) + 1e-12
+
+
+@pytest.mark.slow
+def test_a_secondary_particle_restarts_to_the_same_boundary_onsets(tmp_path):
+    """SIGTERM after the checkpoint at 3 min (the first onsets are at ~166 s), then
+    --restart: every boundary's onset time and max damage equal the uninterrupted run's
+    (the onsets before the checkpoint come from it)."""
+    from conftest import CASES, run_lrmo
+    from test_batch_robustness import _interrupt_late
+
+    case = str(CASES / "secondary_50grains_fracture.yaml")
+    args = [*[a for s in SMALL_SECONDARY for a in ("--set", s)],
+            "--set", "output.checkpoint_every.simulated=1 min", "--quiet"]
+    ref = tmp_path / "ref"
+    proc = run_lrmo(["run", case, "--out", str(ref), *args])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    cut = tmp_path / "cut"
+    code, _, _ = _interrupt_late(cut, 180.0, case, ["--out", str(cut), *args])
+    if code == 0:
+        pytest.skip("the run ended before SIGTERM arrived (machine too fast for this test)")
+    proc = run_lrmo(["run", case, "--out", str(cut), *args, "--restart"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    a, b = ({tuple(x["grains"]): x for x in
+             json.loads((d / "summary.json").read_text())["fracture"]["grain_boundaries"]["by_onset"]}
+            for d in (ref, cut))
+    assert a.keys() == b.keys() and any((x["onset_time_s"] or 1e9) < 180 for x in a.values())
+    for pair, x in a.items():
+        assert b[pair]["onset_time_s"] == pytest.approx(x["onset_time_s"], rel=1e-9) if x["onset_time_s"] \
+            else b[pair]["onset_time_s"] is None
+        assert b[pair]["max_damage"] == pytest.approx(x["max_damage"], abs=1e-6)
