@@ -76,11 +76,11 @@ def _measured(path: str, mtime_ns: int, size: int, unit_m: float) -> tuple[float
 def derived_radius_entry(data):
     """Before validation: a non-spherical geometry without `radius` gets the derived one
     (raw keys that cannot be read are left for the field validators to report)."""
-    if not isinstance(data, dict) or data.get("shape") not in SHAPE_KEYS:
+    shape = data.get("shape") if isinstance(data, dict) else None
+    if not isinstance(shape, str) or shape not in SHAPE_KEYS:  # e.g. a mapping: the field validator says so
         return data
     if data.get("radius") is not None:
         return data
-    shape = data["shape"]
     missing = [k for k in SHAPE_KEYS[shape] if data.get(k) is None]
     if missing:
         raise ValueError(f"geometry.shape {shape!r} needs geometry." + ", geometry.".join(missing))
