@@ -83,6 +83,13 @@ def test_fracture_section_is_validated_naming_the_key_and_range(change, message)
         _validated(change)
 
 
+def test_a_length_scale_of_exactly_four_surface_elements_is_accepted():
+    """l = 1 um over 250 nm: 4 h to the digit, not refused by the SI conversion's round-off."""
+    case = _validated(lambda d: (d["fracture"].update(length_scale="1 um"), d["mesh"].update(surface="250 nm", bulk="250 nm"),
+                                 d["geometry"].update(radius="2 um")))
+    assert case.fracture.length_scale.si == pytest.approx(4 * case.mesh.surface.si)
+
+
 def test_the_shipped_fracture_case_resolves_its_length_scale():
     case = _validated(lambda d: None)
     assert case.fracture.length_scale_m(E) >= 4 * case.mesh.surface.si
