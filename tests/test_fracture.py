@@ -226,6 +226,34 @@ def test_serial_and_two_ranks_give_the_same_bar(long_bar):
     assert parallel["fracture_J_m2"][-1] == pytest.approx(long_bar["fracture_J_m2"][-1], rel=1e-5)
 
 
+@pytest.mark.parametrize("cells_per_ell", [4, 8])
+def test_a_crack_costs_g_c_plus_3h_over_8l_per_further_broken_node(cells_per_ell):
+    """The discrete toughness is set by the broken band's width: with d = 1 imposed (as the
+    lower bound) on one node of an unloaded bar, the damage relaxes to the optimal P1 AT1
+    profile, which costs G_c to second order in h/l; with d = 1 on two adjacent nodes it
+    costs exactly (3/8)(h/l) G_c more (a plateau of width h, no gradient, same flanks)."""
+    ell = PARAMS.length_scale_m
+    cells = 20 * cells_per_ell
+    h = 20 * ell / cells
+    costs = []
+    for broken in (1, 2):
+        nodes = np.linspace(0.0, 20 * ell, cells + 1) if MPI.COMM_WORLD.rank == 0 else np.zeros(0)
+        msh = compat.interval_mesh(MPI.COMM_WORLD, nodes)
+        V = compat.functionspace(msh, "Lagrange", 1)
+        ends = fem.locate_dofs_geometrical(V, lambda x: (x[0] < 1e-3 * h) | (x[0] > 20 * ell - 1e-3 * h))
+        bar = PhaseFieldFracture(V, PARAMS, [fem.dirichletbc(compat.constant(msh, 0.0), ends, V)])
+        x = bar.d.function_space.tabulate_dof_coordinates()[:, 0]
+        band = (x > 10 * ell - 1e-3 * h) & (x < 10 * ell + (broken - 1) * h + 1e-3 * h)
+        bar.d.x.array[band] = bar.d_previous.x.array[band] = 1.0
+        bar.solve_step()
+        costs.append(bar.fracture_energy() / PARAMS.toughness_J_m2)
+        bar.destroy()
+    print(f"\nl/h = {cells_per_ell}: one broken node {costs[0]:.6f} G_c, two {costs[1]:.6f} G_c "
+          f"(difference {costs[1] - costs[0]:.6f}, 3h/8l = {3 * h / (8 * ell):.6f})")
+    assert 0 < costs[0] - 1 < (h / ell) ** 2 / 16
+    assert costs[1] - costs[0] == pytest.approx(3 * h / (8 * ell), rel=1e-4)
+
+
 @pytest.mark.slow
 def test_the_onset_is_mesh_independent_and_the_crack_energy_converges_to_g_c():
     """l/h = 5, 10, 20 at fixed l: the onset load does not move, and the fracture energy
