@@ -194,6 +194,7 @@ def rigid_body_pins(V) -> list:
     c = best(-np.linalg.norm(np.cross(ab, x - a), axis=1))
     k = int(np.argmax(np.abs(np.cross(ab, c - a))))
     tol = 1e-9 * scale
+    msh.topology.create_connectivity(0, tdim)  # vertex dofs are located through their cells
     bcs = []
     for point, components in ((a, (0, 1, 2)), (b, (1, 2)), (c, (k,))):
         vertices = dmesh.locate_entities(msh, 0, lambda y, p=point: np.linalg.norm(y.T - p, axis=1) < tol)
