@@ -47,3 +47,16 @@ def run_lrmo(args: list[str], n_ranks: int = 1, timeout: float = 600) -> subproc
             pytest.skip("mpirun not found")
         cmd = ["mpirun", "-n", str(n_ranks), "--oversubscribe", *cmd]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=mpi_env())
+
+
+def run_on_one_and_two_ranks(tmp_path, case, sets=(), extra=()) -> list:
+    """`lrmo run CASE --set S ... EXTRA` on 1 and on 2 ranks, each into tmp_path/n1, n2:
+    the two output folders (a failed run fails the test with its stderr)."""
+    outs = []
+    for n in (1, 2):
+        out = tmp_path / f"n{n}"
+        args = ["run", str(case), "--out", str(out), *[a for s in sets for a in ("--set", s)], *extra]
+        proc = run_lrmo(args, n_ranks=n)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        outs.append(out)
+    return outs

@@ -294,22 +294,14 @@ def test_two_way_with_a_fast_crack_path_gives_the_same_run_on_1_and_2_ranks(tmp_
     """`lrmo run` of the 1D weak-surface charge (100 nm, 2C, 12 min, biaxial onset 250 MPa)
     two-way with k = 10, serial and on 2 ranks: the same peak stress, damage and Li to the
     solvers' tolerances (the staggered 1e-5 in d)."""
-    from conftest import run_lrmo
+    from conftest import run_on_one_and_two_ranks
 
     sets = ["geometry.radius=100 nm", "protocol.c_rate=2", "protocol.end_time=12 min", "mesh.surface=1 nm",
             "mesh.bulk=5 nm", "output.fields=false", "output.count=4", "physics=[lithium, mechanics, fracture]",
             f"fracture.toughness={G_C} J/m^2", f"fracture.strength={250 * BIAXIAL:.9g} MPa",
             "fracture.coupling=two_way", "fracture.crack_diffusivity_factor=10"]
-    results = []
-    for n in (1, 2):
-        out = tmp_path / f"n{n}"
-        args = ["run", str(CASES / "pristine_stress.yaml"), "--out", str(out), "--quiet"]
-        for text in sets:
-            args += ["--set", text]
-        proc = run_lrmo(args, n_ranks=n)
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        results.append(json.loads((out / "summary.json").read_text()))
-    one, two = results
+    one, two = (json.loads((out / "summary.json").read_text())
+                for out in run_on_one_and_two_ranks(tmp_path, CASES / "pristine_stress.yaml", sets, ["--quiet"]))
     assert one["fracture"]["damage_max"] > 0.01 and one["fracture"]["coupling"] == "two_way"
     assert two["fracture"]["damage_max"] == pytest.approx(one["fracture"]["damage_max"], abs=1e-4)
     assert two["stress"]["peak_von_mises_Pa"] == pytest.approx(one["stress"]["peak_von_mises_Pa"], rel=1e-4)

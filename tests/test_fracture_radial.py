@@ -278,21 +278,13 @@ def test_lrmo_run_on_1_and_2_ranks_gives_the_same_1d_damage(tmp_path):
     seconds each on an idle machine)."""
     import json
 
-    from conftest import run_lrmo
+    from conftest import run_on_one_and_two_ranks
 
     sets = ["geometry.radius=100 nm", "protocol.c_rate=2", "protocol.end_time=37.5 min", "mesh.surface=1 nm",
             "mesh.bulk=5 nm", "output.fields=false", "output.count=5", "physics=[lithium, mechanics, fracture]",
             f"fracture.toughness={G_C} J/m^2", "fracture.strength=400 MPa"]
-    results = []
-    for n in (1, 2):
-        out = tmp_path / f"n{n}"
-        args = ["run", str(CASES / "pristine_stress.yaml"), "--out", str(out), "--quiet"]
-        for text in sets:
-            args += ["--set", text]
-        proc = run_lrmo(args, n_ranks=n)
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        results.append(json.loads((out / "summary.json").read_text())["fracture"])
-    one, two = results
+    one, two = (json.loads((out / "summary.json").read_text())["fracture"]
+                for out in run_on_one_and_two_ranks(tmp_path, CASES / "pristine_stress.yaml", sets, ["--quiet"]))
     assert one["damage_max"] > 1e-3 and one["onset"]["location"] == "surface"
     assert two["damage_max"] == pytest.approx(one["damage_max"], abs=1e-5)
     assert two["fracture_energy_J"] == pytest.approx(one["fracture_energy_J"], rel=1e-4)
