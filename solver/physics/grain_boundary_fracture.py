@@ -194,20 +194,3 @@ class GrainBoundaryDamage:
 
 def _none_if_nan(value: float):
     return None if np.isnan(value) else float(value)
-
-
-def mechanics_eigenstrain(mechanics, materials, eigenstrain_shape=None, lattice_strain=None, extra_strain=None):
-    """The mechanics' eigenstrain as the phase field takes it (Mechanics.__init__ builds
-    the same): the scalar chemical strain e (eps* = e I) when isotropic; otherwise the 3x3
-    tensor, e A (A the per-grain shape tensor, solver/physics/anisotropy.py) or, with
-    per-axis lattice tables, c_max/c_max,core (E(theta) - E(theta_0)) + extra I."""
-    import ufl
-
-    if eigenstrain_shape is None and lattice_strain is None:
-        return mechanics.chemical_strain
-    if lattice_strain is None:
-        return mechanics.chemical_strain * eigenstrain_shape
-    theta, theta_ref = mechanics._theta, compat.constant(mechanics.domain.msh, mechanics._theta_ref)
-    return (materials.site_concentration() / materials.c_max_core_constant
-            * (lattice_strain(theta) - lattice_strain(theta_ref))
-            + (0 if extra_strain is None else extra_strain) * ufl.Identity(3))

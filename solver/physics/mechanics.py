@@ -132,6 +132,7 @@ class Mechanics:
         if eigenstrain_shape is None and lattice_strain is None:  # isotropic: eps* = chemical_strain I
             self.L = fem.form(domain.volume_integral(bulk_3K * self.chemical_strain * ufl.tr(eps(v))))
             s = isotropic(strain, self.chemical_strain)
+            self.eigenstrain = self.chemical_strain  # the scalar e of eps* = e I (UFL)
             stress_voigt = [(s if i == j else 0) + 2 * mu * strain[i, j] for i, j in VOIGT]
         else:  # eps* = chemical_strain A, A a 3x3 tensor (solver/physics/anisotropy.py)
             if lattice_strain is None:
@@ -143,6 +144,7 @@ class Mechanics:
             self.L = fem.form(domain.volume_integral(
                 lmbda * ufl.tr(eps_star) * ufl.tr(eps(v)) + 2 * mu * ufl.inner(eps_star, eps(v))))
             s = isotropic(strain) - lmbda * ufl.tr(eps_star)
+            self.eigenstrain = eps_star  # the 3x3 tensor eps* (UFL)
             stress_voigt = [(s if i == j else 0) + 2 * mu * (strain[i, j] - eps_star[i, j])
                             for i, j in VOIGT]
 

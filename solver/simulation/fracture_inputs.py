@@ -14,18 +14,15 @@ by shape (docs/fracture.md, "The whole particle and grain-boundary decohesion"):
 from __future__ import annotations
 
 from solver.physics.fracture import rigid_body_pins
-from solver.physics.grain_boundary_fracture import (GrainBoundaryDamage, boundary_toughness_factor,
-                                                    mechanics_eigenstrain)
+from solver.physics.grain_boundary_fracture import GrainBoundaryDamage, boundary_toughness_factor
 
 
 def phase_field_loading(lithium, V, grain_boundary_factor: float, length_m: float) -> dict:
     """Keyword arguments of PhaseFieldFracture: bcs, eigenstrain, toughness_factor."""
     mech, domain = lithium.mechanics, lithium.domain
-    shape = lithium.eigenstrain and lithium.eigenstrain[1]
     has_grains = hasattr(domain, "grain_of_cell")
     return {"bcs": rigid_body_pins(V) if domain.free_floating else mech._rigid_body_constraints(V),
-            "eigenstrain": mechanics_eigenstrain(mech, lithium.materials, shape, lithium.lattice_strain,
-                                                 lithium.vacancy_strain),
+            "eigenstrain": mech.eigenstrain,  # the mechanics' own: scalar e (eps* = e I) or tensor
             "toughness_factor": (boundary_toughness_factor(domain, grain_boundary_factor, length_m)
                                  if has_grains else 1.0),
             # the tables' conditionals in theta: UFL would take ~1700 points per cell; the
