@@ -2,7 +2,9 @@
 its kind (MEASURED / DERIVED / ASSUMED) and source; docs/fracture.md, "Inputs", is the
 table for readers. No measured toughness, strength or Weibull modulus of a Li-rich layered
 oxide was found; the toughness is a spinel oxide's, the strength a modelling value, the
-rest assumed. `CrackInputs` validates a changed set, naming the key and its allowed range.
+rest assumed. Values MEASURED on other layered oxides (NMC, LiCoO2; docs/fracture.md, the
+second inputs table, most read in a secondary transcription) are documented there and not
+used as defaults. `CrackInputs` validates a changed set, naming the key and its allowed range.
 """
 from __future__ import annotations
 
@@ -36,16 +38,20 @@ class CrackInputs:
 
     # MEASURED on LiMn2O4 (spinel) particles by micro-pillar splitting, the method the
     # authors judge the more reliable (0.81 MPa m^0.5 by crack opening displacement);
-    # used for LRMO as ASSUMED: no layered-oxide value was found with a readable source.
+    # used for LRMO as ASSUMED: no Li-rich value was found. Layered oxides (docs/fracture.md):
+    # 0.31 dense NMC532 and 0.10 intergranular NMC532 (Xu et al. 2017), 0.9 LiCoO2.
     fracture_toughness_Pa_sqrt_m: float = 0.24e6
     # ASSUMED: the shallowest flaw considered, about two oxygen layers.
     min_flaw_depth_m: float = 0.5e-9
     # ASSUMED: flaws up to 10 % of the radius (the issue's range); no flaw census of LRMO.
     max_flaw_fraction_of_radius: float = 0.1
     # ASSUMED from a model: 375 MPa, the 'critical stress' of LiCoO2 in AI2020 (a
-    # loss-of-active-material threshold there, not a measured strength).
+    # loss-of-active-material threshold there, not a measured strength). The one measured
+    # layered-oxide tensile strength found: 745 MPa, NMC811 grain boundaries, micro-tensile
+    # (Sedlatschek et al. 2026; docs/fracture.md: with it neither particle cracks at 1C).
     characteristic_strength_Pa: float = 375e6
-    # ASSUMED: m = 10, within the 5-20 of technical ceramics; no source for layered oxides.
+    # ASSUMED: m = 10, within the 5-20 of technical ceramics (NMC811 grain boundaries:
+    # m = 6.91 from 3 specimens, Sedlatschek et al. 2026).
     weibull_modulus: float = 10.0
     # ASSUMED: sigma_0 is the strength of a 150 nm radius particle (the paper's).
     reference_volume_m3: float = 4.0 / 3.0 * math.pi * (150e-9) ** 3
