@@ -51,6 +51,7 @@ from petsc4py import PETSc
 from meshes.markers import FACET_TAGS
 from solver import compat
 from solver.numerics import linalg
+from solver.numerics.float_sum import summed
 from solver.physics.domain import Domain
 from solver.case.oxygen import Oxygen
 
@@ -227,7 +228,7 @@ class OxygenTransport:
         else:
             capture = returned = 0.0
         cv = compat.petsc_vec(self.c)
-        robin = sum(k * (load.dot(cv) - self.c_ext * area_s) for k, load, area_s in self.robin)
+        robin = summed(k * (load.dot(cv) - self.c_ext * area_s) for k, load, area_s in self.robin)
         generated = s * self.volume_m3 + nodal
         escaped = robin
         if self.has_sink:

@@ -22,6 +22,7 @@ from mpi4py import MPI
 
 from solver import compat
 from solver.numerics import collectives
+from solver.numerics.float_sum import summed
 from solver.case.schema import Case
 from solver.physics.domain import Domain
 from solver.numerics.linalg import Projector, SolverFailure
@@ -955,17 +956,15 @@ class ChemoMechanics:
 
 
 def _interpolated(values: list[float], weights: list[float]) -> float:
-    """sum(w v), added left to right; a value the nodes share exactly (a step's current)
-    stays exact. Not with sum(): since Python 3.12 it compensates the round-off of a sum
-    of Python floats but not of NumPy floats (not exactly float), so the same numbers
-    summed to a different last bit when the times were numpy.float64 in a run and Python
-    floats after its restart (from JSON): the restart differed from the run on Debian 13."""
+    """sum(w v), added left to right (solver/numerics/float_sum.py); a value the nodes
+    share exactly (a step's current) stays exact. Not with sum(): since Python 3.12 it
+    compensates the round-off of a sum of Python floats but not of NumPy floats (not
+    exactly float), so the same numbers summed to a different last bit when the times were
+    numpy.float64 in a run and Python floats after its restart (from JSON): the restart
+    differed from the run on Debian 13."""
     if all(v == values[0] for v in values):
         return values[0]
-    total = float(weights[0]) * float(values[0])
-    for w, v in zip(weights[1:], values[1:]):
-        total += float(w) * float(v)
-    return total
+    return summed(float(w) * float(v) for w, v in zip(weights, values))
 
 
 __all__ = ["ChemoMechanics", "SolverFailure", "bdf_coefficients"]

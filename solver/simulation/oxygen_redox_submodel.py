@@ -20,6 +20,7 @@ from dolfinx import fem
 from mpi4py import MPI
 
 from solver import compat
+from solver.numerics.float_sum import summed
 from solver.physics.oxygen_redox import NodalOxygenRedox
 from solver.physics.vacancies import VacancyDiffusion
 from solver.simulation import drive
@@ -176,7 +177,7 @@ class OxygenRedoxSubmodel:
             "returned_O_mol": 2 * o2["returned_mol"],
             "vacancies_mol": vacancies,
         }
-        accounted = sum(row[k] for k in ("lattice_O_mol", "oxidised_O_mol", "mobile_O_mol", "captured_O_mol",
+        accounted = summed(row[k] for k in ("lattice_O_mol", "oxidised_O_mol", "mobile_O_mol", "captured_O_mol",
                                          "escaped_O_mol", "returned_O_mol"))
         row["oxygen_ledger_error_mol"] = self.initial_mol_O - accounted
         return row
