@@ -11,7 +11,8 @@ criteria as on the map:
   phase, so this is where and when the local state first reaches the strength), with the
   radius of the onset, max d at the end and the volume with d > 0.5;
 - AT1 closed form from the stress profiles: max psi+ / psi_c over r and the output times,
-  psi_c = 3 G_c / (16 l) (the onset the phase field should reproduce);
+  psi_c = 3 G_c / (16 l) (the onset the phase field should reproduce; shock_map.at1_criterion,
+  which run_member applies to every run with the phase field);
 - K: max K_I(a) / K_Ic of a radial surface flaw, a <= 0.1 R (cracks at >= 1);
 - Weibull: the volume P_f (cracks at >= 0.5), and the radius of the largest sigma_1.
 
@@ -29,14 +30,12 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 from mpi4py import MPI
 
 from solver.case.crack_inputs import CrackInputs
 from solver.case.schema import load_case
 from solver.io.log import Log
-from solver.physics.fracture import (FractureParameters, at1_onset_energy_density,
-                                     spherical_positive_energy_density)
+from solver.physics.fracture import FractureParameters
 from solver.studies.shock_map import SAMPLES, largest_k, run_member
 
 # (radius nm, C-rate): both sides of the cheap criteria's boundaries on the default map
@@ -58,27 +57,6 @@ def phase_field_overrides(toughness_J_m2: float, strength_Pa: float) -> list[str
             "fracture.every_steps=1", "fracture.staggered_tolerance=1e-5"]
 
 
-def at1_criterion(params: FractureParameters):
-    """profiles -> the largest psi+ / psi_c over every profile and radius, and where."""
-    psi_c = at1_onset_energy_density(params)
-
-    def criterion(profiles: list[dict]) -> dict:
-        best, radius = -1.0, float("nan")
-        sigma_1_max, sigma_1_radius = -np.inf, float("nan")
-        for p in profiles:
-            ratio = spherical_positive_energy_density(p["sigma_r_Pa"], p["sigma_t_Pa"], params) / psi_c
-            i = int(np.argmax(ratio))
-            if ratio[i] > best:
-                best, radius = float(ratio[i]), float(p["r_m"][i])
-            j = int(np.argmax(p["sigma_1_Pa"]))
-            if p["sigma_1_Pa"][j] > sigma_1_max:
-                sigma_1_max, sigma_1_radius = float(p["sigma_1_Pa"][j]), float(p["r_m"][j])
-        return {"at1_ratio_max": best, "at1_ratio_radius_m": radius,
-                "sigma_1_max_Pa": sigma_1_max, "sigma_1_max_radius_m": sigma_1_radius}
-
-    return criterion
-
-
 def check(points=POINTS, samples=("pristine",), strengths_MPa=STRENGTHS_MPA, inputs: CrackInputs | None = None,
           comm: MPI.Comm = MPI.COMM_WORLD, log: Log | None = None) -> list[dict]:
     """Every (strength, sample, point), shared round-robin over the ranks; the list on every rank."""
@@ -95,8 +73,7 @@ def check(points=POINTS, samples=("pristine",), strengths_MPa=STRENGTHS_MPA, inp
         strength = sigma_c_MPa * 1e6
         params = FractureParameters(E, nu, G_c, 3 * G_c * E / (8 * strength ** 2))
         start = time.perf_counter()
-        member = run_member(sample, radius_nm, c_rate, inputs, phase_field_overrides(G_c, strength),
-                            at1_criterion(params))
+        member = run_member(sample, radius_nm, c_rate, inputs, phase_field_overrides(G_c, strength))
         member.update(strength_Pa=strength, toughness_J_m2=G_c, length_scale_m=params.length_scale_m,
                       wall_s=time.perf_counter() - start)
         mine.append((i, member))

@@ -46,6 +46,8 @@ from solver.case.schema import CaseError, load_case
 from solver.io.log import Log
 from solver.io.tables import read_profiles
 from solver.physics import fracture_criteria as fc
+from solver.physics.fracture import (FractureParameters, at1_onset_energy_density,
+                                     spherical_positive_energy_density)
 from solver.simulation.run import run_case
 
 CASES = Path(__file__).resolve().parents[2] / "cases"
@@ -148,6 +150,29 @@ def critical_rate(rates, values, threshold) -> float | None:
     return float(math.exp(math.log(rates[i - 1]) + t * (math.log(rates[i]) - math.log(rates[i - 1]))))
 
 
+def at1_criterion(params: FractureParameters):
+    """profiles -> the largest psi+ / psi_c over every profile and radius, and where (the
+    AT1 onset in closed form: d leaves 0 where psi+ first reaches psi_c = 3 G_c / (16 l));
+    and the largest sigma_1 and where."""
+    psi_c = at1_onset_energy_density(params)
+
+    def criterion(profiles: list[dict]) -> dict:
+        best, radius = -1.0, float("nan")
+        sigma_1_max, sigma_1_radius = -np.inf, float("nan")
+        for p in profiles:
+            ratio = spherical_positive_energy_density(p["sigma_r_Pa"], p["sigma_t_Pa"], params) / psi_c
+            i = int(np.argmax(ratio))
+            if ratio[i] > best:
+                best, radius = float(ratio[i]), float(p["r_m"][i])
+            j = int(np.argmax(p["sigma_1_Pa"]))
+            if p["sigma_1_Pa"][j] > sigma_1_max:
+                sigma_1_max, sigma_1_radius = float(p["sigma_1_Pa"][j]), float(p["r_m"][j])
+        return {"at1_ratio_max": best, "at1_ratio_radius_m": radius,
+                "sigma_1_max_Pa": sigma_1_max, "sigma_1_max_radius_m": sigma_1_radius}
+
+    return criterion
+
+
 def run_member(sample: str, radius_nm: float, c_rate: float, inputs: CrackInputs,
                extra_overrides=(), more_criteria=None, case_path: Path | None = None, overrides=(),
                profiles: int = FINE_PROFILES) -> dict:
@@ -156,7 +181,8 @@ def run_member(sample: str, radius_nm: float, c_rate: float, inputs: CrackInputs
     applied to it before the member's own; `extra_overrides`: more --set texts after them
     (e.g. the phase field's physics and section); `more_criteria(profiles)`: a dict of
     further numbers from the run's profiles. The phase field's summary, when it runs, is
-    kept as `phase_field`. A run that fails or raises is kept with its status and message
+    kept as `phase_field`, and with it the AT1 closed form on the run's stress profiles
+    (`at1_criterion`: E and nu of the core, the phase field's G_c and l). A run that fails or raises is kept with its status and message
     (never raised: the other ranks' members go on)."""
     path = SAMPLES[sample] if case_path is None else Path(case_path)
     member = {"sample": sample, "case": str(path), "radius_nm": radius_nm, "radius_m": radius_nm * 1e-9,
@@ -182,7 +208,12 @@ def run_member(sample: str, radius_nm: float, c_rate: float, inputs: CrackInputs
         if more_criteria is not None:
             member.update(more_criteria(profiles))
     if "fracture" in summary:
-        member["phase_field"] = summary["fracture"]
+        member["phase_field"] = pf = summary["fracture"]
+        if summary["status"] == "completed":
+            core = case.materials.core
+            params = FractureParameters(core.youngs_modulus.si, core.poisson_ratio.si, pf["toughness_J_m2"],
+                                        pf["length_scale_m"])
+            member.update(at1_criterion(params)(profiles))
     return member
 
 
@@ -210,21 +241,57 @@ def critical_rates(members: list[dict], inputs: CrackInputs, toughness: float, m
     """Per sample and radius with a completed run: the critical C-rate by the K criterion
     (this toughness and flaw range) and by the Weibull median."""
     rows = []
+    threshold = inputs.characteristic_strength_Pa * (-math.log1p(-inputs.failure_probability)) ** (
+        1.0 / inputs.weibull_modulus)
+    for sample, radius, runs in completed_by_radius(members):
+        rates = [m["c_rate"] for m in runs]
+        k = [largest_k(m, max_flaw_fraction, inputs.min_flaw_depth_m)[0] for m in runs]
+        sigma_eff = [m["weibull_effective_stress_Pa"][f"{inputs.weibull_modulus:g}"] for m in runs]
+        rows.append({"sample": sample, "radius_nm": radius, "rates": rates,
+                     "k_max_over_k_ic": [v / toughness for v in k],
+                     "critical_rate_k": critical_rate(rates, k, toughness),
+                     "critical_rate_weibull": critical_rate(rates, sigma_eff, threshold)})
+    return rows
+
+
+def completed_by_radius(members: list[dict]):
+    """(sample, radius, its completed runs by increasing rate) for every sample and radius
+    with at least one completed run, in the members' order."""
     for sample in dict.fromkeys(m["sample"] for m in members):
         for radius in dict.fromkeys(m["radius_nm"] for m in members if m["sample"] == sample):
             runs = sorted((m for m in members if m["sample"] == sample and m["radius_nm"] == radius
                            and m["status"] == "completed"), key=lambda m: m["c_rate"])
-            if not runs:
-                continue
-            rates = [m["c_rate"] for m in runs]
-            k = [largest_k(m, max_flaw_fraction, inputs.min_flaw_depth_m)[0] for m in runs]
-            sigma_eff = [m["weibull_effective_stress_Pa"][f"{inputs.weibull_modulus:g}"] for m in runs]
-            threshold = inputs.characteristic_strength_Pa * (-math.log1p(-inputs.failure_probability)) ** (
-                1.0 / inputs.weibull_modulus)
-            rows.append({"sample": sample, "radius_nm": radius, "rates": rates,
-                         "k_max_over_k_ic": [v / toughness for v in k],
-                         "critical_rate_k": critical_rate(rates, k, toughness),
-                         "critical_rate_weibull": critical_rate(rates, sigma_eff, threshold)})
+            if runs:
+                yield sample, radius, runs
+
+
+def phase_field_critical_rates(members: list[dict]) -> list[dict]:
+    """Per sample and radius whose completed runs ran the phase field (a case with a
+    `fracture:` section; [] otherwise): the phase field's critical C-rate, where the run's
+    largest psi+ / psi_c (`at1_criterion`, the AT1 onset: d leaves 0 where psi+ reaches
+    psi_c) reaches 1, log-log interpolated between the rates run by `critical_rate` as K
+    and Weibull; and the phase-field solve's own verdicts (onset: max d > 1e-3) around the
+    first crack on the grid: `cracks_at`, the lowest rate run at which it cracks (None:
+    none), `no_crack_at`, the rate run just below it (None: it cracks at the lowest) or
+    the highest rate run if none cracks. `agrees`: the solve cracks exactly at the runs
+    with psi+ / psi_c >= 1."""
+    rows = []
+    for sample, radius, runs in completed_by_radius(members):
+        runs = [m for m in runs if "at1_ratio_max" in m]
+        if not runs:
+            continue
+        rates = [m["c_rate"] for m in runs]
+        ratio = [m["at1_ratio_max"] for m in runs]
+        cracks = [m["phase_field"].get("onset") is not None for m in runs]
+        first = cracks.index(True) if any(cracks) else len(runs)
+        pf = runs[0]["phase_field"]
+        rows.append({"sample": sample, "radius_nm": radius, "rates": rates, "at1_ratio": ratio, "cracks": cracks,
+                     "critical_rate": critical_rate(rates, ratio, 1.0),
+                     "no_crack_at": rates[first - 1] if first > 0 else None,
+                     "cracks_at": rates[first] if first < len(runs) else None,
+                     "agrees": all(c == (r >= 1.0) for c, r in zip(cracks, ratio)),
+                     "strength_Pa": pf["critical_stress_Pa"], "length_scale_m": pf["length_scale_m"],
+                     "toughness_J_m2": pf["toughness_J_m2"]})
     return rows
 
 
@@ -256,6 +323,7 @@ def report(members: list[dict], inputs: CrackInputs, paper_radius_nm: float = 15
                 lines.append(f"  {row['sample']:9s} {row['radius_nm']:6g} {by_k:>9s} {by_weibull:>9s}   "
                              + "  ".join(f"{v:6.3f}" for v in row["k_max_over_k_ic"]))
             lines.append("")
+    lines += phase_field_text(members)
     paper = [m for m in members if m["radius_nm"] == paper_radius_nm and m["c_rate"] == paper_rate
              and m["status"] == "completed"]
     if paper:
@@ -287,6 +355,28 @@ def report(members: list[dict], inputs: CrackInputs, paper_radius_nm: float = 15
     return "\n".join(lines)
 
 
+def phase_field_text(members: list[dict]) -> list[str]:
+    """The phase field's critical C-rates as a table (no lines when no member ran it)."""
+    rows = phase_field_critical_rates(members)
+    if not rows:
+        return []
+    verdict = {True: "yes", False: "no"}
+    lines = ["Phase field (AT1, the case's fracture: section): critical C-rate where the run's largest psi+/psi_c "
+             "reaches 1 (the AT1 onset; log-log between the rates run, as K and Weibull), and the phase-field "
+             "solve's own verdicts (crack: max d > 1e-3) on either side of its first crack",
+             f"  {'sample':9s} {'R/nm':>6s} {'sigma_c':>8s} {'l/nm':>6s} {'PF crit.':>9s} {'no crack at':>11s} "
+             f"{'cracks at':>9s}  agrees   max psi+/psi_c (crack) at " + ", ".join(f"{c:g}C" for c in rows[0]["rates"])]
+    for r in rows:
+        no_crack = "-" if r["no_crack_at"] is None else f"{r['no_crack_at']:g}C"
+        cracks = "-" if r["cracks_at"] is None else f"{r['cracks_at']:g}C"
+        lines.append(f"  {r['sample']:9s} {r['radius_nm']:6g} {r['strength_Pa'] / 1e6:8.0f} "
+                     f"{r['length_scale_m'] * 1e9:6.1f} {_rate_text(r['critical_rate'], r['rates']):>9s} "
+                     f"{no_crack:>11s} {cracks:>9s}  {verdict[r['agrees']]:6s}   "
+                     + "  ".join(f"{v:6.3f} ({verdict[c]})" for v, c in zip(r["at1_ratio"], r["cracks"])))
+    lines.append("")
+    return lines
+
+
 def plot(members: list[dict], inputs: CrackInputs, path: Path) -> None:
     """Critical C-rate against radius, both samples: the K criterion at the two toughnesses
     (left) and the Weibull median (right); rates beyond the grid drawn as open markers on its edge."""
@@ -302,6 +392,15 @@ def plot(members: list[dict], inputs: CrackInputs, path: Path) -> None:
     panels = [(axes[0], [(t, "-" if i == 0 else "--") for i, t in enumerate(TOUGHNESS_SENSITIVITY_PA_SQRT_M)], "k"),
               (axes[1], [(inputs.fracture_toughness_Pa_sqrt_m, "-")], "weibull")]
     samples = list(dict.fromkeys(m["sample"] for m in members))
+    phase_field = []
+    for sample in samples:  # per sample: radii, critical rates, the solve's bracket clipped to the grid
+        rows = [r for r in phase_field_critical_rates(members) if r["sample"] == sample]
+        if rows:
+            phase_field.append({
+                "sample": sample, "strength_Pa": rows[0]["strength_Pa"], "length_scale_m": rows[0]["length_scale_m"],
+                "radii": np.array([r["radius_nm"] for r in rows]), "crit": [r["critical_rate"] for r in rows],
+                "no_crack_at": [min(rates_all) if r["no_crack_at"] is None else r["no_crack_at"] for r in rows],
+                "cracks_at": [max(rates_all) if r["cracks_at"] is None else r["cracks_at"] for r in rows]})
     for ax, variants, kind in panels:
         for v, (toughness, style) in enumerate(variants):
             for j, row_sample in enumerate(samples):
@@ -311,17 +410,18 @@ def plot(members: list[dict], inputs: CrackInputs, path: Path) -> None:
                 key = "critical_rate_k" if kind == "k" else "critical_rate_weibull"
                 radii = np.array([r["radius_nm"] for r in rows])
                 crit = [r[key] for r in rows]
-                shown = np.array([c if c not in (None, 0.0) else np.nan for c in crit])
                 label = (f"{row_sample}, K$_{{Ic}}$ = {toughness / 1e6:g} MPa m$^{{1/2}}$" if kind == "k"
                          else f"{row_sample}, P_f = {inputs.failure_probability:g}")
-                ax.plot(radii, shown, style, marker="o", color=colours.get(row_sample, "k"), label=label)
-                above = radii[[c is None for c in crit]]
-                below = radii[[c == 0.0 for c in crit]]
-                marker_size = 7 if v == 0 else 4
-                ax.plot(above * shift, np.full(above.size, max(rates_all)), linestyle="none", marker="^", mfc="none",
-                        ms=marker_size, color=colours.get(row_sample, "k"))
-                ax.plot(below * shift, np.full(below.size, min(rates_all)), linestyle="none", marker="v", mfc="none",
-                        ms=marker_size, color=colours.get(row_sample, "k"))
+                _draw_critical(ax, radii, crit, shift, rates_all, colours.get(row_sample, "k"), style, "o",
+                               7 if v == 0 else 4, label)
+        for j, row in enumerate(phase_field):  # the phase field's, the same on both panels
+            shift = 1 + 0.035 * (j - (len(phase_field) - 1) / 2)
+            label = (f"{row['sample']}, phase field $\\sigma_c$ = {row['strength_Pa'] / 1e6:g} MPa "
+                     f"(l = {row['length_scale_m'] * 1e9:.3g} nm)")
+            _draw_critical(ax, row["radii"], row["crit"], shift, rates_all, colours.get(row["sample"], "k"), ":",
+                           "D", 6, label)
+            ax.vlines(row["radii"] * shift, row["no_crack_at"], row["cracks_at"], color=colours.get(row["sample"], "k"),
+                      lw=1, alpha=0.6)  # the solve's own verdicts: no crack at the lower end, a crack at the upper
         for j, b in enumerate(paper_band(members, inputs)):  # the paper's particle over the input range
             key = "k" if kind == "k" else "weibull"
             ends = [max(rates_all) if r is None else max(r, min(rates_all)) for r in (b[f"{key}_low"], b[f"{key}_high"])]
@@ -346,10 +446,27 @@ def plot(members: list[dict], inputs: CrackInputs, path: Path) -> None:
                       f"$\\sigma_0$ = {inputs.characteristic_strength_Pa / 1e6:g} MPa)", fontsize=10)
     fig.text(0.5, 0.005, "crack above a line; ▲ no crack up to the grid's highest rate, ▼ cracks at its lowest "
              "(small: the second K$_{Ic}$); grey: the rates run;\nbars: the critical rate at 150 nm over K$_{Ic}$ "
-             "0.24-0.81 MPa m$^{1/2}$ and flaws up to 0.05-0.2 R (left), m 5-20 (right)", ha="center", fontsize=8)
+             "0.24-0.81 MPa m$^{1/2}$ and flaws up to 0.05-0.2 R (left), m 5-20 (right)"
+             + ("; dotted, ◆: the phase field (psi+/psi_c = 1), its thin line from the highest rate run without "
+                "a crack to the lowest with one" if phase_field else ""), ha="center", fontsize=8)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     fig.savefig(path, dpi=150)
     plt.close(fig)
+
+
+def _draw_critical(ax, radii, crit, shift, rates_all, colour, style, marker, marker_size, label) -> None:
+    """One criterion's critical rates against the radius: a line through those inside the
+    grid, open markers on its edge for those beyond it (▲ none up to the highest rate, ▼
+    at or below the lowest), shifted by the factor `shift` in R to keep markers apart."""
+    radii = np.asarray(radii)
+    shown = np.array([c if c not in (None, 0.0) else np.nan for c in crit])
+    ax.plot(radii, shown, style, marker=marker, color=colour, label=label)
+    above = radii[[c is None for c in crit]]
+    below = radii[[c == 0.0 for c in crit]]
+    ax.plot(above * shift, np.full(above.size, max(rates_all)), linestyle="none", marker="^", mfc="none",
+            ms=marker_size, color=colour)
+    ax.plot(below * shift, np.full(below.size, min(rates_all)), linestyle="none", marker="v", mfc="none",
+            ms=marker_size, color=colour)
 
 
 class MapInputError(ValueError):
@@ -431,12 +548,15 @@ def member_table(members: list[dict], inputs: CrackInputs) -> tuple[list[str], l
     """shock_map.csv: one row per member. K_I is the largest over flaws from
     min_flaw_depth to max_flaw_fraction x R; P_f the volume Weibull probability at the
     inputs' m and sigma_0; the crack columns: K_I >= K_Ic, P_f >= failure_probability,
-    and the phase field's onset when the case runs one (else empty)."""
+    and the phase field's onset when the case runs one (else empty); when it does, also
+    AT1_psi_plus_over_psi_c, the run's largest psi+ / psi_c (`at1_criterion`)."""
     moduli = weibull_moduli(members) or sorted(WEIBULL_MODULI)
+    at1 = any("at1_ratio_max" in m for m in members)
     header = (["sample", "case", "radius_nm", "c_rate", "status", "peak_von_mises_MPa", "hoop_max_MPa",
                "max_K_I_MPa_sqrt_m", "flaw_depth_at_max_K_I_nm", "K_I_over_K_Ic"]
               + [f"sigma_eff_m{m:g}_MPa" for m in moduli]
-              + [f"P_f_m{inputs.weibull_modulus:g}", "crack_K", "crack_Weibull", "crack_phase_field", "message"])
+              + [f"P_f_m{inputs.weibull_modulus:g}", "crack_K", "crack_Weibull", "crack_phase_field"]
+              + (["AT1_psi_plus_over_psi_c"] if at1 else []) + ["message"])
     rows = []
     for m in members:
         row = [m["sample"], m.get("case", ""), m["radius_nm"], m["c_rate"], m["status"]]
@@ -449,7 +569,8 @@ def member_table(members: list[dict], inputs: CrackInputs) -> tuple[list[str], l
                     k / inputs.fracture_toughness_Pa_sqrt_m]
             row += [sigma[f"{mod:g}"] / 1e6 if f"{mod:g}" in sigma else "" for mod in moduli]
             row += [p_f, _yes(k >= inputs.fracture_toughness_Pa_sqrt_m), _yes(p_f >= inputs.failure_probability),
-                    "" if pf is None else _yes(pf.get("onset") is not None), ""]
+                    "" if pf is None else _yes(pf.get("onset") is not None)]
+            row += ([m.get("at1_ratio_max", "")] if at1 else []) + [""]
         else:
             row += [""] * (len(header) - len(row) - 1) + [m.get("message", "")]
         rows.append(row)
@@ -465,9 +586,15 @@ def critical_rate_table(members: list[dict], inputs: CrackInputs) -> tuple[list[
     for the inputs' K_Ic and flaw range and the sensitivity set (K_Ic 0.24 and 0.81 MPa
     m^0.5, flaws up to 0.05, 0.1, 0.2 R), and by the Weibull median for every stored m
     (sigma_0 as given). `bound`: interpolated, above_grid (no crack up to the highest rate
-    run) or at_or_below_lowest_rate (cracks at the lowest rate run)."""
+    run) or at_or_below_lowest_rate (cracks at the lowest rate run). When the case runs the
+    phase field, also the criterion phase_field (`phase_field_critical_rates`) and six
+    more columns, empty for K and Weibull: its sigma_c, l and G_c, and the solve's own
+    verdicts around the first crack: the rate run at which it does not crack and the
+    lowest at which it cracks (empty: none), and whether they agree with psi+/psi_c >= 1
+    at every rate run. Without the phase field the file is as before (no such columns)."""
     header = ["sample", "radius_nm", "criterion", "inputs", "K_Ic_MPa_sqrt_m", "max_flaw_fraction_of_R",
               "weibull_modulus", "sigma_0_MPa", "critical_c_rate", "bound", "lowest_rate_run", "highest_rate_run"]
+    phase_field = phase_field_critical_rates(members)
     rows = []
     toughnesses = [inputs.fracture_toughness_Pa_sqrt_m] + [t for t in TOUGHNESS_SENSITIVITY_PA_SQRT_M
                                                            if t != inputs.fracture_toughness_Pa_sqrt_m]
@@ -485,7 +612,21 @@ def critical_rate_table(members: list[dict], inputs: CrackInputs) -> tuple[list[
         for sample, radius, rates, rate in weibull_critical_rates(members, inputs, modulus):
             rows.append([sample, radius, "Weibull", given, "", "", modulus, inputs.characteristic_strength_Pa / 1e6,
                          rate or "", _bound(rate), min(rates), max(rates)])
-    return header, rows
+    if not phase_field:
+        return header, rows
+    more = ["sigma_c_MPa", "length_scale_nm", "G_c_J_m2", "phase_field_no_crack_at_c_rate",
+            "phase_field_cracks_at_c_rate", "phase_field_agrees_with_AT1"]
+    rows = [row + [""] * len(more) for row in rows]
+    for r in phase_field:
+        rate = r["critical_rate"]
+        rows.append([r["sample"], r["radius_nm"], "phase_field", "given", "", "", "", "", rate or "", _bound(rate),
+                     min(r["rates"]), max(r["rates"]), r["strength_Pa"] / 1e6, r["length_scale_m"] * 1e9,
+                     r["toughness_J_m2"], _or_empty(r["no_crack_at"]), _or_empty(r["cracks_at"]), _yes(r["agrees"])])
+    return header + more, rows
+
+
+def _or_empty(value):
+    return "" if value is None else value
 
 
 def weibull_moduli(members: list[dict]) -> list[float]:
@@ -495,14 +636,10 @@ def weibull_moduli(members: list[dict]) -> list[float]:
 def weibull_critical_rates(members: list[dict], inputs: CrackInputs, modulus: float):
     """(sample, radius, rates run, critical rate) by P_f >= failure_probability at this m."""
     threshold = inputs.characteristic_strength_Pa * (-math.log1p(-inputs.failure_probability)) ** (1.0 / modulus)
-    for sample in dict.fromkeys(m["sample"] for m in members):
-        for radius in dict.fromkeys(m["radius_nm"] for m in members if m["sample"] == sample):
-            runs = sorted((m for m in members if m["sample"] == sample and m["radius_nm"] == radius
-                           and m["status"] == "completed"), key=lambda m: m["c_rate"])
-            if runs:
-                rates = [m["c_rate"] for m in runs]
-                sigma = [m["weibull_effective_stress_Pa"][f"{modulus:g}"] for m in runs]
-                yield sample, radius, rates, critical_rate(rates, sigma, threshold)
+    for sample, radius, runs in completed_by_radius(members):
+        rates = [m["c_rate"] for m in runs]
+        sigma = [m["weibull_effective_stress_Pa"][f"{modulus:g}"] for m in runs]
+        yield sample, radius, rates, critical_rate(rates, sigma, threshold)
 
 
 def _order(rate: float | None, rates) -> float:
@@ -517,8 +654,12 @@ def paper_band(members: list[dict], inputs: CrackInputs, radius_nm: float = 150.
     is monotone in both, so the corners bound it), the Weibull median over the stored
     moduli m (sigma_0 as given). And at `c_rate`: how many of those input sets crack; and
     the largest K_I over the rates run (deepest flaw): above it no rate of the grid cracks
-    the particle (K_I saturates once the surface reaches the composition floor early)."""
+    the particle (K_I saturates once the surface reaches the composition floor early).
+    When the case runs the phase field: its critical rate at `radius_nm`
+    (`phase_field_critical_rates`; one input set, the case's sigma_c and G_c, so one rate,
+    not a band) and whether it cracks at `c_rate`; else `phase_field` is None."""
     band = []
+    phase_field = {(r["sample"], r["radius_nm"]): r for r in phase_field_critical_rates(members)}
     for sample in dict.fromkeys(m["sample"] for m in members):
         runs = sorted((m for m in members if m["sample"] == sample and m["radius_nm"] == radius_nm
                        and m["status"] == "completed"), key=lambda m: m["c_rate"])
@@ -549,8 +690,17 @@ def paper_band(members: list[dict], inputs: CrackInputs, radius_nm: float = 150.
                      "k_largest_Pa_sqrt_m": max(largest_k(m, max(FLAW_SENSITIVITY), inputs.min_flaw_depth_m)[0]
                                                 for m in runs),
                      "k_cracks_at_rate": None if at_rate is None else f"{sum(k_cracks)} of {len(k_cracks)}",
-                     "weibull_cracks_at_rate": None if at_rate is None else f"{sum(w_cracks)} of {len(w_cracks)}"})
+                     "weibull_cracks_at_rate": None if at_rate is None else f"{sum(w_cracks)} of {len(w_cracks)}",
+                     "phase_field": _band_phase_field(phase_field.get((sample, radius_nm)), c_rate)})
     return band
+
+
+def _band_phase_field(row: dict | None, c_rate: float) -> dict | None:
+    if row is None:
+        return None
+    at_rate = dict(zip(row["rates"], row["cracks"])).get(c_rate)
+    return {key: row[key] for key in ("critical_rate", "no_crack_at", "cracks_at", "agrees", "strength_Pa",
+                                      "length_scale_m", "toughness_J_m2")} | {"cracks_at_rate": at_rate}
 
 
 def band_text(band: list[dict], inputs: CrackInputs) -> list[str]:
@@ -575,6 +725,24 @@ def band_text(band: list[dict], inputs: CrackInputs) -> list[str]:
             line += (f"   at {b['c_rate']:g}C cracks for {b['k_cracks_at_rate']} K input sets, "
                      f"{b['weibull_cracks_at_rate']} Weibull moduli")
         lines.append(line)
+    ran = [b for b in band if b["phase_field"] is not None]
+    if ran:
+        lines.append("  phase field (AT1; one input set, the case's sigma_c and G_c, so one critical rate, not a band):")
+    for b in ran:
+        pf = b["phase_field"]
+        solve = ", ".join(text for text in (
+            None if pf["no_crack_at"] is None else f"no crack at {pf['no_crack_at']:g}C",
+            None if pf["cracks_at"] is None else f"cracks at {pf['cracks_at']:g}C") if text)
+        line = (f"  {b['sample']:9s} phase field {_rate_text(pf['critical_rate'], b['rates']):>9s} (sigma_c = "
+                f"{pf['strength_Pa'] / 1e6:g} MPa, l = {pf['length_scale_m'] * 1e9:.1f} nm, G_c = "
+                f"{pf['toughness_J_m2']:g} J/m^2; the solve: {solve}"
+                + ("" if pf["agrees"] else "; DISAGREES with psi+/psi_c >= 1 at some rate") + ")")
+        if pf["cracks_at_rate"] is not None:
+            line += f"   at {b['c_rate']:g}C: {'cracks' if pf['cracks_at_rate'] else 'no crack'}"
+        lines.append(line)
+    for b in band:
+        if ran and b["phase_field"] is None:
+            lines.append(f"  {b['sample']:9s} phase field not run (its case has no fracture: section)")
     return lines
 
 
