@@ -447,9 +447,10 @@ def plot(members: list[dict], inputs: CrackInputs, path: Path) -> None:
     fig.text(0.5, 0.005, "crack above a line; ▲ no crack up to the grid's highest rate, ▼ cracks at its lowest "
              "(small: the second K$_{Ic}$); grey: the rates run;\nbars: the critical rate at 150 nm over K$_{Ic}$ "
              "0.24-0.81 MPa m$^{1/2}$ and flaws up to 0.05-0.2 R (left), m 5-20 (right)"
-             + ("; dotted, ◆: the phase field (psi+/psi_c = 1), its thin line from the highest rate run without "
-                "a crack to the lowest with one" if phase_field else ""), ha="center", fontsize=8)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+             + ("\ndotted, ◆: the phase field (where max $\\psi^+/\\psi_c$ = 1), its thin line from the highest rate "
+                "run at which the phase-field solve does not crack to the lowest at which it does" if phase_field else ""),
+             ha="center", fontsize=8)
+    fig.tight_layout(rect=(0, 0.075 if phase_field else 0.05, 1, 1))
     fig.savefig(path, dpi=150)
     plt.close(fig)
 
