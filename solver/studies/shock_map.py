@@ -18,7 +18,10 @@ solver/physics/fracture_criteria.py are taken, their largest value over the run 
 
 The critical C-rate is where the criterion is met, interpolated between the rates of the
 grid on log-log axes (max K_I and the Weibull effective stress are close to power laws
-of the rate); none in range is reported as such. Under mpirun the members are shared out
+of the rate); none in range is reported as such. A case with a `fracture:` section runs
+the 1D phase field in every member; its critical rate is where the run's largest
+psi+ / psi_c (the AT1 onset) reaches 1, by the same interpolation, bracketed by the
+phase-field solve's own verdicts (`phase_field_critical_rates`). Under mpirun the members are shared out
 over the ranks (each runs on its own rank). The inputs: solver/case/crack_inputs.py. The
 paper's particle (150 nm) is also given as a band: its critical C-rate over the sourced
 input range (`paper_band`). Files: shock_map.csv (one row per member), critical_rates.csv,
