@@ -25,8 +25,11 @@ Exit codes: 0 done, 2 bad input (also: --restart without a checkpoint of this ca
 mesh; one-rank copies under srun), 3 solver failure (a diverged or collapsed solution
 too), 4 output folder unusable (not a folder, not writable, disk full, being written by
 another lrmo process), 5 interrupted by SIGTERM/SIGINT: a checkpoint was written,
-continue with the same command plus --restart (docs/batch-jobs.md). Same behaviour
-under mpirun; only rank 0 prints.
+continue with the same command plus --restart (docs/batch-jobs.md), 1 an unexpected
+error (a bug; its traceback). Same behaviour under mpirun; only rank 0 prints. An error
+raised on some ranks only (the others would wait for them for ever) aborts every rank
+after LRMO_RANK_ERROR_WAIT_S seconds (default 30), with the exit code it would have had,
+printed by the rank that has it (solver/io/rank_errors.py).
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_SOLVER_FAILURE, EXIT_OUTPUT, EXIT_INTERRUPTED = 0, 2, 3, 4, 5
+EXIT_UNEXPECTED = 1  # an unexpected error (a bug): Python's own code for one
 
 
 class _Parser(argparse.ArgumentParser):
@@ -233,19 +237,40 @@ def main(argv: list[str] | None = None) -> int:
         if MPI.COMM_WORLD.rank == 0:
             print(f"lrmo: {exc}", file=sys.stderr)
         return EXIT_OUTPUT
-    except Exception:
+    except Exception as exc:
         if MPI.COMM_WORLD.size == 1:
             raise
-        # an error on one rank would leave the others waiting in a collective forever
-        import traceback
-
-        traceback.print_exc()
-        sys.stderr.flush()
-        folder_lock.release_all()
-        MPI.COMM_WORLD.Abort(1)
-        return 1
+        return _unexpected(exc, MPI.COMM_WORLD)
     finally:  # completed, failed, interrupted or refused: the folder's lock goes
         folder_lock.release_all()
+
+
+def _unexpected(exc: Exception, comm) -> int:
+    """An unexpected error under MPI (a bug; in serial its traceback ends the command):
+    exit 1 on every rank, with rank 0's traceback and one line, once every rank has raised
+    one; an error on some ranks only would leave the others waiting in a collective call
+    forever, so it aborts every rank (solver/io/rank_errors.py)."""
+    from solver.io import rank_errors
+
+    errors = rank_errors.agree(exc, comm)
+    if errors is None:
+        rank_errors.abort(exc, EXIT_UNEXPECTED, comm)
+    if comm.rank == 0:
+        print(errors[0].trace, end="", file=sys.stderr)
+        print(f"lrmo: unexpected error on every rank: {errors[0].line()}", file=sys.stderr)
+    return EXIT_UNEXPECTED
+
+
+def _bad_build(exc: ValueError, comm, log, prefix: str = "") -> int:
+    """A ValueError while meshing or building (bad geometry or mesh inputs): exit 2 once
+    every rank has raised one, rank 0 naming it; raised on some ranks only, it aborts
+    every rank (solver/io/rank_errors.py) instead of leaving the others waiting."""
+    from solver.io import rank_errors
+
+    if rank_errors.agree(exc, comm) is None:
+        rank_errors.abort(exc, EXIT_BAD_INPUT, comm)
+    log.error(f"{prefix}{exc}")
+    return EXIT_BAD_INPUT
 
 
 def _refused(kind: str, path: str, exc: Exception, root: bool) -> None:
@@ -408,8 +433,7 @@ def _dispatch(args, comm) -> int:
         try:
             domain = build_domain(case, comm, mesh_dir=out)
         except ValueError as exc:
-            log.error(f"mesh: {exc}")
-            return EXIT_BAD_INPUT
+            return _bad_build(exc, comm, log, "mesh: ")
         cache = domain.info["cache"]["status"] if "cache" in domain.info else "not cached (1D)"
         gmsh_file = "mesh.msh, " if (Path(out) / "mesh.msh").exists() else ""  # 1D: built without Gmsh
         log.info(f"wrote {out / 'mesh.xdmf'}, mesh.h5, {gmsh_file}info.json: "
@@ -422,8 +446,7 @@ def _dispatch(args, comm) -> int:
     try:
         summary = run_case(case, out, comm, log, restart=args.restart, restart_command=_restart_command(args, out))
     except ValueError as exc:  # bad geometry/mesh inputs found while building; no checkpoint
-        log.error(str(exc))
-        return EXIT_BAD_INPUT
+        return _bad_build(exc, comm, log)
     if summary["status"] == "interrupted":
         return EXIT_INTERRUPTED
     if summary["status"] != "completed":  # a step refused at run time is bad input

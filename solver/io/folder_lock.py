@@ -48,6 +48,7 @@ LOCK_NAME = ".lrmo-lock"
 BREAKER_AGE_S = 60.0  # replacing a stale lock takes milliseconds; a breaker older is left over
 
 _HELD: dict[str, list] = {}  # resolved folder -> [token, count]: this process's locks
+_RANK_0: dict[str, str] = {}  # resolved folder -> token: locks rank 0 of this MPI run holds
 
 
 class LockHeld(OSError):
@@ -231,6 +232,13 @@ def acquire(folder: str | Path, command: str, overwrite: bool = False) -> str | 
     raise LockHeld(f"{folder}: could not take the lock {lock} (it keeps changing hands)")
 
 
+def _remove_if_held(key: str, token: str) -> None:
+    lock = Path(key) / LOCK_NAME
+    with contextlib.suppress(OSError):
+        if (_read(lock, patience_s=0.0) or {}).get("token") == token:
+            lock.unlink()
+
+
 def release(folder: str | Path) -> None:
     """Give up this process's hold on `folder`; the file goes with the last hold."""
     key = str(Path(folder).resolve())
@@ -240,10 +248,7 @@ def release(folder: str | Path) -> None:
     if _HELD[key][1] > 0:
         return
     token, _ = _HELD.pop(key)
-    lock = Path(key) / LOCK_NAME
-    with contextlib.suppress(OSError):
-        if (_read(lock, patience_s=0.0) or {}).get("token") == token:
-            lock.unlink()
+    _remove_if_held(key, token)
 
 
 def release_all() -> None:
@@ -251,6 +256,29 @@ def release_all() -> None:
     for key in list(_HELD):
         _HELD[key][1] = 1
         release(key)
+
+
+def token(folder: str | Path) -> str | None:
+    """The token of this process's lock on `folder`, None if it holds none."""
+    return _HELD.get(str(Path(folder).resolve()), [None])[0]
+
+
+def held_by_rank_0(folder: str | Path, token: str | None) -> None:
+    """On the other ranks of an MPI run: rank 0 holds the lock on `folder` with `token`
+    (solver/io/output.py `claim_folder`), for `release_for_abort`."""
+    key = str(Path(folder).resolve())
+    if token is not None and key not in _HELD:
+        _RANK_0[key] = token
+
+
+def release_for_abort() -> None:
+    """Before this rank aborts the MPI run (solver/io/rank_errors.py): its own locks and
+    those rank 0 holds, whose process the abort kills before it can release them; each
+    only while it still holds the same token (not a lock taken since by another run)."""
+    release_all()
+    for key, held in list(_RANK_0.items()):
+        _remove_if_held(key, held)
+    _RANK_0.clear()
 
 
 def is_locked(folder: str | Path) -> bool:

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from mpi4py import MPI
 
-from solver.io import folder_lock
+from solver.io import folder_lock, rank_errors
 
 # everything a run writes into its folder: cleared before a re-run
 RESULT_ENTRIES = ("case.yaml", "summary.json", "timeseries.csv", "profiles.csv", "slices.csv",
@@ -112,6 +112,11 @@ def root_collective(comm: MPI.Comm, action) -> None:
         raise OutputError(error)
 
 
+def json_text(data: dict) -> str:
+    """A JSON file's text (summary.json and the like)."""
+    return json.dumps(data, indent=2, sort_keys=False, default=float) + "\n"
+
+
 def csv_text(header: list[str], rows: list[list[float]]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -151,7 +156,7 @@ class OutputFolder:
         root_collective(self.comm, lambda: write_atomic(self.path / name, text))
 
     def write_json(self, name: str, data: dict) -> None:
-        self.write_text(name, json.dumps(data, indent=2, sort_keys=False, default=float) + "\n")
+        self.write_text(name, json_text(data))
 
     def write_csv(self, name: str, header: list[str], rows: list[list[float]]) -> None:
         self.write_text(name, csv_text(header, rows))
@@ -207,8 +212,10 @@ class RunRecord:
     def guard(self, log):
         """Run the body. A SolverFailure (raised alike on every rank: PETSc's reasons are
         global) marks the run failed and lets `close` keep what is good. Any other error
-        may be on this rank only: it is recorded in serial and re-raised without any
-        collective call, for the caller to abort every rank."""
+        may be on this rank only: it is re-raised without any collective call, after the
+        failed summary is written, by rank 0 if every rank raised one
+        (solver/io/rank_errors.py `agree`), else by the failing rank (the caller then
+        aborts every rank)."""
         from solver.numerics.linalg import SolverFailure
 
         try:
@@ -225,9 +232,14 @@ class RunRecord:
         except BaseException as exc:
             self.summary["status"] = "failed"
             self.summary["message"] = f"aborted by an unexpected error: {exc!r}"
-            if self.comm.size == 1 and not isinstance(exc, OutputError):
-                with contextlib.suppress(OutputError):
-                    self.folder.write_json("summary.json", self.summary)
+            if isinstance(exc, Exception) and not isinstance(exc, OutputError):
+                everywhere = rank_errors.agree(exc, self.comm) is not None
+                if not everywhere:  # the run is aborted: this rank says why (rank 0 may wait)
+                    self.summary["message"] = (f"aborted by an error on rank {self.comm.rank} of "
+                                               f"{self.comm.size} only: {exc!r}")
+                if self.comm.rank == 0 or not everywhere:
+                    with contextlib.suppress(OutputError):
+                        write_atomic(self.folder.path / "summary.json", json_text(self.summary))
             raise
 
     def write_timeseries(self) -> None:
@@ -351,4 +363,6 @@ def claim_folder(path: str | Path, command: str, comm: MPI.Comm = MPI.COMM_WORLD
             raise
 
     root_collective(comm, claim)
-    return FolderClaim(path, comm, comm.bcast(note, root=0))
+    note, token = comm.bcast((note, folder_lock.token(path)) if comm.rank == 0 else None, root=0)
+    folder_lock.held_by_rank_0(path, token)  # so that a rank aborting the run can release it
+    return FolderClaim(path, comm, note)
