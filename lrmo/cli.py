@@ -25,7 +25,8 @@ Exit codes: 0 done, 2 bad input (also: --restart without a checkpoint of this ca
 mesh; one-rank copies under srun), 3 solver failure (a diverged or collapsed solution
 too), 4 output folder unusable (not a folder, not writable, disk full, being written by
 another lrmo process), 5 interrupted by SIGTERM/SIGINT: a checkpoint was written,
-continue with the same command plus --restart (docs/batch-jobs.md), 1 an unexpected
+continue with the same command plus --restart (docs/batch-jobs.md; shock-map: no map
+written, run it again), 1 an unexpected
 error (a bug; its traceback). Same behaviour under mpirun; only rank 0 prints. An error
 raised on some ranks only (the others would wait for them for ever) aborts every rank
 after LRMO_RANK_ERROR_WAIT_S seconds (default 30), with the exit code it would have had,
@@ -217,7 +218,7 @@ def _hold_stop_signals() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
-    if args.command in ("run", "sweep") and argv is None:  # a process of its own
+    if args.command in ("run", "sweep", "shock-map") and argv is None:  # a process of its own
         _hold_stop_signals()
     from mpi4py import MPI
 
@@ -468,7 +469,8 @@ def _shock_map(args, comm) -> int:
     """`lrmo shock-map`: every option and every member's case checked before any run
     (exit 2 naming the option or key), then the folder claimed (exit 4), the members run
     (shared over the ranks) and the files written, each whole or not at all; exit 3 if a
-    member failed (the map is written with its status)."""
+    member failed (the map is written with its status); exit 5 with one line and no map
+    written on SIGTERM/SIGINT (after the members running then stop)."""
     from mpi4py import MPI
 
     from solver.case.schema import CaseError, load_case
@@ -508,7 +510,22 @@ def _shock_map(args, comm) -> int:
             return EXIT_BAD_INPUT
     log = Log(comm, quiet=args.quiet)
     out = _claim(args.out, "shock-map", args, comm, log)
-    members, text = sm.make_map(out, samples, args.radii, args.rates, inputs, args.overrides, comm, log)
+    try:
+        members, text = sm.make_map(out, samples, args.radii, args.rates, inputs, args.overrides, comm, log)
+    except sm.MapInterrupted as exc:  # on every rank
+        if root:
+            print(f"lrmo shock-map: {exc}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:  # a second SIGINT, at once, on this rank (the others may be running members)
+        where = f" on rank {comm.rank}" if comm.size > 1 else ""
+        print(f"lrmo shock-map: stopped at once by a second SIGINT{where}; no map written: run the command again",
+              file=sys.stderr, flush=True)
+        if comm.size > 1:
+            from solver.io import folder_lock
+
+            folder_lock.release_for_abort()
+            comm.Abort(EXIT_INTERRUPTED)
+        return EXIT_INTERRUPTED
     failed = [m for m in members if m["status"] != "completed"]
     if root:
         if not args.quiet:

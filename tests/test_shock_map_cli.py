@@ -276,3 +276,44 @@ def test_the_band_says_when_the_rates_do_not_reach_the_criterion():
     band = sm.paper_band(members, CrackInputs())
     assert band[0]["k_low"] is None and band[0]["weibull_high"] is None
     assert "> 2C - > 2C" in "\n".join(sm.band_text(band, CrackInputs()))
+
+
+# -- SIGINT / SIGTERM ----------------------------------------------------------------------
+def test_ctrl_c_while_a_member_runs_exits_5_with_one_line_and_no_map(tmp_path):
+    """Ctrl-C (SIGINT) once a member's run has started (its temporary folder holds a
+    summary): exit 5 (interrupted, lrmo/cli.py), one line and no traceback; the map's
+    folder holds no map file and no temporary file, and the member's own folder (a
+    temporary one, where its run left a checkpoint) is gone. Before, the member was
+    recorded as failed, the remaining members ran and the map was written (exit 3), or a
+    KeyboardInterrupt traceback ended the command between members."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT, mpi_env
+    from lrmo.cli import EXIT_INTERRUPTED
+
+    tmp, out = tmp_path / "tmp", tmp_path / "map"
+    tmp.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "lrmo", "shock-map", PRISTINE, "--radii", "20", "50", "--rates",
+                             "2", "5", "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT, env={**mpi_env(), "TMPDIR": str(tmp)})
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp.glob("lrmo-shock-*/summary.json")):  # a member's run has started
+            assert proc.poll() is None, proc.communicate()[1][-2000:]
+            assert time.monotonic() < deadline, "no member started"
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == EXIT_INTERRUPTED, stderr[-2000:]
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr[-2000:]
+    said = [line for line in stderr.splitlines() if "lrmo" in line]
+    assert said == ["lrmo shock-map: interrupted by SIGINT; no map written (the members run are discarded): "
+                    "run the command again"], stderr[-2000:]
+    assert sorted(p.name for p in out.iterdir()) == [".lrmo-command"]  # the lock gone, no map file
+    assert list(tmp.iterdir()) == []
+    assert "4 of 4" not in stdout  # stopped before the last member

@@ -51,6 +51,7 @@ from solver.io.tables import read_profiles
 from solver.physics import fracture_criteria as fc
 from solver.physics.fracture import (FractureParameters, at1_onset_energy_density,
                                      spherical_positive_energy_density)
+from solver.simulation.checkpoint import StopRequests
 from solver.simulation.run import run_case
 
 CASES = Path(__file__).resolve().parents[2] / "cases"
@@ -176,6 +177,18 @@ def at1_criterion(params: FractureParameters):
     return criterion
 
 
+class MapInterrupted(Exception):
+    """A stop request (SIGTERM/SIGINT) ended the map before its files were written."""
+
+
+class _MemberLog(Log):
+    """A member's run says nothing, not even that it was interrupted (its checkpoint is
+    in a temporary folder): the map's interruption is reported once, by its caller."""
+
+    def notice(self, message: str) -> None:
+        pass
+
+
 def run_member(sample: str, radius_nm: float, c_rate: float, inputs: CrackInputs,
                extra_overrides=(), more_criteria=None, case_path: Path | None = None, overrides=(),
                profiles: int = FINE_PROFILES) -> dict:
@@ -186,7 +199,8 @@ def run_member(sample: str, radius_nm: float, c_rate: float, inputs: CrackInputs
     further numbers from the run's profiles. The phase field's summary, when it runs, is
     kept as `phase_field`, and with it the AT1 closed form on the run's stress profiles
     (`at1_criterion`: E and nu of the core, the phase field's G_c and l). A run that fails or raises is kept with its status and message
-    (never raised: the other ranks' members go on)."""
+    (never raised: the other ranks' members go on); one stopped by SIGTERM/SIGINT as
+    `interrupted`, silently (the map's caller says it once: `shock_map`)."""
     path = SAMPLES[sample] if case_path is None else Path(case_path)
     member = {"sample": sample, "case": str(path), "radius_nm": radius_nm, "radius_m": radius_nm * 1e-9,
               "c_rate": c_rate}
@@ -195,7 +209,10 @@ def run_member(sample: str, radius_nm: float, c_rate: float, inputs: CrackInputs
         case = load_case(path, list(overrides) + member_overrides(base, radius_nm, c_rate, profiles)
                          + list(extra_overrides))
         with tempfile.TemporaryDirectory(prefix="lrmo-shock-") as folder:
-            summary = run_case(case, folder, MPI.COMM_SELF, Log(MPI.COMM_SELF, quiet=True))
+            summary = run_case(case, folder, MPI.COMM_SELF, _MemberLog(MPI.COMM_SELF, quiet=True))
+            if summary["status"] == "interrupted":  # its checkpoint goes with the folder
+                member.update(status="interrupted", message=summary.get("message", "").split(";")[0])
+                return member
             profiles = list(read_profiles(Path(folder) / "profiles.csv").values())
             peak_file = Path(folder) / "profiles_at_peak.csv"
             if peak_file.is_file():
@@ -225,17 +242,27 @@ def shock_map(radii_nm=RADII_NM, rates=C_RATES, samples=tuple(SAMPLES), inputs: 
               overrides=(), profiles: int = MAP_PROFILES) -> list[dict]:
     """Every (sample, radius, rate) member, shared round-robin over the ranks; the list on
     every rank. `cases`: sample -> case file (default: SAMPLES), `overrides`: --set texts
-    applied to every sample's case."""
+    applied to every sample's case. SIGTERM/SIGINT (on any rank) stop the member running
+    at its next step and every rank after that round of members (one member per rank):
+    MapInterrupted on every rank, nothing returned."""
     inputs = inputs or CrackInputs()
     log = log or Log(comm)
     cases = cases or {s: SAMPLES[s] for s in samples}
     plan = [(s, float(r), float(c)) for s in cases for r in radii_nm for c in rates]
     mine = []
-    for i, (s, r, c) in enumerate(plan):
-        if i % comm.size == comm.rank:
-            mine.append((i, run_member(s, r, c, inputs, case_path=cases[s], overrides=overrides, profiles=profiles)))
-            log.info(f"  shock map: {s} R = {r:g} nm at {c:g}C {mine[-1][1]['status']} "
-                              f"(member {i + 1} of {len(plan)})")
+    with StopRequests() as stops:
+        for first in range(0, len(plan), comm.size):
+            i = first + comm.rank
+            if i < len(plan):
+                s, r, c = plan[i]
+                mine.append((i, run_member(s, r, c, inputs, case_path=cases[s], overrides=overrides,
+                                           profiles=profiles)))
+                log.info(f"  shock map: {s} R = {r:g} nm at {c:g}C {mine[-1][1]['status']} "
+                         f"(member {i + 1} of {len(plan)})")
+            stop = stops.requested(comm)  # collective: every rank runs the same number of rounds
+            if stop is not None:
+                raise MapInterrupted(f"interrupted by {stop}; no map written (the members run are discarded): "
+                                     "run the command again")
     members = dict(pair for part in comm.allgather(mine) for pair in part)
     return [members[i] for i in range(len(plan))]
 
