@@ -55,7 +55,9 @@ def agree(exc: BaseException, comm: MPI.Comm = MPI.COMM_WORLD) -> list[RankError
     """Called where `exc` was caught, on a rank of `comm`: every rank's error (by rank)
     if every rank of `comm` raised one within `wait_s()`, else None (then the caller
     aborts the run). Point-to-point only; the answer is kept on `exc`, so a second call
-    for the same error and communicator (a handler further up) answers at once."""
+    for the same error (a handler further up) answers at once: the same answer for the
+    same communicator, None for any other once one said None (the communicators of a run
+    are parts of COMM_WORLD)."""
     answers = getattr(exc, "_lrmo_rank_agreement", None)
     if answers is None:
         answers = {}
@@ -66,6 +68,8 @@ def agree(exc: BaseException, comm: MPI.Comm = MPI.COMM_WORLD) -> list[RankError
     key = comm.py2f()
     if key in answers:
         return answers[key]
+    if None in answers.values():  # some ranks of a smaller communicator did not raise it
+        return None
     mine = RankError(comm.rank, type(exc).__name__, str(exc), "".join(traceback.format_exception(exc)))
     theirs = {comm.rank: mine}
     sends = [comm.isend(mine, dest=r, tag=TAG) for r in range(comm.size) if r != comm.rank]

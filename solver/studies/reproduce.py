@@ -13,6 +13,7 @@ from mpi4py import MPI
 
 from solver.case.schema import load_case
 from solver.studies.fitting import run_summary
+from solver.io import rank_errors
 from solver.io.log import Log
 from solver.io.output import write_atomic
 from solver.simulation.fracture_submodel import ONSET as ONSET_DAMAGE
@@ -283,13 +284,16 @@ FRACTURE_OCTANTS = (("pristine", "pristine", "pristine_fracture_octant"), ("ru1"
 def run_fracture_octants(out: Path, comm, log, ranks: int) -> dict:
     """Both phase-field octants, each as the stress octants (run_case_file: on `ranks`,
     with progress lines). A run that fails (its summary's status, or an error raised
-    while it is set up) is recorded as failed and the rest of reproduce goes on."""
+    while it is set up, on every rank: solver/io/rank_errors.py) is recorded as failed and
+    the rest of reproduce goes on."""
     summaries = {}
     for key, _, name in FRACTURE_OCTANTS:
         log.info(f"reproduce: {name} (3D, phase-field fracture)")
         try:
             summaries[key] = run_case_file(CASES / f"{name}.yaml", out / name, comm, log, ranks)
         except Exception as exc:  # noqa: BLE001 - e.g. a meshing error: report it, go on
+            if rank_errors.agree(exc, comm) is None:  # on some ranks only: the others wait (the CLI aborts)
+                raise
             summaries[key] = {"status": f"failed: {type(exc).__name__}: {exc}"}
             log.info(f"reproduce: {name}: {summaries[key]['status']}")
     return summaries

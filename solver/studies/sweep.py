@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from solver.case.schema import PLAIN_NAME, CaseError, format_validation_error, load_case
 from solver.case.loading import clip, read_yaml_file
+from solver.io import rank_errors
 from solver.io.log import Log
 from solver.io.output import OutputFolder
 from solver.simulation import checkpoint
@@ -101,9 +102,10 @@ def _kept_summary(out: Path, comm: MPI.Comm) -> dict:
 
 def _run_member(case, out: Path, sub: MPI.Comm, restart: bool = False, restart_command: str | None = None) -> dict:
     """run_case, with any error of the member (a mesh or output error, say) recorded as
-    a failed member rather than ending the series. Such errors are raised alike on every
-    rank of the member's communicator (inputs are checked on every rank), so no rank is
-    left waiting; a SolverFailure already gives a failed summary. `restart`: continue
+    a failed member rather than ending the series, once every rank of the member's
+    communicator has raised one (solver/io/rank_errors.py); an error on some of its ranks
+    only is raised (the caller aborts the run: the other ranks wait in a collective call);
+    a SolverFailure already gives a failed summary. `restart`: continue
     from the member's checkpoint; one that is refused (of another case or mesh) is run
     from the start instead."""
     log = Log(sub, quiet=True)
@@ -115,6 +117,8 @@ def _run_member(case, out: Path, sub: MPI.Comm, restart: bool = False, restart_c
                 pass
         return run_case(case, out, sub, log, restart_command=restart_command)
     except Exception as exc:  # noqa: BLE001 (one member's failure is recorded, the series goes on)
+        if rank_errors.agree(exc, sub) is None:
+            raise
         summary = {"status": "failed", "case": case.name, "n_ranks": sub.size,
                    "message": clip(f"{type(exc).__name__}: {exc}", 2000)}
         if sub.rank == 0:
