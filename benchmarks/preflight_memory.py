@@ -28,7 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 from meshes.estimate import estimate_run  # noqa: E402
 from solver.case.schema import load_case, validate_case  # noqa: E402
-from solver.simulation.preflight import case_estimate, mesh_inputs, solved_p1_fields, stored_steps  # noqa: E402
+from solver.simulation.preflight import (case_estimate, mesh_inputs, phase_field_coupling,  # noqa: E402
+                                        solved_p1_fields, stored_steps)
 
 CASES = ROOT / "cases"
 LRMO = ROOT / ".venv" / "bin" / "lrmo"
@@ -64,6 +65,11 @@ RUNS = [
     ("octant-ru1", "ru1_stress_octant.yaml", FAST, 1),
     # Li + O2 + oxygen redox (its vacancies a third P1 system), the first 10 min of the charge
     ("oxygen-redox-octant", "pristine_cycle_octant.yaml", FAST + ["protocol.steps=[Charge at 0.1C for 10 minutes]"], 1),
+    # the phase field (its LU) on the two fracture octants, the first 2 min of the charge; the
+    # same runs with "physics=[lithium, mechanics]", "fracture=null" give its share
+    ("fracture-octant", "pristine_fracture_octant.yaml", FAST + ["protocol.end_time=2 min"], 1),
+    ("fracture-octant-3nm", "pristine_fracture_octant.yaml", FAST + ["protocol.end_time=2 min", "mesh.surface=3 nm"], 1),
+    ("fracture-octant-ru1", "ru1_fracture_octant.yaml", FAST + ["protocol.end_time=2 min"], 1),
 ]
 
 
@@ -88,7 +94,8 @@ def measure(label: str, case_file: str | None, sets: list[str], ranks: int, work
     steps = summary.get("lithium", {}).get("steps", 0) if stored_steps(case) else 0
     p1 = dofs.get("lithium", dofs.get("oxygen", 0))
     model = estimate_run(mesh_inputs(case), mechanics="mechanics" in case.physics, p1_fields=solved_p1_fields(case),
-                         ranks=ranks, history_steps=steps, actual=(cells, p1, dofs.get("displacement", 0)))
+                         ranks=ranks, history_steps=steps, actual=(cells, p1, dofs.get("displacement", 0)),
+                         phase_field=phase_field_coupling(case))
     return dict(label=label, status=summary["status"], cells=cells, p1=p1, p2=dofs.get("displacement", 0),
                 steps=summary.get("lithium", {}).get("steps", 0), ranks=ranks, wall=wall,
                 measured=rss_kib * 1024, model=model.memory_per_rank_bytes,

@@ -72,6 +72,16 @@ BYTES_PER_STORED_VALUE = 8  # float64 site fraction per owned P1 dof and stored 
 # theta_0 - theta_floor: 2.6 (pristine) and 2.4 (Ru-1) in the 75 min 1C octant runs
 STEPS_PER_CHANGE_RATIO = 2.6
 BYTES_PER_CELL_GMSH = 0.55e3  # rank 0 while Gmsh meshes (benchmarks/mesh_io.py)
+# the phase field in 3D (solver/simulation/fracture_submodel.py): one-way, its own P1
+# displacement factored by LU (MUMPS) and the P1 damage's variational inequality.
+# CALIBRATED: its extra peak over the same serial run without it (2 min of the charge;
+# docs/meshes.md "Memory calibration"): cases/pristine_fracture_octant.yaml at 8,544 and
+# 22,890 P1 displacement dofs (52 and 280 MB), cases/ru1_fracture_octant.yaml at 18,363
+# (240 MB); a power law in the dofs, least squares in log-log: within 12 %. The LU's
+# fill grows faster than the dofs (exponent 1.78 over this range; nested dissection's
+# asymptote is 4/3), so beyond ~25k dofs the estimate errs on the high side.
+PHASE_FIELD_LU_BYTES_AT_10K_DOFS = 71.1e6
+PHASE_FIELD_LU_EXPONENT = 1.78
 FIT_FRACTION = 0.8  # a case fits when its peak is below this share of available memory
 
 
@@ -199,13 +209,15 @@ def _depth_graded_cells(inputs: dict, samples: int) -> float:
 def estimate_run(inputs: dict, *, mechanics: bool = True, p1_fields: int = 1,
                  ranks: int = 1, history_steps: float = 0.0,
                  history_cap_bytes: float = math.inf,
-                 actual: tuple[float, float, float] | None = None) -> Estimate:
+                 actual: tuple[float, float, float] | None = None,
+                 phase_field: str | None = None) -> Estimate:
     """Cells, dofs and peak memory of a run on `ranks` ranks. The peak per rank is the
     larger of the solve (shared evenly) plus the stored site fraction (`history_steps`
     steps of the owned P1 dofs, at most `history_cap_bytes` a rank but always 64 steps:
     solver/numerics/peak_search.py) and Gmsh on rank 0 when the mesh is built.
     `actual` = (cells, P1 dofs, P2 displacement dofs) of a built mesh replaces the
-    estimated counts (benchmarks/preflight_memory.py)."""
+    estimated counts (benchmarks/preflight_memory.py). `phase_field` ("one_way" or
+    "two_way", the case's fracture.coupling; None: no phase field) adds its solves in 3D."""
     cells = estimate_cells(inputs) if actual is None else actual[0]
     if actual is not None:
         p1, p2 = actual[1], (actual[2] if mechanics else 0.0)
@@ -219,11 +231,24 @@ def estimate_run(inputs: dict, *, mechanics: bool = True, p1_fields: int = 1,
         gmsh_bytes = BYTES_PER_CELL_GMSH * cells
     solve_bytes = (BYTES_PER_CELL * cells + BYTES_PER_P2_VECTOR_DOF * p2
                    + BYTES_PER_P1_DOF * p1 * p1_fields)
+    if phase_field is not None and inputs["shape"] != "radial":  # 1D: a few hundred dofs
+        solve_bytes += phase_field_bytes(p1, p2, two_way=phase_field == "two_way")
     history = history_bytes_per_rank(p1 / ranks, history_steps, history_cap_bytes)
     share = solve_bytes / ranks * ((1 + PARALLEL_SHARE_OVERHEAD) if ranks > 1 else 1)
     per_rank = BYTES_PER_RANK + max(share + history, gmsh_bytes)
     total = ranks * BYTES_PER_RANK + max(ranks * (share + history), gmsh_bytes)
     return Estimate(inputs["shape"], cells, p1, p2, total, per_rank, ranks)
+
+
+def phase_field_bytes(p1: float, p2: float, two_way: bool = False) -> float:
+    """Memory of the 3D phase field's solves. One-way: the LU of its P1 displacement
+    (3 p1 dofs; the calibrated power law, which also holds the damage's solve). Two-way
+    solves u in the mechanics' P2 space by CG + GAMG: ASSUMED to cost a second set of
+    the mechanics' P2 solver data, plus the damage's LU (p1 dofs)."""
+    def lu(dofs: float) -> float:
+        return PHASE_FIELD_LU_BYTES_AT_10K_DOFS * (dofs / 1e4) ** PHASE_FIELD_LU_EXPONENT
+
+    return BYTES_PER_P2_VECTOR_DOF * p2 + lu(p1) if two_way else lu(3 * p1)
 
 
 def history_bytes_per_rank(owned_p1_dofs: float, steps: float, cap_bytes: float) -> float:

@@ -9,7 +9,7 @@ from conftest import CASES, run_lrmo
 from meshes.estimate import (BOUNDARY_CELLS_PER_H2, BYTES_PER_RANK, BYTES_PER_STORED_VALUE,
                              grain_boundary_area_m2,
                              CELLS_PER_H3, coarsening_that_fits, estimate_cells, estimate_run,
-                             history_bytes_per_rank)
+                             history_bytes_per_rank, phase_field_bytes)
 from meshes.particle import _particle_inputs, particle_model
 from meshes.radial import radial_model
 from solver.case.schema import load_case
@@ -110,6 +110,33 @@ def test_stored_history_grows_with_the_steps_up_to_the_cap():
     longer = estimate_run(inputs(surface=4 * NM, bulk=8 * NM), history_steps=100)
     assert longer.memory_per_rank_bytes - base.memory_per_rank_bytes == pytest.approx(
         100 * BYTES_PER_STORED_VALUE * base.p1_dofs)
+
+
+def test_the_phase_field_adds_its_solves_in_3d_and_nothing_in_1d():
+    """The 3D phase field's LU (one-way: 3 p1 displacement dofs) or, two-way, a second
+    set of the mechanics' P2 solver data plus the damage's LU: added to the solve's
+    share; the 1D phase field's few hundred dofs are not counted."""
+    octant = inputs(surface=4 * NM, bulk=8 * NM)
+    base = estimate_run(octant)
+    for coupling in ("one_way", "two_way"):
+        with_it = estimate_run(octant, phase_field=coupling)
+        assert with_it.memory_bytes - base.memory_bytes == pytest.approx(
+            phase_field_bytes(base.p1_dofs, base.p2_dofs, two_way=coupling == "two_way"), rel=1e-12)
+    radial = inputs(surface=1 * NM, bulk=3 * NM) | {"shape": "radial"}
+    assert estimate_run(radial, phase_field="one_way").memory_bytes == estimate_run(radial).memory_bytes
+    two = [estimate_run(octant, phase_field="one_way", ranks=n) for n in (1, 2)]
+    assert two[1].memory_per_rank_bytes < two[0].memory_per_rank_bytes  # the LU is shared out
+
+
+def test_a_fracture_case_is_estimated_with_its_phase_field():
+    case = load_case(str(CASES / "pristine_fracture_octant.yaml"))
+    without = load_case(str(CASES / "pristine_fracture_octant.yaml"),
+                        ["physics=[lithium, mechanics]", "fracture=null"])
+    extra = case_estimate(case, 1).memory_bytes - case_estimate(without, 1).memory_bytes
+    e = case_estimate(case, 1)
+    assert extra == pytest.approx(phase_field_bytes(e.p1_dofs, e.p2_dofs), rel=1e-9)
+    two_way = load_case(str(CASES / "pristine_fracture_octant.yaml"), ["fracture.coupling=two_way"])
+    assert case_estimate(two_way, 1).memory_bytes > case_estimate(without, 1).memory_bytes
 
 
 def test_history_is_counted_only_when_the_peak_search_stores_it():

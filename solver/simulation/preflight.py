@@ -68,7 +68,12 @@ def solved_p1_fields(case: Case) -> int:
 def case_estimate(case: Case, ranks: int, inputs: dict | None = None) -> Estimate:
     return estimate_run(inputs or mesh_inputs(case), mechanics="mechanics" in case.physics,
                         p1_fields=solved_p1_fields(case), ranks=ranks, history_steps=stored_steps(case),
-                        history_cap_bytes=BUDGET_BYTES)
+                        history_cap_bytes=BUDGET_BYTES, phase_field=phase_field_coupling(case))
+
+
+def phase_field_coupling(case: Case) -> str | None:
+    """The phase field's coupling ("one_way", "two_way"), or None without one."""
+    return case.fracture.coupling if "fracture" in case.physics else None
 
 
 def stored_steps(case: Case) -> float:
