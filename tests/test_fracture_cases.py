@@ -7,6 +7,7 @@ import csv
 import json
 
 import pytest
+from mpi4py import MPI
 
 from conftest import CASES, run_lrmo
 from solver.case.schema import load_case
@@ -102,7 +103,7 @@ def test_a_fracture_run_that_raises_does_not_stop_the_other(monkeypatch, tmp_pat
         def info(self, message):
             pass
 
-    summaries = reproduce.run_fracture_octants(tmp_path, None, Log(), 2)
+    summaries = reproduce.run_fracture_octants(tmp_path, MPI.COMM_SELF, Log(), 2)  # one rank: the error is every rank's
     assert ran == [PRISTINE, RU1]
     assert summaries["pristine"]["status"].startswith("failed: RuntimeError: Gmsh failed")
     assert summaries["ru1"]["status"] == "completed"
